@@ -1,0 +1,8 @@
+/**
+ * @olaf/bootstrap (work in progress).
+ *
+ * @module
+ */
+
+/** Package version. */
+export const VERSION = "0.1.0";

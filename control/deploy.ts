@@ -1,0 +1,8 @@
+/**
+ * Deno Deploy entry for the Olaf control plane (work in progress).
+ *
+ * @module
+ */
+
+/** Package version. */
+export const VERSION = "0.1.0";

@@ -1,0 +1,8 @@
+/**
+ * @olaf/control (work in progress).
+ *
+ * @module
+ */
+
+/** Package version. */
+export const VERSION = "0.1.0";

@@ -1,0 +1,253 @@
+import { ProtocolError } from "./errors.ts";
+import { formatIPv4 } from "./ipv4.ts";
+import type { Message, MessageInit, MessageTypeName } from "./message.ts";
+import { MessageType } from "./message.ts";
+import { PEER_RECORD_BYTES, PeerList, type PeerListLike, writePeerRecord } from "./peer_list.ts";
+
+/** Size of the `type | peer count` header. */
+export const HEADER_BYTES = 3;
+
+/** Largest UDP payload over IPv4, the default datagram limit. */
+export const MAX_DATAGRAM_BYTES = 65_507;
+
+/** Deployed peers read into a buffer of this size; longer datagrams fail on their side. */
+export const V1_RECEIVE_BUFFER_BYTES = 1024;
+
+/** Limits applied while decoding. Each has a safe default. */
+export interface DecodeOptions {
+  /** Longest datagram accepted, default {@linkcode MAX_DATAGRAM_BYTES}. */
+  maxDatagramBytes?: number;
+  /** Most peer records accepted, default 6550 (what fits in the largest datagram). */
+  maxPeers?: number;
+  /** Longest room name in UTF-8 bytes, default 1000. */
+  maxRoomBytes?: number;
+}
+
+/** Limits applied while encoding. */
+export interface EncodeOptions {
+  /** Longest datagram produced, default {@linkcode MAX_DATAGRAM_BYTES}. */
+  maxDatagramBytes?: number;
+}
+
+const DEFAULT_MAX_PEERS = 6550;
+const DEFAULT_MAX_ROOM_BYTES = 1000;
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+function fail(reason: ConstructorParameters<typeof ProtocolError>[0], message: string): never {
+  throw new ProtocolError(reason, message);
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/**
+ * Decodes one datagram into a typed message.
+ *
+ * No copies are made: `payload` fields are `subarray` views of `data` and
+ * `peers` reads records out of `data` on demand, so keep `data` unchanged for
+ * as long as you use the message (copy with `slice()` / `toArray()` to keep
+ * parts longer). Room names are decoded to strings (strict UTF-8).
+ *
+ * @param data The datagram.
+ * @param options Limits; defaults are safe for a public server.
+ * @returns The message. Unknown type codes decode as `EXTENSION`.
+ * @throws {ProtocolError} For anything malformed or over a limit, never another error.
+ *
+ * @example Decode a join
+ * ```ts
+ * import { decode } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = Uint8Array.from([1, 0, 0, 0, 0, 0, 2, 0x68, 0x69]);
+ * const message = decode(bytes);
+ * assert.equal(message.type, "JOIN_B");
+ * if (message.type === "JOIN_B") assert.equal(message.room, "hi");
+ * ```
+ */
+export function decode(data: Uint8Array, options?: DecodeOptions): Message {
+  const length = data.length;
+  if (length > (options?.maxDatagramBytes ?? MAX_DATAGRAM_BYTES)) {
+    fail("datagram-too-large", `datagram of ${length} bytes is over the limit`);
+  }
+  if (length < HEADER_BYTES) {
+    fail("truncated-header", `datagram of ${length} bytes is shorter than the 3-byte header`);
+  }
+  const code = data[0]!;
+  const count = (data[1]! << 8) | data[2]!;
+  if (count > (options?.maxPeers ?? DEFAULT_MAX_PEERS)) {
+    fail("too-many-peers", `${count} peer records is over the limit`);
+  }
+  const peersEnd = HEADER_BYTES + count * PEER_RECORD_BYTES;
+  if (peersEnd > length) {
+    fail("peer-block-overflow", `${count} peer records need ${peersEnd} bytes, got ${length}`);
+  }
+  const peers = count === 0 ? PeerList.EMPTY : new PeerList(data, HEADER_BYTES, count);
+
+  if (code === MessageType.BOOTSTRAP_R) {
+    const end = peersEnd + PEER_RECORD_BYTES;
+    if (length < end) fail("truncated-payload", "BOOTSTRAP_R is missing its own-record payload");
+    if (length > end) fail("trailing-bytes", `${length - end} bytes after the payload`);
+    const self = {
+      ip: formatIPv4(readU32(data, peersEnd)),
+      port: (data[peersEnd + 4]! << 8) | data[peersEnd + 5]!,
+      id: readU32(data, peersEnd + 6),
+    };
+    return { type: "BOOTSTRAP_R", peers, self };
+  }
+
+  if (length < peersEnd + 4) fail("truncated-payload", "missing the payload length");
+  const payloadLength = readU32(data, peersEnd);
+  const start = peersEnd + 4;
+  const end = start + payloadLength;
+  if (end > length) {
+    fail("payload-length-overflow", `payload of ${payloadLength} bytes runs past the end`);
+  }
+  if (end < length) fail("trailing-bytes", `${length - end} bytes after the payload`);
+  const payload = data.subarray(start, end);
+
+  switch (code) {
+    case MessageType.PING:
+      return { type: "PING", peers, payload };
+    case MessageType.APP_R:
+      return { type: "APP_R", peers, payload };
+    case MessageType.ROOM_FULL:
+      return { type: "ROOM_FULL", peers, payload };
+    case MessageType.JOIN_B:
+      return { type: "JOIN_B", peers, room: decodeRoom(payload, options) };
+    case MessageType.PEER_COLLECTOR:
+      return { type: "PEER_COLLECTOR", peers, room: decodeRoom(payload, options) };
+    default:
+      return { type: "EXTENSION", code, peers, payload };
+  }
+}
+
+function decodeRoom(bytes: Uint8Array, options: DecodeOptions | undefined): string {
+  if (bytes.length > (options?.maxRoomBytes ?? DEFAULT_MAX_ROOM_BYTES)) {
+    fail("room-too-long", `room name of ${bytes.length} bytes is over the limit`);
+  }
+  if (bytes.length === 0) return "";
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    return fail("room-not-utf8", "room name is not valid UTF-8");
+  }
+}
+
+const CODES: Record<Exclude<MessageTypeName, never>, number> = MessageType;
+
+function peerCount(peers: PeerListLike): number {
+  return peers.length;
+}
+
+function roomBytes(room: string): Uint8Array {
+  if (!room.isWellFormed()) fail("room-not-utf8", "room name has lone surrogates");
+  return utf8Encoder.encode(room);
+}
+
+/**
+ * Encodes a message into a new datagram.
+ *
+ * @param message The message; `peers` may be a decoded {@linkcode PeerList}
+ *   (its bytes are copied as they are) or an array of records (validated).
+ * @param options Limits.
+ * @returns The datagram bytes.
+ * @throws {ProtocolError} For invalid fields (`invalid-ipv4`, `port-out-of-range`,
+ *   `id-out-of-range`, `room-not-utf8`, `invalid-type`) or a datagram over the limit.
+ *
+ * @example Encode a join and check it against the wire format
+ * ```ts
+ * import { encode, PeerList } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = encode({ type: "JOIN_B", peers: [], room: "hi" });
+ * assert.deepEqual([...bytes], [1, 0, 0, 0, 0, 0, 2, 0x68, 0x69]);
+ * ```
+ */
+export function encode(message: MessageInit, options?: EncodeOptions): Uint8Array {
+  const peers = message.peers;
+  const count = peerCount(peers);
+  if (count > 0xffff) fail("too-many-peers", `${count} peer records do not fit a u16 count`);
+  let code: number;
+  let payload: Uint8Array | undefined;
+  switch (message.type) {
+    case "JOIN_B":
+    case "PEER_COLLECTOR":
+      code = CODES[message.type];
+      payload = roomBytes(message.room);
+      break;
+    case "BOOTSTRAP_R":
+      code = MessageType.BOOTSTRAP_R;
+      break;
+    case "EXTENSION":
+      code = message.code;
+      if (!Number.isInteger(code) || code < 6 || code > 255) {
+        fail("invalid-type", `extension type code must be 6..255, got ${code}`);
+      }
+      payload = message.payload;
+      break;
+    default:
+      code = CODES[message.type];
+      payload = message.payload;
+  }
+  const peersEnd = HEADER_BYTES + count * PEER_RECORD_BYTES;
+  const size = peersEnd + (payload === undefined ? PEER_RECORD_BYTES : 4 + payload.length);
+  if (size > (options?.maxDatagramBytes ?? MAX_DATAGRAM_BYTES)) {
+    fail("datagram-too-large", `message of ${size} bytes is over the limit`);
+  }
+  const out = new Uint8Array(size);
+  out[0] = code;
+  out[1] = count >>> 8;
+  out[2] = count;
+  if (peers instanceof PeerList) {
+    out.set(peers.bytes(), HEADER_BYTES);
+  } else {
+    for (let i = 0; i < count; i++) {
+      writePeerRecord(out, HEADER_BYTES + i * PEER_RECORD_BYTES, peers[i]!);
+    }
+  }
+  if (payload === undefined) {
+    writePeerRecord(
+      out,
+      peersEnd,
+      (message as { self: { ip: string; port: number; id: number } }).self,
+    );
+  } else {
+    const n = payload.length;
+    out[peersEnd] = n >>> 24;
+    out[peersEnd + 1] = n >>> 16;
+    out[peersEnd + 2] = n >>> 8;
+    out[peersEnd + 3] = n;
+    out.set(payload, peersEnd + 4);
+  }
+  return out;
+}
+
+/**
+ * How many peer records fit in a datagram of at most `budgetBytes`.
+ *
+ * @param budgetBytes The byte budget (e.g. {@linkcode V1_RECEIVE_BUFFER_BYTES}).
+ * @param options `type` of the message (default `BOOTSTRAP_R`, whose payload is
+ *   one 10-byte record) and, for other types, `payloadBytes`.
+ * @returns The number of records, 0..65535.
+ *
+ * @example The deployed 1024-byte receive buffer holds 101 peers in a reply
+ * ```ts
+ * import { peersThatFit } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ * assert.equal(peersThatFit(1024), 101);
+ * assert.equal(peersThatFit(1024, { type: "PING" }), 101);
+ * assert.equal(peersThatFit(1024, { type: "APP_R", payloadBytes: 500 }), 51);
+ * ```
+ */
+export function peersThatFit(
+  budgetBytes: number,
+  options?: { type?: MessageTypeName | "EXTENSION"; payloadBytes?: number },
+): number {
+  const type = options?.type ?? "BOOTSTRAP_R";
+  const trailer = type === "BOOTSTRAP_R" ? PEER_RECORD_BYTES : 4 + (options?.payloadBytes ?? 0);
+  const fit = Math.floor((budgetBytes - HEADER_BYTES - trailer) / PEER_RECORD_BYTES);
+  return Math.max(0, Math.min(0xffff, fit));
+}
