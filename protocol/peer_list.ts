@@ -79,7 +79,8 @@ export class PeerList implements Iterable<PeerRecord> {
   }
 
   #at(index: number): number {
-    if (!(index >= 0 && index < this.length && Number.isInteger(index))) {
+    // `>>> 0` rejects negatives, fractions and NaN in one cheap comparison.
+    if ((index >>> 0) !== index || index >= this.length) {
       throw new RangeError(`peer index ${index} out of range 0..${this.length - 1}`);
     }
     return this.#offset + index * PEER_RECORD_BYTES;
