@@ -1,0 +1,181 @@
+/**
+ * Pieces shared by every {@linkcode DatagramSocket} implementation: option
+ * checks, address helpers, error normalisation and the bounded receive queue
+ * behind the async iterator.
+ */
+import type { BindOptions, Datagram, DatagramHandler, NetAddress } from "./types.ts";
+
+/** Default for {@linkcode BindOptions.queueLimit}. */
+export const DEFAULT_QUEUE_LIMIT = 4096;
+
+/** Bind options with defaults applied and values checked. */
+export interface ResolvedBindOptions {
+  hostname: string;
+  port: number;
+  onDatagram: DatagramHandler | undefined;
+  onError: ((error: Error) => void) | undefined;
+  queueLimit: number;
+}
+
+/** Applies defaults and checks ranges; throws `RangeError` on bad values. */
+export function resolveBindOptions(options: BindOptions): ResolvedBindOptions {
+  const port = options.port ?? 0;
+  checkPort(port);
+  const queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+  if (!Number.isInteger(queueLimit) || queueLimit < 1) {
+    throw new RangeError(`queueLimit must be a positive integer, got ${queueLimit}`);
+  }
+  return {
+    hostname: options.hostname ?? "0.0.0.0",
+    port,
+    onDatagram: options.onDatagram,
+    onError: options.onError,
+    queueLimit,
+  };
+}
+
+/** Throws `RangeError` unless `port` is an integer in 0..65535. */
+export function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+}
+
+/** True for IPv6 text addresses (the only ones containing a colon). */
+export function isIPv6Hostname(hostname: string): boolean {
+  return hostname.includes(":");
+}
+
+/** `"1.2.3.4:5"` or `"[::1]:5"`. */
+export function formatAddress(address: NetAddress): string {
+  return isIPv6Hostname(address.hostname)
+    ? `[${address.hostname}]:${address.port}`
+    : `${address.hostname}:${address.port}`;
+}
+
+/** The error `send` throws on a closed socket. */
+export function closedError(): TypeError {
+  return new TypeError("Cannot send on a closed datagram socket");
+}
+
+/** Coerces anything thrown into an `Error`. */
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+interface DenoErrors {
+  AddrInUse?: new (message: string, options?: ErrorOptions) => Error;
+}
+
+/**
+ * The error every implementation throws when the address is taken:
+ * `Deno.errors.AddrInUse` on Deno, else an `Error` with `code: "EADDRINUSE"`.
+ */
+export function addrInUseError(address: NetAddress, cause?: unknown): Error {
+  const message = `Cannot bind UDP ${formatAddress(address)}: address already in use`;
+  const errors = (globalThis as { Deno?: { errors?: DenoErrors } }).Deno?.errors;
+  if (errors?.AddrInUse) return new errors.AddrInUse(message, { cause });
+  return Object.assign(new Error(message, { cause }), { code: "EADDRINUSE" });
+}
+
+/**
+ * Routes an error to `onError`; without one, rethrows it on a fresh
+ * microtask so it surfaces as an uncaught error instead of vanishing.
+ */
+export function reportError(onError: ((error: Error) => void) | undefined, error: unknown): void {
+  const err = toError(error);
+  if (onError) {
+    onError(err);
+  } else {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+/**
+ * The receive side of a socket: either calls the `onDatagram` callback or
+ * buffers for `for await`, at most `queueLimit` datagrams, dropping the oldest
+ * past that (as a full kernel buffer would drop).
+ */
+export class Receiver implements AsyncIterable<Datagram> {
+  /** Datagrams dropped because the iterator queue was full. */
+  dropped = 0;
+  #handler: DatagramHandler | undefined;
+  #onError: ((error: Error) => void) | undefined;
+  #limit: number;
+  #items: Datagram[] = [];
+  #head = 0;
+  #waiters: ((result: IteratorResult<Datagram>) => void)[] = [];
+  #closed = false;
+
+  constructor(options: ResolvedBindOptions) {
+    this.#handler = options.onDatagram;
+    this.#onError = options.onError;
+    this.#limit = options.queueLimit;
+  }
+
+  /** Hands over one datagram; returns false if the queue was full and the oldest dropped. */
+  deliver(data: Uint8Array, from: NetAddress): boolean {
+    if (this.#closed) return true;
+    const handler = this.#handler;
+    if (handler) {
+      try {
+        handler(data, from);
+      } catch (error) {
+        reportError(this.#onError, error);
+      }
+      return true;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter({ value: { data, from }, done: false });
+      return true;
+    }
+    let kept = true;
+    if (this.#items.length - this.#head >= this.#limit) {
+      this.#head++;
+      this.dropped++;
+      kept = false;
+    }
+    this.#items.push({ data, from });
+    // Compact now and then so the array does not grow without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return kept;
+  }
+
+  /** Ends every iterator; buffered datagrams are discarded. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#items = [];
+    this.#head = 0;
+    for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Datagram> {
+    if (this.#handler) {
+      throw new TypeError("This socket delivers to its onDatagram callback and is not iterable");
+    }
+    return {
+      next: (): Promise<IteratorResult<Datagram>> => {
+        if (this.#head < this.#items.length) {
+          const value = this.#items[this.#head];
+          this.#items[this.#head++] = undefined as unknown as Datagram;
+          if (this.#head === this.#items.length) {
+            this.#items = [];
+            this.#head = 0;
+          }
+          return Promise.resolve({ value, done: false });
+        }
+        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: (): Promise<IteratorResult<Datagram>> =>
+        Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+}
