@@ -1,0 +1,297 @@
+import assert from "node:assert/strict";
+import { BYE, decode, encode, type Message, type PeerRecord } from "@olaf/protocol";
+import type { NetAddress } from "@olaf/protocol/net";
+import { type PeerEvent, PeerMachine, type Transmit } from "./peer_machine.ts";
+
+const B1: NetAddress = { hostname: "10.0.0.1", port: 5000 };
+const B2: NetAddress = { hostname: "10.0.0.2", port: 5000 };
+const EMPTY = new Uint8Array();
+
+function rec(n: number, id = n): PeerRecord {
+  return { ip: `10.1.0.${n}`, port: 4000 + n, id };
+}
+function addr(r: PeerRecord): NetAddress {
+  return { hostname: r.ip, port: r.port };
+}
+function drain(m: PeerMachine): (Transmit & { msg: Message })[] {
+  const out: (Transmit & { msg: Message })[] = [];
+  for (let t = m.pollTransmit(); t; t = m.pollTransmit()) out.push({ ...t, msg: decode(t.data) });
+  return out;
+}
+function events(m: PeerMachine): PeerEvent[] {
+  const out: PeerEvent[] = [];
+  for (let e = m.pollEvent(); e; e = m.pollEvent()) out.push(e);
+  return out;
+}
+function ping(peers: PeerRecord[], payload: Uint8Array = EMPTY): Uint8Array {
+  return encode({ type: "PING", peers, payload });
+}
+function reply(peers: PeerRecord[], self: PeerRecord): Uint8Array {
+  return encode({ type: "BOOTSTRAP_R", peers, self });
+}
+/** A machine that joined as `me` with the given members already answering. */
+function joined(me: PeerRecord, members: PeerRecord[] = [], options = {}): PeerMachine {
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1], ...options });
+  m.handleTimeout(0);
+  m.handleDatagram(reply([me, ...members], me), m.bootstrap, 1);
+  for (const p of members) m.handleDatagram(ping([p]), addr(p), 2);
+  drain(m);
+  events(m);
+  return m;
+}
+
+Deno.test("PeerMachine joins: JOIN_B at once, then again every heartbeat while alone", () => {
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1], now: 100 });
+  assert.equal(m.pollTimeout(), 100);
+  m.handleTimeout(100);
+  const [join] = drain(m);
+  assert.deepEqual(join!.to, B1);
+  assert.deepEqual(join!.msg.type === "JOIN_B" && join!.msg.room, "lobby");
+  assert.equal(join!.msg.peers.length, 0);
+  assert.equal(m.pollTimeout(), 3100);
+  m.handleTimeout(3099); // early: nothing
+  assert.equal(drain(m).length, 0);
+  m.handleTimeout(3100);
+  assert.deepEqual(drain(m).map((t) => t.msg.type), ["JOIN_B"]);
+});
+
+Deno.test("PeerMachine: BOOTSTRAP_R makes us joined; listed peers are pinged, members once they answer", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
+  m.handleTimeout(0);
+  drain(m);
+  m.handleDatagram(reply([me, bob], me), B1, 5);
+  assert.deepEqual(events(m), [{ type: "joined", self: me }]);
+  assert.deepEqual(m.self, me);
+  const out = drain(m);
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0]!.to, addr(bob));
+  assert.equal(out[0]!.msg.type, "PING");
+  assert.deepEqual(out[0]!.msg.peers.toArray(), [me]); // our own record, so bob learns our id
+  assert.deepEqual(m.peers, []); // bob has not answered yet
+  m.handleDatagram(ping([bob, me]), addr(bob), 8);
+  assert.deepEqual(events(m), [{ type: "peer-joined", peer: bob }]);
+  assert.deepEqual(m.peers, [bob]);
+  assert.equal(drain(m).length, 0, "no welcome ping to a peer we already pinged");
+});
+
+Deno.test("PeerMachine adds a newcomer on its first datagram and answers with its list", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = joined(me, [bob]);
+  const carol = rec(3);
+  m.handleDatagram(ping([carol]), addr(carol), 10);
+  assert.deepEqual(events(m), [{ type: "peer-joined", peer: carol }]);
+  const [welcome] = drain(m);
+  assert.deepEqual(welcome!.to, addr(carol));
+  assert.deepEqual(welcome!.msg.peers.toArray(), [me, bob, carol]);
+});
+
+Deno.test("PeerMachine learns the id of a deployed peer heard directly from later gossip", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = joined(me, [bob]);
+  const dave = rec(4, 77);
+  m.handleDatagram(ping([me, bob]), addr(dave), 10); // deployed: does not list itself
+  assert.deepEqual(events(m), [{ type: "peer-joined", peer: { ...dave, id: 0 } }]);
+  m.handleDatagram(ping([me, dave]), addr(bob), 11);
+  assert.deepEqual(m.peers, [bob, dave]);
+});
+
+Deno.test("PeerMachine: only direct evidence keeps a member alive (defect 3)", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const carol = rec(3);
+  const m = joined(me, [bob, carol]);
+  // Carol crashes at t=2; Bob keeps naming her in every ping.
+  for (let t = 3000; t <= 18000; t += 3000) {
+    m.handleDatagram(ping([bob, carol, me]), addr(bob), t - 1);
+    m.handleTimeout(t);
+  }
+  assert.deepEqual(events(m).filter((e) => e.type === "peer-left"), [
+    { type: "peer-left", peer: carol, reason: "timeout" },
+  ]);
+  assert.deepEqual(m.peers, [bob]);
+  // Gossip naming her does not bring her back; a datagram from her does.
+  m.handleDatagram(ping([bob, carol, me]), addr(bob), 19000);
+  assert.deepEqual(m.peers, [bob]);
+  m.handleDatagram(ping([carol]), addr(carol), 19500);
+  assert.deepEqual(m.peers, [bob, carol]);
+});
+
+Deno.test("PeerMachine: bye removes at once and late gossip does not resurrect", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const carol = rec(3);
+  const m = joined(me, [bob, carol]);
+  m.handleDatagram(ping([], BYE), addr(carol), 100);
+  assert.deepEqual(events(m), [{ type: "peer-left", peer: carol, reason: "bye" }]);
+  m.handleDatagram(ping([carol, me]), addr(bob), 101);
+  assert.deepEqual(m.peers, [bob]);
+  assert.equal(drain(m).length, 0, "no ping to a peer that said bye");
+});
+
+Deno.test("PeerMachine: the lowest id reports live members in PEER_COLLECTOR; others do not", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = joined(me, [bob]);
+  assert.equal(m.isCollector, true);
+  m.handleTimeout(3000);
+  const out = drain(m);
+  const collector = out.find((t) => t.msg.type === "PEER_COLLECTOR")!;
+  assert.deepEqual(collector.to, B1);
+  assert.deepEqual(collector.msg.peers.toArray(), [me, bob]);
+  assert.deepEqual(out.filter((t) => t.msg.type === "PING").map((t) => t.to), [addr(bob)]);
+
+  const b = joined(bob, [me]);
+  assert.equal(b.isCollector, false);
+  b.handleTimeout(3000);
+  assert.deepEqual(drain(b).map((t) => t.msg.type), ["PING"]);
+});
+
+Deno.test("PeerMachine: equal ids (deployed bootstrap) elect the lowest ip:port", () => {
+  const a = joined(rec(1, 9), [rec(2, 9)]);
+  const b = joined(rec(2, 9), [rec(1, 9)]);
+  assert.equal(a.isCollector, true);
+  assert.equal(b.isCollector, false);
+});
+
+Deno.test("PeerMachine collector re-joins when the room was forgotten, fails over, comes back", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = new PeerMachine({
+    room: "lobby",
+    bootstraps: [B1, B2],
+    bootstrapMisses: 3,
+    bootstrapRetryMs: 30_000,
+  });
+  const preferred = m.bootstrap;
+  const other = preferred === B1 ? B2 : B1;
+  m.handleTimeout(0);
+  m.handleDatagram(reply([me, bob], me), preferred, 1);
+  m.handleDatagram(ping([bob]), addr(bob), 2);
+  drain(m);
+  events(m);
+  const toBootstrap = (now: number) => {
+    m.handleDatagram(ping([bob]), addr(bob), now - 1);
+    m.handleTimeout(now);
+    return drain(m).filter((t) => t.msg.type !== "PING").map((t) => [t.msg.type, t.to]);
+  };
+  // Reply says the bootstrap has no record of us: re-join with our record.
+  assert.deepEqual(toBootstrap(3000), [["PEER_COLLECTOR", preferred]]);
+  m.handleDatagram(reply([], { ip: "0.0.0.0", port: 0, id: 0 }), preferred, 3001);
+  const rejoin = (m.handleTimeout(6000), drain(m).find((t) => t.msg.type === "JOIN_B")!);
+  assert.deepEqual(rejoin.msg.peers.toArray(), [me]);
+  // No answer at all now: JOIN_B again, then fail over after 3 misses.
+  assert.deepEqual(toBootstrap(9000), [["JOIN_B", preferred]]);
+  assert.deepEqual(toBootstrap(12000), [["JOIN_B", preferred]]);
+  // The report goes to the fallback, which recreates the room from it.
+  assert.deepEqual(toBootstrap(15000), [["PEER_COLLECTOR", other]]);
+  const errors = events(m).filter((e) => e.type === "error");
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.type === "error" && errors[0]!.code, "bootstrap-unreachable");
+  // The fallback answers; later the peer tries the preferred one again.
+  m.handleDatagram(reply([me, bob], me), other, 15001);
+  assert.deepEqual(toBootstrap(18000), [["PEER_COLLECTOR", other]]);
+  m.handleDatagram(reply([me, bob], me), other, 18001);
+  assert.deepEqual(toBootstrap(42000), [["PEER_COLLECTOR", other]]);
+  m.handleDatagram(reply([me, bob], me), other, 42001);
+  assert.deepEqual(toBootstrap(45000), [["PEER_COLLECTOR", preferred]]);
+});
+
+Deno.test("PeerMachine: members of a room prefer the same bootstrap whatever the list order", () => {
+  const list = [B1, B2, { hostname: "10.0.0.3", port: 5000 }];
+  for (const room of ["a", "b", "lobby", "chat", "🙂"]) {
+    const x = new PeerMachine({ room, bootstraps: list });
+    const y = new PeerMachine({ room, bootstraps: [...list].reverse() });
+    assert.deepEqual(x.bootstrap, y.bootstrap);
+  }
+});
+
+Deno.test("PeerMachine: ROOM_FULL is one clear error", () => {
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
+  m.handleTimeout(0);
+  const full = encode({ type: "ROOM_FULL", peers: [], payload: EMPTY });
+  m.handleDatagram(full, B1, 1);
+  m.handleTimeout(3000);
+  m.handleDatagram(full, B1, 3001);
+  const got = events(m);
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.type, "error");
+  assert.equal(got[0]!.type === "error" && got[0]!.code, "room-full");
+  assert.match(got[0]!.type === "error" ? got[0]!.message : "", /ROOM_FULL/);
+});
+
+Deno.test("PeerMachine keeps every peer list within 1024 bytes and rotates through big rooms", () => {
+  const me = rec(1);
+  const members: PeerRecord[] = [];
+  for (let i = 2; i < 252; i++) {
+    members.push({ ip: `10.2.${i >> 8}.${i & 255}`, port: 7000, id: i });
+  }
+  const m = joined(me, members, { maxPeers: 1000 });
+  const seen = new Set<number>();
+  for (let hb = 1; hb <= 3; hb++) {
+    for (const p of members) m.handleDatagram(ping([p]), addr(p), hb * 3000 - 1);
+    m.handleTimeout(hb * 3000);
+    for (const t of drain(m)) {
+      assert.ok(t.data.length <= 1024, `${t.msg.type} of ${t.data.length} bytes`);
+      if (t.msg.type === "PING") { for (const r of t.msg.peers) seen.add(r.id); }
+    }
+  }
+  assert.equal(seen.size, 251, "every member is advertised");
+});
+
+Deno.test("PeerMachine: APP_R in and out", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const carol = rec(3);
+  const m = joined(me, [bob, carol]);
+  assert.equal(m.send(new TextEncoder().encode("hi")), 2);
+  const out = drain(m);
+  assert.deepEqual(out.map((t) => t.to), [addr(bob), addr(carol)]);
+  const app = out[0]!.msg;
+  assert.equal(app.type, "APP_R");
+  assert.deepEqual(app.type === "APP_R" && new TextDecoder().decode(app.payload), "hi");
+  m.sendTo(carol, new Uint8Array([1]));
+  assert.deepEqual(drain(m).map((t) => t.to), [addr(carol)]);
+
+  m.handleDatagram(
+    encode({ type: "APP_R", peers: [], payload: new Uint8Array([7]) }),
+    addr(bob),
+    9,
+  );
+  const [msg] = events(m);
+  assert.deepEqual(msg, { type: "message", from: bob, data: new Uint8Array([7]) });
+});
+
+Deno.test("PeerMachine drops malformed and unexpected datagrams without throwing", () => {
+  const me = rec(1);
+  const m = joined(me, [rec(2)]);
+  m.handleDatagram(new Uint8Array([0, 0]), addr(rec(9)), 5);
+  m.handleDatagram(new Uint8Array([0, 0, 9]), addr(rec(9)), 5);
+  m.handleDatagram(reply([rec(8)], rec(8)), addr(rec(9)), 5); // BOOTSTRAP_R from a non-bootstrap
+  m.handleDatagram(encode({ type: "EXTENSION", code: 16, peers: [], payload: EMPTY }), B1, 5);
+  m.handleDatagram(ping([]), { hostname: "::1", port: 1 }, 5);
+  assert.deepEqual(m.stats.drops, {
+    "truncated-header": 1,
+    "peer-block-overflow": 1,
+    "unexpected-sender": 1,
+    "unexpected-from-bootstrap": 1,
+    "non-ipv4-source": 1,
+  });
+  assert.deepEqual(m.peers, [rec(2)]);
+});
+
+Deno.test("PeerMachine.leave sends bye to everyone and stops", () => {
+  const me = rec(1);
+  const m = joined(me, [rec(2), rec(3)]);
+  m.leave(10);
+  const out = drain(m);
+  assert.deepEqual(out.map((t) => t.to), [addr(rec(2)), addr(rec(3))]);
+  for (const t of out) assert.ok(t.msg.type === "PING" && t.msg.payload.length === 3);
+  assert.equal(m.pollTimeout(), undefined);
+  m.handleDatagram(ping([]), addr(rec(4)), 11);
+  assert.equal(drain(m).length, 0);
+  assert.throws(() => m.send(new Uint8Array()), RangeError);
+});
