@@ -1,8 +1,7 @@
 /**
- * @olaf/bootstrap (work in progress).
+ * @olaf/bootstrap: the Olaf UDP bootstrap server.
  *
  * @module
  */
-
-/** Package version. */
-export const VERSION = "0.1.0";
+export * from "./bootstrap_core.ts";
+export type * from "./_view_types.ts";

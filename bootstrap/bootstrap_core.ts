@@ -1,0 +1,930 @@
+import {
+  decode,
+  type DecodeOptions,
+  formatIPv4,
+  HEADER_BYTES,
+  type Message,
+  MessageType,
+  parseIPv4,
+  PEER_RECORD_BYTES,
+  type PeerList,
+  peersThatFit,
+  ProtocolError,
+  writePeerFields,
+} from "@olaf/protocol";
+import type { NetAddress } from "@olaf/protocol/net";
+import { Room, STRIDE } from "./_room.ts";
+import { type SourceBucket, SourceLimiter, takeBytes } from "./_rate_limiter.ts";
+import type {
+  BootstrapEvent,
+  BootstrapStats,
+  MemberInfo,
+  RoomDetail,
+  RoomSummary,
+} from "./_view_types.ts";
+
+/**
+ * Limits and timeouts of a bootstrap. Every field is optional; the defaults
+ * match the deployed v1 bootstrap where it had one and are safe for a public
+ * server otherwise.
+ */
+export interface BootstrapLimits {
+  /** A room with no `JOIN_B` or `PEER_COLLECTOR` for this long is deleted. Default 15,000 ms. */
+  roomTimeoutMs?: number;
+  /**
+   * A member not heard from for this long is dropped from its room (see the
+   * README's membership policy). Default: `roomTimeoutMs`.
+   */
+  memberTimeoutMs?: number;
+  /** Concurrent rooms; a `JOIN_B` that would create one more gets `ROOM_FULL`. Default 10. */
+  maxRooms?: number;
+  /** Members per room (1..65535); a newcomer past it gets `ROOM_FULL`. Default 1000. */
+  maxMembersPerRoom?: number;
+  /** Longest room name in UTF-8 bytes; longer names are dropped. Default 255. */
+  maxRoomNameBytes?: number;
+  /** Longest datagram accepted; longer ones are dropped. Default 16,384. */
+  maxDatagramBytes?: number;
+  /**
+   * Largest reply in bytes. Default 1024, which deployed peers can read: a
+   * `BOOTSTRAP_R` then lists at most 101 members.
+   */
+  replyBudgetBytes?: number;
+  /** Requests accepted per second from one source IPv4 address. Default 20; `Infinity` = off. */
+  requestsPerSecond?: number;
+  /** Request burst per source address. Default 40. */
+  requestBurst?: number;
+  /** Reply bytes sent per second to one IPv4 address. Default 16,384; `Infinity` = off. */
+  replyBytesPerSecond?: number;
+  /** Reply-byte burst per address. Default 32,768. */
+  replyBytesBurst?: number;
+  /** Source addresses tracked by the rate limiter (oldest evicted past it). Default 65,536. */
+  maxTrackedSources?: number;
+}
+
+/** Options of a {@linkcode BootstrapCore}. */
+export interface BootstrapCoreOptions extends BootstrapLimits {
+  /** Start time in ms since the epoch (for `stats().startedAt`). Default 0. */
+  startedAt?: number;
+  /** Queue events for {@linkcode BootstrapCore.pollEvent}. Default `true`. */
+  emitEvents?: boolean;
+  /** Events kept when nobody polls them (oldest dropped past it). Default 65,536. */
+  maxQueuedEvents?: number;
+}
+
+/** Every limit with its default applied. */
+export type ResolvedBootstrapLimits = Required<BootstrapLimits>;
+
+/** Where a datagram came from: a socket address, or an IPv4 number and port. */
+export type SourceAddress = NetAddress | { readonly ipv4: number; readonly port: number };
+
+/** A datagram the core wants sent. */
+export interface Transmit {
+  /** The bytes (owned by the receiver). */
+  readonly data: Uint8Array;
+  /** Destination. */
+  readonly to: NetAddress;
+}
+
+/** The defaults of every {@linkcode BootstrapLimits} field. */
+export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
+  roomTimeoutMs: 15_000,
+  memberTimeoutMs: 15_000,
+  maxRooms: 10,
+  maxMembersPerRoom: 1000,
+  maxRoomNameBytes: 255,
+  maxDatagramBytes: 16_384,
+  replyBudgetBytes: 1024,
+  requestsPerSecond: 20,
+  requestBurst: 40,
+  replyBytesPerSecond: 16_384,
+  replyBytesBurst: 32_768,
+  maxTrackedSources: 65_536,
+});
+
+const ROOM_FULL_BYTES = HEADER_BYTES + 4;
+const MAX_ID = 0xffffffff;
+/** Ages are clamped to this (ms) in the recency sort key so that key stays exact. */
+const MAX_AGE_MS = 0x7fffffff;
+
+function positive(name: string, value: number, integer: boolean, max = Infinity): number {
+  const ok = integer ? Number.isInteger(value) : !Number.isNaN(value);
+  if (!ok || value <= 0 || value > max) {
+    const kind = integer ? "a positive integer" : "a positive number";
+    throw new RangeError(
+      `${name} must be ${kind}${max < Infinity ? ` <= ${max}` : ""}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Applies defaults and checks every limit.
+ *
+ * @param limits Limits to check.
+ * @returns Every limit, defaults filled in.
+ * @throws {RangeError} For a value that is not a positive number (or integer where one is needed).
+ *
+ * @example
+ * ```ts
+ * import { resolveLimits } from "@olaf/bootstrap";
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveLimits({ maxRooms: 50 }).roomTimeoutMs, 15_000);
+ * assert.throws(() => resolveLimits({ maxRooms: 0 }), RangeError);
+ * ```
+ */
+export function resolveLimits(limits: BootstrapLimits = {}): ResolvedBootstrapLimits {
+  const d = DEFAULT_LIMITS;
+  const roomTimeoutMs = positive("roomTimeoutMs", limits.roomTimeoutMs ?? d.roomTimeoutMs, false);
+  const replyBudgetBytes = positive(
+    "replyBudgetBytes",
+    limits.replyBudgetBytes ?? d.replyBudgetBytes,
+    true,
+    65_507,
+  );
+  if (replyBudgetBytes < HEADER_BYTES + 2 * PEER_RECORD_BYTES) {
+    throw new RangeError(`replyBudgetBytes must be at least 23, got ${replyBudgetBytes}`);
+  }
+  return {
+    roomTimeoutMs,
+    memberTimeoutMs: positive("memberTimeoutMs", limits.memberTimeoutMs ?? roomTimeoutMs, false),
+    maxRooms: positive("maxRooms", limits.maxRooms ?? d.maxRooms, true),
+    maxMembersPerRoom: positive(
+      "maxMembersPerRoom",
+      limits.maxMembersPerRoom ?? d.maxMembersPerRoom,
+      true,
+      65_535,
+    ),
+    maxRoomNameBytes: positive(
+      "maxRoomNameBytes",
+      limits.maxRoomNameBytes ?? d.maxRoomNameBytes,
+      true,
+    ),
+    maxDatagramBytes: positive(
+      "maxDatagramBytes",
+      limits.maxDatagramBytes ?? d.maxDatagramBytes,
+      true,
+      65_507,
+    ),
+    replyBudgetBytes,
+    requestsPerSecond: positive(
+      "requestsPerSecond",
+      limits.requestsPerSecond ?? d.requestsPerSecond,
+      false,
+    ),
+    requestBurst: positive("requestBurst", limits.requestBurst ?? d.requestBurst, false),
+    replyBytesPerSecond: positive(
+      "replyBytesPerSecond",
+      limits.replyBytesPerSecond ?? d.replyBytesPerSecond,
+      false,
+    ),
+    replyBytesBurst: positive(
+      "replyBytesBurst",
+      limits.replyBytesBurst ?? d.replyBytesBurst,
+      false,
+    ),
+    maxTrackedSources: positive(
+      "maxTrackedSources",
+      limits.maxTrackedSources ?? d.maxTrackedSources,
+      true,
+    ),
+  };
+}
+
+/** IPv4 number of a socket hostname (`"::ffff:a.b.c.d"` included), or -1. */
+function sourceIPv4(hostname: string): number {
+  let text = hostname;
+  if (text.includes(":")) {
+    if (text.length < 14 || text.slice(0, 7).toLowerCase() !== "::ffff:") return -1;
+    text = text.slice(7);
+  }
+  try {
+    return parseIPv4(text);
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * The bootstrap's room logic, sans-IO: feed it datagrams and the time, take
+ * replies, events and its next deadline out. No sockets, timers or clocks;
+ * the same inputs always give the same outputs. {@linkcode startBootstrap}
+ * drives one over UDP (or the in-memory network).
+ *
+ * Behaviour, per the v1 spec with the deployed defects fixed:
+ * - `JOIN_B`: adds the source to the room (creating it, or `ROOM_FULL` past
+ *   `maxRooms`), and answers `BOOTSTRAP_R`. A re-join that carries the
+ *   sender's own record keeps its id when the record's ip:port is the source.
+ *   New ids are unique and increase with join time: Unix seconds where free,
+ *   else the next free number.
+ * - `PEER_COLLECTOR`: refreshes the room (the heartbeat keeps it alive) and
+ *   answers `BOOTSTRAP_R`. A member report is trusted only when the source is
+ *   in it; the room's membership is then reconciled to it, and an unknown
+ *   room is recreated from it (restart recovery), never past the limits.
+ * - Members not heard from for `memberTimeoutMs` are dropped; rooms without
+ *   activity for `roomTimeoutMs` are deleted.
+ * - Replies fit `replyBudgetBytes`: a big room's reply lists the recipient,
+ *   the lowest id and the most recently active others.
+ * - Malformed datagrams are counted by reason and dropped; per-source rate
+ *   limits bound requests and reply bytes.
+ *
+ * @example Join a room and read the reply
+ * ```ts
+ * import { BootstrapCore } from "@olaf/bootstrap";
+ * import { decode, encode } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const core = new BootstrapCore();
+ * const now = 1_763_700_000_000;
+ * const join = encode({ type: "JOIN_B", peers: [], room: "lobby" });
+ * core.handleDatagram(join, { hostname: "203.0.113.7", port: 40000 }, now);
+ *
+ * const out = core.pollTransmit()!;
+ * assert.deepEqual(out.to, { hostname: "203.0.113.7", port: 40000 });
+ * const reply = decode(out.data);
+ * assert.equal(reply.type, "BOOTSTRAP_R");
+ * if (reply.type === "BOOTSTRAP_R") {
+ *   assert.deepEqual(reply.self, { ip: "203.0.113.7", port: 40000, id: 1_763_700_000 });
+ * }
+ * assert.equal(core.pollEvent()?.type, "room-created");
+ * assert.equal(core.pollTimeout(), now + 15_000);
+ * ```
+ */
+export class BootstrapCore {
+  /** The limits in force, defaults applied. */
+  readonly limits: Readonly<ResolvedBootstrapLimits>;
+  readonly #startedAt: number;
+  readonly #emitEvents: boolean;
+  readonly #maxQueuedEvents: number;
+  readonly #decodeOptions: DecodeOptions;
+  readonly #maxReplyRecords: number;
+  readonly #limiter: SourceLimiter;
+
+  readonly #rooms = new Map<string, Room>();
+  /** Min-heap of rooms by `heapKey`: when each must be looked at again. */
+  readonly #heap: Room[] = [];
+  #members = 0;
+  #lastId = 0;
+  #now = 0;
+
+  readonly #transmits: Transmit[] = [];
+  #transmitHead = 0;
+  readonly #events: BootstrapEvent[] = [];
+  #eventHead = 0;
+
+  #datagramsIn = 0;
+  #datagramsOut = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  readonly #drops = new Map<string, number>();
+  /** Scratch space for the recency sort of big rooms. */
+  #scratch: Float64Array = new Float64Array(0);
+
+  /**
+   * Creates an empty bootstrap.
+   *
+   * @param options Limits and bookkeeping options.
+   * @throws {RangeError} For an invalid limit.
+   */
+  constructor(options: BootstrapCoreOptions = {}) {
+    this.limits = Object.freeze(resolveLimits(options));
+    this.#startedAt = options.startedAt ?? 0;
+    this.#now = this.#startedAt;
+    this.#emitEvents = options.emitEvents ?? true;
+    this.#maxQueuedEvents = positive(
+      "maxQueuedEvents",
+      options.maxQueuedEvents ?? 65_536,
+      true,
+    );
+    this.#decodeOptions = {
+      maxDatagramBytes: this.limits.maxDatagramBytes,
+      maxRoomBytes: this.limits.maxRoomNameBytes,
+    };
+    this.#maxReplyRecords = peersThatFit(this.limits.replyBudgetBytes);
+    this.#limiter = new SourceLimiter({
+      requestsPerSecond: this.limits.requestsPerSecond,
+      requestBurst: this.limits.requestBurst,
+      replyBytesPerSecond: this.limits.replyBytesPerSecond,
+      replyBytesBurst: this.limits.replyBytesBurst,
+      maxSources: this.limits.maxTrackedSources,
+    });
+  }
+
+  /**
+   * Handles one received datagram. Never throws for anything the datagram
+   * contains: bad input is counted in `stats().drops` and dropped.
+   *
+   * @param bytes The datagram (not kept after the call).
+   * @param from Its source address.
+   * @param now Current time in ms since the epoch.
+   */
+  handleDatagram(bytes: Uint8Array, from: SourceAddress, now: number): void {
+    now = this.#advance(now);
+    this.#datagramsIn++;
+    this.#bytesIn += bytes.length;
+
+    let ipv4: number;
+    let to: NetAddress;
+    if ("hostname" in from) {
+      ipv4 = sourceIPv4(from.hostname);
+      if (ipv4 < 0) return this.#drop("non-ipv4-source");
+      to = from;
+    } else {
+      ipv4 = from.ipv4 >>> 0;
+      to = { hostname: formatIPv4(ipv4), port: from.port };
+    }
+    const port = from.port;
+    if (bytes.length > this.limits.maxDatagramBytes) return this.#drop("datagram-too-large");
+
+    const bucket = this.#limiter.request(ipv4, now);
+    if (bucket === undefined) return this.#drop("rate-limited");
+
+    let message: Message;
+    try {
+      message = decode(bytes, this.#decodeOptions);
+    } catch (error) {
+      return this.#drop(error instanceof ProtocolError ? error.reason : "malformed");
+    }
+    switch (message.type) {
+      case "JOIN_B":
+        return this.#join(message.room, message.peers, ipv4, port, to, bucket, now);
+      case "PEER_COLLECTOR":
+        return this.#collect(message.room, message.peers, ipv4, port, to, bucket, now);
+      case "EXTENSION":
+        return this.#drop("unknown-type");
+      default:
+        // PING, APP_R, BOOTSTRAP_R, ROOM_FULL are peer-to-peer or bootstrap-to-peer.
+        return this.#drop("unexpected-type");
+    }
+  }
+
+  /**
+   * Expires members and rooms whose time has come. Call it when
+   * {@linkcode BootstrapCore.pollTimeout}'s deadline passes (calling it
+   * earlier or more often is harmless).
+   *
+   * @param now Current time in ms since the epoch.
+   */
+  handleTimeout(now: number): void {
+    this.#advance(now);
+  }
+
+  /**
+   * The next datagram to send, or `undefined`.
+   *
+   * @returns A reply and its destination.
+   */
+  pollTransmit(): Transmit | undefined {
+    if (this.#transmitHead === this.#transmits.length) return undefined;
+    const transmit = this.#transmits[this.#transmitHead++]!;
+    if (this.#transmitHead === this.#transmits.length) {
+      this.#transmits.length = 0;
+      this.#transmitHead = 0;
+    }
+    return transmit;
+  }
+
+  /**
+   * The next room or membership event, or `undefined`.
+   *
+   * @returns The oldest queued event.
+   */
+  pollEvent(): BootstrapEvent | undefined {
+    if (this.#eventHead === this.#events.length) return undefined;
+    const event = this.#events[this.#eventHead++]!;
+    if (this.#eventHead === this.#events.length) {
+      this.#events.length = 0;
+      this.#eventHead = 0;
+    }
+    return event;
+  }
+
+  /**
+   * When {@linkcode BootstrapCore.handleTimeout} should next be called (ms
+   * since the epoch), or `undefined` when no room exists. The deadline may be
+   * early (the core then just reschedules), never late.
+   *
+   * @returns The deadline.
+   */
+  pollTimeout(): number | undefined {
+    return this.#heap[0]?.heapKey;
+  }
+
+  /**
+   * Totals for the control plane.
+   *
+   * @param now Current time (for `uptimeMs`); default: the latest time the core was given.
+   * @returns A snapshot.
+   */
+  stats(now: number = this.#now): BootstrapStats {
+    return {
+      startedAt: this.#startedAt,
+      uptimeMs: Math.max(0, now - this.#startedAt),
+      rooms: this.#rooms.size,
+      members: this.#members,
+      datagramsIn: this.#datagramsIn,
+      datagramsOut: this.#datagramsOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      drops: Object.fromEntries(this.#drops),
+    };
+  }
+
+  /**
+   * One page of rooms, in creation order.
+   *
+   * @param options `offset` and `limit` of the page.
+   * @returns The page and the total number of rooms.
+   */
+  listRooms(options: { offset: number; limit: number }): { total: number; rooms: RoomSummary[] } {
+    const offset = Math.max(0, Math.floor(options.offset));
+    const limit = Math.max(0, Math.floor(options.limit));
+    const rooms: RoomSummary[] = [];
+    let index = 0;
+    if (limit > 0) {
+      for (const room of this.#rooms.values()) {
+        if (index++ < offset) continue;
+        rooms.push(summary(room));
+        if (rooms.length >= limit) break;
+      }
+    }
+    return { total: this.#rooms.size, rooms };
+  }
+
+  /**
+   * One room with its members (in join order), or `undefined`.
+   *
+   * @param name Room name.
+   * @returns The room's detail.
+   */
+  room(name: string): RoomDetail | undefined {
+    const room = this.#rooms.get(name);
+    if (room === undefined) return undefined;
+    const members: MemberInfo[] = new Array(room.count);
+    const slots = room.slots;
+    for (let i = 0; i < room.count; i++) {
+      const o = i * STRIDE;
+      const key = slots[o]!;
+      members[i] = {
+        ip: formatIPv4(Math.floor(key / 65536)),
+        port: key % 65536,
+        id: slots[o + 1]!,
+        lastSeen: slots[o + 2]!,
+      };
+    }
+    return { ...summary(room), members };
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  #join(
+    name: string,
+    peers: PeerList,
+    ipv4: number,
+    port: number,
+    to: NetAddress,
+    bucket: SourceBucket,
+    now: number,
+  ): void {
+    const key = ipv4 * 65536 + port;
+    // Only a record naming the source itself is a claim to keep an id (v1 rule).
+    const claimed = peers.length > 0 && peers.ipv4At(0) === ipv4 && peers.portAt(0) === port
+      ? peers.idAt(0)
+      : 0;
+    let room = this.#rooms.get(name);
+    let index = -1;
+    if (room === undefined) {
+      if (this.#rooms.size >= this.limits.maxRooms) {
+        this.#drop("room-limit");
+        return this.#sendRoomFull(to, bucket);
+      }
+      room = this.#createRoom(name, now);
+    } else {
+      index = room.indexOfKey(key);
+      if (index < 0 && room.count >= this.limits.maxMembersPerRoom) {
+        this.#drop("member-limit");
+        return this.#sendRoomFull(to, bucket);
+      }
+      this.#touchRoom(room, now);
+    }
+    if (index < 0) {
+      index = this.#addMember(room, ipv4, port, this.#acceptableId(room, claimed, -1), now);
+    } else {
+      const o = index * STRIDE;
+      room.slots[o + 2] = now;
+      if (claimed !== 0 && claimed !== room.slots[o + 1]) {
+        const id = this.#acceptableId(room, claimed, index);
+        if (id === claimed) room.slots[o + 1] = id;
+      }
+    }
+    this.#sendReply(room, index, to, bucket, now);
+  }
+
+  #collect(
+    name: string,
+    report: PeerList,
+    ipv4: number,
+    port: number,
+    to: NetAddress,
+    bucket: SourceBucket,
+    now: number,
+  ): void {
+    const key = ipv4 * 65536 + port;
+    let selfInReport = -1;
+    if (report.length > 0) {
+      for (let i = 0; i < report.length; i++) {
+        if (report.ipv4At(i) === ipv4 && report.portAt(i) === port) {
+          selfInReport = i;
+          break;
+        }
+      }
+      // Anyone can send a report naming others; only one naming its own sender is trusted.
+      if (selfInReport < 0) this.#drop("untrusted-report");
+    }
+    let room = this.#rooms.get(name);
+    if (room === undefined) {
+      if (this.#rooms.size >= this.limits.maxRooms) {
+        this.#drop("room-limit");
+        return this.#sendRoomFull(to, bucket);
+      }
+      room = this.#createRoom(name, now);
+    } else {
+      this.#touchRoom(room, now);
+    }
+    let index: number;
+    if (selfInReport >= 0) {
+      index = this.#reconcile(room, report, selfInReport, key, now);
+    } else {
+      // A collector is direct evidence that its sender is alive and in the room.
+      index = room.indexOfKey(key);
+      if (index >= 0) {
+        room.slots[index * STRIDE + 2] = now;
+      } else if (room.count < this.limits.maxMembersPerRoom) {
+        index = this.#addMember(room, ipv4, port, this.#nextId(now), now);
+      } else {
+        this.#drop("member-limit");
+      }
+    }
+    this.#sendReply(room, index, to, bucket, now);
+  }
+
+  /**
+   * Makes the room's membership the report's (its first `maxMembersPerRoom`
+   * distinct endpoints, the sender always included). Members it names are
+   * refreshed, members it leaves out are dropped, newcomers keep the reported
+   * id when it is acceptable.
+   *
+   * @returns The sender's member index.
+   */
+  #reconcile(
+    room: Room,
+    report: PeerList,
+    selfInReport: number,
+    selfKey: number,
+    now: number,
+  ): number {
+    const max = this.limits.maxMembersPerRoom;
+    // The accepted report entries: report index per distinct key, sender first.
+    const keys: number[] = [selfKey];
+    const positions: number[] = [selfInReport];
+    const seen = new Set<number>(keys);
+    for (let i = 0; i < report.length && keys.length < max; i++) {
+      const ip = report.ipv4At(i);
+      const port = report.portAt(i);
+      if (ip === 0 || port === 0) continue; // not a reachable endpoint
+      const key = ip * 65536 + port;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      keys.push(key);
+      positions.push(i);
+    }
+
+    // Drop the members the report leaves out, compacting in place (join order kept).
+    const slots = room.slots;
+    let write = 0;
+    const count = room.count;
+    for (let read = 0; read < count; read++) {
+      const o = read * STRIDE;
+      const key = slots[o]!;
+      if (seen.has(key)) {
+        if (write !== read) slots.copyWithin(write * STRIDE, o, o + STRIDE);
+        slots[write * STRIDE + 2] = now;
+        write++;
+      } else {
+        this.#memberLeft(room, key, slots[o + 1]!, "reconciled", now);
+      }
+    }
+    this.#members -= count - write;
+    room.count = write;
+    if (write === 0) room.minSeen = Infinity;
+
+    // Add the reported members the room did not have.
+    let selfIndex = -1;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      let index = room.indexOfKey(key);
+      if (index < 0) {
+        const claimed = report.idAt(positions[k]!);
+        index = this.#addMember(
+          room,
+          Math.floor(key / 65536),
+          key % 65536,
+          this.#acceptableId(room, claimed, -1),
+          now,
+        );
+      }
+      if (k === 0) selfIndex = index;
+    }
+    return selfIndex;
+  }
+
+  // ------------------------------------------------------------ ids & rooms
+
+  /**
+   * `claimed` if a member may keep it (non-zero, not from the future, not held
+   * by another member of the room), else a fresh id.
+   */
+  #acceptableId(room: Room, claimed: number, self: number): number {
+    if (claimed === 0) return this.#nextId(this.#now);
+    const ceiling = Math.max(this.#lastId, Math.floor(this.#now / 1000));
+    if (claimed > ceiling || room.indexOfId(claimed, self) >= 0) return this.#nextId(this.#now);
+    // Fresh ids must stay above every id handed out or kept.
+    if (claimed > this.#lastId) this.#lastId = claimed;
+    return claimed;
+  }
+
+  /** Unix seconds if free, else the next free number: unique and increasing. */
+  #nextId(now: number): number {
+    let id = Math.max(Math.floor(now / 1000), this.#lastId + 1, 1);
+    if (id > MAX_ID) id = MAX_ID; // year 2106; ids stop increasing rather than wrap
+    this.#lastId = id;
+    return id;
+  }
+
+  #createRoom(name: string, now: number): Room {
+    const room = new Room(name, now);
+    this.#rooms.set(name, room);
+    room.heapKey = now + this.limits.roomTimeoutMs;
+    this.#heapPush(room);
+    this.#event({ type: "room-created", room: name, at: now });
+    return room;
+  }
+
+  #touchRoom(room: Room, now: number): void {
+    // The heap key stays put: it is a lower bound and is re-keyed when reached.
+    room.lastActivity = now;
+  }
+
+  #addMember(room: Room, ipv4: number, port: number, id: number, now: number): number {
+    const wasEmpty = room.count === 0;
+    const index = room.add(ipv4 * 65536 + port, id, now, this.limits.maxMembersPerRoom);
+    this.#members++;
+    if (wasEmpty) {
+      // The room's member deadline may now come before its heap key.
+      const deadline = now + this.limits.memberTimeoutMs;
+      if (deadline < room.heapKey) {
+        room.heapKey = deadline;
+        this.#siftUp(room.heapIndex);
+      }
+    }
+    if (this.#emitEvents) {
+      this.#event({
+        type: "member-joined",
+        room: room.name,
+        member: { ip: formatIPv4(ipv4), port, id },
+        at: now,
+      });
+    }
+    return index;
+  }
+
+  #memberLeft(
+    room: Room,
+    key: number,
+    id: number,
+    reason: "reconciled" | "expired" | "room-expired",
+    now: number,
+  ): void {
+    if (!this.#emitEvents) return;
+    this.#event({
+      type: "member-left",
+      room: room.name,
+      member: { ip: formatIPv4(Math.floor(key / 65536)), port: key % 65536, id },
+      reason,
+      at: now,
+    });
+  }
+
+  // ----------------------------------------------------------------- expiry
+
+  /** Moves time forward (never back) and runs every deadline that has passed. */
+  #advance(now: number): number {
+    if (!(now >= this.#now)) now = this.#now; // clock went back (or NaN): hold time still
+    this.#now = now;
+    const heap = this.#heap;
+    const { roomTimeoutMs, memberTimeoutMs } = this.limits;
+    while (heap.length > 0 && heap[0]!.heapKey <= now) {
+      const room = heap[0]!;
+      if (room.lastActivity + roomTimeoutMs <= now) {
+        this.#expireRoom(room, now);
+        continue;
+      }
+      if (room.minSeen + memberTimeoutMs <= now) this.#pruneMembers(room, now);
+      const memberDeadline = room.count > 0 ? room.minSeen + memberTimeoutMs : Infinity;
+      room.heapKey = Math.min(room.lastActivity + roomTimeoutMs, memberDeadline);
+      this.#siftDown(0);
+    }
+    return now;
+  }
+
+  #pruneMembers(room: Room, now: number): void {
+    const cutoff = now - this.limits.memberTimeoutMs;
+    const slots = room.slots;
+    const count = room.count;
+    let write = 0;
+    let minSeen = Infinity;
+    for (let read = 0; read < count; read++) {
+      const o = read * STRIDE;
+      const seen = slots[o + 2]!;
+      if (seen <= cutoff) {
+        this.#memberLeft(room, slots[o]!, slots[o + 1]!, "expired", now);
+      } else {
+        if (write !== read) slots.copyWithin(write * STRIDE, o, o + STRIDE);
+        if (seen < minSeen) minSeen = seen;
+        write++;
+      }
+    }
+    this.#members -= count - write;
+    room.count = write;
+    room.minSeen = minSeen;
+  }
+
+  #expireRoom(room: Room, now: number): void {
+    this.#heapRemoveTop();
+    this.#rooms.delete(room.name);
+    this.#members -= room.count;
+    const slots = room.slots;
+    for (let i = 0; i < room.count; i++) {
+      this.#memberLeft(room, slots[i * STRIDE]!, slots[i * STRIDE + 1]!, "room-expired", now);
+    }
+    room.count = 0;
+    this.#event({ type: "room-expired", room: room.name, at: now });
+  }
+
+  // ---------------------------------------------------------------- replies
+
+  #sendRoomFull(to: NetAddress, bucket: SourceBucket): void {
+    if (!takeBytes(bucket, ROOM_FULL_BYTES)) return this.#drop("rate-limited-reply");
+    this.#transmit(new Uint8Array([MessageType.ROOM_FULL, 0, 0, 0, 0, 0, 0]), to);
+  }
+
+  /**
+   * Sends `BOOTSTRAP_R` for `room` to `to` (member `selfIndex`, or -1 when the
+   * recipient is not a member). Over the budget it lists the recipient, the
+   * lowest id and the most recently active others; when the recipient's
+   * reply-byte bucket cannot pay for that, it gets just the recipient and the
+   * lowest id, and when it cannot pay for that either, nothing.
+   */
+  #sendReply(room: Room, selfIndex: number, to: NetAddress, bucket: SourceBucket, now: number) {
+    let records = Math.min(room.count, this.#maxReplyRecords);
+    if (records < room.count) this.#drop("reply-budget");
+    if (!takeBytes(bucket, replySize(records))) {
+      records = Math.min(records, selfIndex >= 0 ? 2 : 1);
+      if (!takeBytes(bucket, replySize(records))) return this.#drop("rate-limited-reply");
+      this.#drop("reply-rate-trimmed");
+    }
+    const out = new Uint8Array(replySize(records));
+    out[0] = MessageType.BOOTSTRAP_R;
+    out[1] = records >>> 8;
+    out[2] = records;
+    const slots = room.slots;
+    let offset = HEADER_BYTES;
+    const write = (index: number) => {
+      const o = index * STRIDE;
+      const key = slots[o]!;
+      writePeerFields(out, offset, Math.floor(key / 65536), key % 65536, slots[o + 1]!);
+      offset += PEER_RECORD_BYTES;
+    };
+    if (records === room.count) {
+      for (let i = 0; i < records; i++) write(i);
+    } else {
+      let left = records;
+      if (selfIndex >= 0 && left > 0) {
+        write(selfIndex);
+        left--;
+      }
+      const lowest = room.lowestIndex();
+      if (lowest !== selfIndex && left > 0) {
+        write(lowest);
+        left--;
+      }
+      if (left > 0) {
+        // Most recently active others: sort (age, index) packed in one float, natively.
+        if (this.#scratch.length < room.count) this.#scratch = new Float64Array(room.count);
+        const scratch = this.#scratch;
+        let n = 0;
+        for (let i = 0; i < room.count; i++) {
+          if (i === selfIndex || i === lowest) continue;
+          const age = Math.min(MAX_AGE_MS, Math.max(0, now - slots[i * STRIDE + 2]!));
+          scratch[n++] = age * 65536 + i;
+        }
+        const sorted = scratch.subarray(0, n).sort();
+        for (let j = 0; j < left && j < n; j++) write(sorted[j]! % 65536);
+      }
+    }
+    if (selfIndex >= 0) {
+      const o = selfIndex * STRIDE;
+      const key = slots[o]!;
+      writePeerFields(out, offset, Math.floor(key / 65536), key % 65536, slots[o + 1]!);
+    } // else the payload stays 0.0.0.0:0 id 0: "no record"
+    this.#transmit(out, to);
+  }
+
+  #transmit(data: Uint8Array, to: NetAddress): void {
+    this.#datagramsOut++;
+    this.#bytesOut += data.length;
+    this.#transmits.push({ data, to });
+  }
+
+  #event(event: BootstrapEvent): void {
+    if (!this.#emitEvents) return;
+    if (this.#events.length - this.#eventHead >= this.#maxQueuedEvents) {
+      this.#eventHead++; // drop the oldest: nobody is reading
+      this.#drop("events-overflow");
+      if (this.#eventHead > 1024 && this.#eventHead * 2 > this.#events.length) {
+        this.#events.splice(0, this.#eventHead);
+        this.#eventHead = 0;
+      }
+    }
+    this.#events.push(event);
+  }
+
+  #drop(reason: string): void {
+    this.#drops.set(reason, (this.#drops.get(reason) ?? 0) + 1);
+  }
+
+  // ------------------------------------------------------------------- heap
+
+  #heapPush(room: Room): void {
+    room.heapIndex = this.#heap.length;
+    this.#heap.push(room);
+    this.#siftUp(room.heapIndex);
+  }
+
+  #heapRemoveTop(): void {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    top.heapIndex = -1;
+    if (last !== top) {
+      heap[0] = last;
+      last.heapIndex = 0;
+      this.#siftDown(0);
+    }
+  }
+
+  #siftUp(index: number): void {
+    const heap = this.#heap;
+    const room = heap[index]!;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (parent.heapKey <= room.heapKey) break;
+      heap[index] = parent;
+      parent.heapIndex = index;
+      index = parentIndex;
+    }
+    heap[index] = room;
+    room.heapIndex = index;
+  }
+
+  #siftDown(index: number): void {
+    const heap = this.#heap;
+    const length = heap.length;
+    const room = heap[index]!;
+    while (true) {
+      const left = 2 * index + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child = right < length && heap[right]!.heapKey < heap[left]!.heapKey ? right : left;
+      if (heap[child]!.heapKey >= room.heapKey) break;
+      heap[index] = heap[child]!;
+      heap[index]!.heapIndex = index;
+      index = child;
+    }
+    heap[index] = room;
+    room.heapIndex = index;
+  }
+}
+
+function replySize(records: number): number {
+  return HEADER_BYTES + records * PEER_RECORD_BYTES + PEER_RECORD_BYTES;
+}
+
+function summary(room: Room): RoomSummary {
+  return {
+    name: room.name,
+    memberCount: room.count,
+    createdAt: room.createdAt,
+    lastActivity: room.lastActivity,
+  };
+}
