@@ -1,0 +1,165 @@
+// The `deno run -A control/mod.ts` command line: parse flags, configure
+// logging (only here, never in library code), serve until SIGINT/SIGTERM.
+import { parseArgs } from "node:util";
+import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
+import { KvSessionStore } from "./kv_session_store.ts";
+import { serveControl } from "./serve.ts";
+import { MemorySessionStore, type SessionStore } from "./session_store.ts";
+import { VERSION } from "./_state.ts";
+
+const USAGE = `olaf control plane ${VERSION}: bootstrap stats and REST rendezvous over HTTP
+
+Usage: deno run -A control/mod.ts [options]
+
+Options:
+  --host HOST             interface to listen on (default 0.0.0.0)
+  --port PORT             TCP port, 0 for any free one (default 8080)
+  --kv PATH               keep sessions in a Deno KV database file (default: in memory)
+  --operator-token TOKEN  token that may rename or delete any session
+                          (default: $OLAF_OPERATOR_TOKEN, else none)
+  --session-ttl DURATION  session lifetime after the host's last call: 90s, 10m, 1h,
+                          500ms or plain seconds (default 10m)
+  --log-level LEVEL       trace, debug, info, warning, error or fatal (default info)
+  -h, --help              show this help and exit
+
+Without a bootstrap attached, /stats, /rooms and /events answer 503; run the
+bootstrap with --http PORT to serve them with live data.`;
+
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+class ConfigError extends Error {}
+
+interface Config {
+  hostname: string;
+  port: number;
+  kvPath?: string;
+  operatorToken?: string;
+  sessionTtlMs: number;
+  logLevel: LogLevel;
+}
+
+/** Parses a duration: `500ms`, `90s`, `10m`, `1h`, or plain seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new ConfigError(`--session-ttl: not a duration: ${JSON.stringify(text)}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
+  const ms = Number(match[1]) * unit;
+  if (!(ms >= 1)) throw new ConfigError("--session-ttl must be at least 1ms");
+  return ms;
+}
+
+/** Turns the arguments into a config, or a usage request. */
+export function parseConfig(
+  args: string[],
+  env: (name: string) => string | undefined,
+): Config | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        kv: { type: "string" },
+        "operator-token": { type: "string" },
+        "session-ttl": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return "help";
+  const portText = values.port ?? "8080";
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new ConfigError(`--port must be an integer in 0..65535, got ${JSON.stringify(portText)}`);
+  }
+  const logLevel = (values["log-level"] ?? "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (values.kv === "") throw new ConfigError("--kv needs a file path");
+  const hostname = values.host ?? "0.0.0.0";
+  if (hostname === "") throw new ConfigError("--host must not be empty");
+  return {
+    hostname,
+    port: Number(portText),
+    kvPath: values.kv,
+    operatorToken: values["operator-token"] || env("OLAF_OPERATOR_TOKEN") || undefined,
+    sessionTtlMs: parseDuration(values["session-ttl"] ?? "10m"),
+    logLevel,
+  };
+}
+
+/** Runs the command line; resolves with the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let config: Config | "help";
+  try {
+    config = parseConfig(args, (name) => Deno.env.get(name));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`olaf-control: ${error.message} (see --help)`);
+    return 2;
+  }
+  if (config === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  await configure({
+    sinks: { console: getConsoleSink() },
+    loggers: [
+      { category: ["olaf"], lowestLevel: config.logLevel, sinks: ["console"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+  const logger = getLogger(["olaf", "control"]);
+
+  let store: SessionStore;
+  try {
+    store = config.kvPath ? await KvSessionStore.open(config.kvPath) : new MemorySessionStore();
+  } catch (error) {
+    console.error(`olaf-control: cannot open KV database ${config.kvPath}: ${message(error)}`);
+    return 1;
+  }
+
+  let server;
+  try {
+    server = await serveControl({
+      hostname: config.hostname,
+      port: config.port,
+      store,
+      operatorToken: config.operatorToken,
+      sessionTtlMs: config.sessionTtlMs,
+    });
+  } catch (error) {
+    await store.close();
+    console.error(
+      `olaf-control: cannot listen on ${config.hostname}:${config.port}: ${message(error)}`,
+    );
+    return 1;
+  }
+  // One start-up line, pre-formatted: logtape would quote every string property.
+  const storage = config.kvPath ? `kv ${config.kvPath}` : "memory";
+  const operator = config.operatorToken ? "on" : "off";
+  logger.info(
+    `olaf control ${VERSION} listening on ${server.url.href} ` +
+      `(sessions: ${storage}, operator token: ${operator})`,
+  );
+
+  const stop = () => void server.shutdown();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await server.finished;
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  await server.shutdown();
+  await store.close();
+  logger.info("olaf control stopped");
+  return 0;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

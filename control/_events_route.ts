@@ -1,0 +1,83 @@
+// GET /events: the bootstrap's events as server-sent events. Each event is
+// `event: <type>`, `data: <the event as JSON>`, `id: <n>` (per stream). The
+// bootstrap's listener only queues (it must never block the UDP loop); a
+// client too slow to keep up loses the oldest events and is told with an
+// `event: lagged` carrying `{"dropped": n}`. A comment line goes out every
+// keep-alive period so proxies keep the stream open. The subscription ends
+// when the client goes away or the app shuts down.
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { BootstrapEvent } from "./bootstrap_view.ts";
+import type { ControlState } from "./_state.ts";
+import { requireView } from "./_stats_routes.ts";
+
+export function eventsRoute(state: ControlState): Hono {
+  const app = new Hono();
+  app.get("/events", (c) => {
+    const view = requireView(state);
+    return streamSSE(c, async (stream) => {
+      const queue: BootstrapEvent[] = [];
+      let dropped = 0;
+      let keepAliveDue = false;
+      let closed = false;
+      let wake: (() => void) | undefined;
+      const notify = () => {
+        const resolve = wake;
+        wake = undefined;
+        resolve?.();
+      };
+      const close = () => {
+        closed = true;
+        notify();
+      };
+      const unsubscribe = view.subscribe((event) => {
+        if (queue.length >= state.sseQueueLimit) {
+          queue.shift();
+          dropped++;
+        }
+        queue.push(event);
+        notify();
+      });
+      stream.onAbort(close);
+      state.signal?.addEventListener("abort", close, { once: true });
+      const timer = setInterval(() => {
+        keepAliveDue = true;
+        notify();
+      }, state.sseKeepAliveMs);
+      state.counters.eventStreams++;
+      let id = 0;
+      try {
+        if (state.signal?.aborted) return;
+        await stream.write(": olaf events\n\n");
+        while (!closed) {
+          if (queue.length === 0 && !keepAliveDue) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            continue;
+          }
+          if (dropped > 0) {
+            const data = JSON.stringify({ dropped });
+            dropped = 0;
+            await stream.writeSSE({ event: "lagged", data, id: String(++id) });
+          }
+          const event = queue.shift();
+          if (event) {
+            await stream.writeSSE({
+              event: event.type,
+              data: JSON.stringify(event),
+              id: String(++id),
+            });
+          } else if (keepAliveDue) {
+            keepAliveDue = false;
+            await stream.write(": keep-alive\n\n");
+          }
+        }
+      } finally {
+        state.counters.eventStreams--;
+        unsubscribe();
+        clearInterval(timer);
+        state.signal?.removeEventListener("abort", close);
+      }
+    });
+  });
+  return app;
+}

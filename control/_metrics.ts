@@ -1,0 +1,71 @@
+// Prometheus text exposition format 0.0.4 for GET /metrics.
+import type { BootstrapStats } from "./bootstrap_view.ts";
+
+export interface MetricsInput {
+  /** Bootstrap totals, when a bootstrap is attached. */
+  stats?: BootstrapStats;
+  /** Live rendezvous sessions. */
+  sessions: number;
+  /** Requests refused by the rate limit since start. */
+  rateLimited: number;
+  /** Open /events streams. */
+  eventStreams: number;
+}
+
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export function formatMetrics(input: MetricsInput): string {
+  const lines: string[] = [];
+  const metric = (
+    name: string,
+    type: "gauge" | "counter",
+    help: string,
+    samples: [labels: Record<string, string>, value: number][],
+  ) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${formatLabels(labels)} ${value}`);
+  };
+  const { stats } = input;
+  metric("olaf_bootstrap_attached", "gauge", "1 when a bootstrap server is attached.", [
+    [{}, stats ? 1 : 0],
+  ]);
+  if (stats) {
+    metric("olaf_rooms", "gauge", "Rooms that currently exist.", [[{}, stats.rooms]]);
+    metric("olaf_members", "gauge", "Members across all rooms.", [[{}, stats.members]]);
+    metric("olaf_datagrams_total", "counter", "UDP datagrams by direction.", [
+      [{ direction: "in" }, stats.datagramsIn],
+      [{ direction: "out" }, stats.datagramsOut],
+    ]);
+    metric("olaf_bytes_total", "counter", "UDP payload bytes by direction.", [
+      [{ direction: "in" }, stats.bytesIn],
+      [{ direction: "out" }, stats.bytesOut],
+    ]);
+    const drops = Object.entries(stats.drops).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    metric(
+      "olaf_drops_total",
+      "counter",
+      "Datagrams dropped, by reason.",
+      drops.map(([reason, count]) => [{ reason }, count]),
+    );
+    metric("olaf_uptime_seconds", "gauge", "Seconds since the bootstrap started.", [
+      [{}, stats.uptimeMs / 1000],
+    ]);
+  }
+  metric("olaf_rendezvous_sessions", "gauge", "Open rendezvous sessions.", [[{}, input.sessions]]);
+  metric("olaf_http_rate_limited_total", "counter", "HTTP requests refused by the rate limit.", [
+    [{}, input.rateLimited],
+  ]);
+  metric("olaf_event_streams", "gauge", "Open /events streams.", [[{}, input.eventStreams]]);
+  return lines.join("\n") + "\n";
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return "";
+  const body = entries.map(([key, value]) => `${key}="${escapeLabel(value)}"`).join(",");
+  return `{${body}}`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}

@@ -1,0 +1,72 @@
+// Read-only routes over the attached bootstrap: /health, /stats, /rooms,
+// /rooms/:name, /metrics. Without a bootstrap they answer 503 no-bootstrap,
+// except /health (always 200) and /metrics (rendezvous and HTTP figures only).
+import { Hono } from "hono";
+import { ApiError } from "./_errors.ts";
+import { formatMetrics, METRICS_CONTENT_TYPE } from "./_metrics.ts";
+import type { ControlState } from "./_state.ts";
+import { VERSION } from "./_state.ts";
+import { parseIntParam } from "./_validate.ts";
+import type { BootstrapView } from "./bootstrap_view.ts";
+
+/** Largest page of `GET /rooms` and `GET /games`. */
+export const MAX_PAGE = 500;
+/** Default page of `GET /rooms` and `GET /games`. */
+export const DEFAULT_PAGE = 50;
+
+export function requireView(state: ControlState): BootstrapView {
+  if (!state.view) {
+    throw new ApiError(503, "no-bootstrap", "no bootstrap attached");
+  }
+  return state.view;
+}
+
+export function pageParams(
+  query: (key: string) => string | undefined,
+): { offset: number; limit: number } {
+  return {
+    offset: parseIntParam(query("offset"), "offset", 0, 0, Number.MAX_SAFE_INTEGER),
+    limit: parseIntParam(query("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE),
+  };
+}
+
+export function statsRoutes(state: ControlState): Hono {
+  const app = new Hono();
+
+  app.get("/health", (c) =>
+    c.json({
+      status: "ok",
+      version: VERSION,
+      uptimeMs: state.now() - state.startedAt,
+      bootstrap: state.view !== undefined,
+    }));
+
+  app.get("/stats", (c) => c.json(requireView(state).stats()));
+
+  app.get("/rooms", (c) => {
+    const view = requireView(state);
+    const page = pageParams((key) => c.req.query(key));
+    const { total, rooms } = view.listRooms(page);
+    return c.json({ total, offset: page.offset, limit: page.limit, rooms });
+  });
+
+  app.get("/rooms/:name", (c) => {
+    const name = c.req.param("name");
+    const room = requireView(state).room(name);
+    if (!room) throw new ApiError(404, "not-found", `no room called ${JSON.stringify(name)}`);
+    return c.json(room);
+  });
+
+  app.get("/metrics", async (c) => {
+    const { total } = await state.rendezvous.store.list(state.now(), { offset: 0, limit: 0 });
+    const body = formatMetrics({
+      stats: state.view?.stats(),
+      sessions: total,
+      rateLimited: state.counters.rateLimited,
+      eventStreams: state.counters.eventStreams,
+    });
+    return c.body(body, 200, { "Content-Type": METRICS_CONTENT_TYPE });
+  });
+
+  return app;
+}

@@ -1,0 +1,172 @@
+/**
+ * The control plane as a Hono app: {@linkcode createControlApp}.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { getLogger } from "@logtape/logtape";
+import { ApiError, errorJson } from "./_errors.ts";
+import { eventsRoute } from "./_events_route.ts";
+import { gamesRoutes } from "./_games_routes.ts";
+import { Rendezvous } from "./_rendezvous.ts";
+import type { ControlState } from "./_state.ts";
+import { statsRoutes } from "./_stats_routes.ts";
+import type { BootstrapView } from "./bootstrap_view.ts";
+import { rateLimit, type RateLimitOptions } from "./rate_limit.ts";
+import { MemorySessionStore, type SessionStore } from "./session_store.ts";
+
+const logger = getLogger(["olaf", "control"]);
+
+/** Options for {@linkcode createControlApp}. */
+export interface ControlAppOptions {
+  /**
+   * The bootstrap to report on. Without one, `/stats`, `/rooms`,
+   * `/rooms/:name` and `/events` answer `503 {"error":"no-bootstrap"}`;
+   * `/health` and the rendezvous work as usual.
+   */
+  bootstrap?: BootstrapView;
+  /** Where rendezvous sessions live. Default: a new {@linkcode MemorySessionStore}. */
+  store?: SessionStore;
+  /** A token that may also rename or delete any session. Default: none. */
+  operatorToken?: string;
+  /** How long a session lives after the host's last register, poll or rename. Default 10 minutes. */
+  sessionTtlMs?: number;
+  /** Most guests per session (409 `session-full` beyond). Default 32. */
+  maxGuests?: number;
+  /** Most candidate addresses per peer (400 beyond). Default 16. */
+  maxAddresses?: number;
+  /** Largest request body in bytes (413 beyond). Default 16 384. */
+  maxBodyBytes?: number;
+  /** The per-client rate limit, or `false` for none. Default: 60 burst, 20 per second. */
+  rateLimit?: RateLimitOptions | false;
+  /** Period of the keep-alive comments on `/events`. Default 15 000 ms. */
+  sseKeepAliveMs?: number;
+  /** Events queued per `/events` client before the oldest are dropped. Default 1 000. */
+  sseQueueLimit?: number;
+  /** Ends every `/events` stream when aborted (so a server can shut down). */
+  signal?: AbortSignal;
+  /** Clock for session times and uptime, in milliseconds since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * Builds the control-plane app. Routes (all JSON unless said otherwise, every
+ * error `{"error": code, "message": text}`):
+ *
+ * - `GET /health`, `GET /stats`, `GET /rooms?offset&limit`, `GET /rooms/:name`,
+ *   `GET /metrics` (Prometheus text), `GET /events` (server-sent events);
+ * - `POST /games/register`, `POST /games/poll`, `POST /games/start`,
+ *   `GET /games?offset&limit`, `PUT /games/:name?newName=X`, `DELETE /games/:name`.
+ *
+ * The README of `@olaf/control` documents every shape. CORS is open (`*`).
+ *
+ * @param options Bootstrap, store, limits and tokens.
+ * @returns The Hono app; serve it with `Deno.serve(app.fetch)` or `serveControl`.
+ *
+ * @example Register a session and read the stats of a bootstrap
+ * ```ts
+ * import { createControlApp, MemoryBootstrapView } from "@olaf/control";
+ * import assert from "node:assert/strict";
+ *
+ * const bootstrap = new MemoryBootstrapView();
+ * bootstrap.join("lobby", { ip: "203.0.113.7", port: 40000, id: 1 });
+ * const app = createControlApp({ bootstrap });
+ *
+ * const stats = await (await app.request("/stats")).json();
+ * assert.equal(stats.members, 1);
+ *
+ * const res = await app.request("/games/register", {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json" },
+ *   body: JSON.stringify({ name: "my-game", peerId: "host-1" }),
+ * });
+ * assert.equal(res.status, 201);
+ * const { token } = await res.json();
+ * assert.equal(typeof token, "string");
+ * ```
+ */
+export function createControlApp(options: ControlAppOptions = {}): Hono {
+  const now = options.now ?? Date.now;
+  const state: ControlState = {
+    view: options.bootstrap,
+    rendezvous: new Rendezvous({
+      store: options.store ?? new MemorySessionStore(),
+      ttlMs: positive(options.sessionTtlMs, 10 * 60_000, "sessionTtlMs"),
+      maxGuests: positive(options.maxGuests, 32, "maxGuests"),
+      operatorToken: options.operatorToken || undefined,
+      now,
+    }),
+    now,
+    startedAt: now(),
+    maxAddresses: positive(options.maxAddresses, 16, "maxAddresses"),
+    maxBodyBytes: positive(options.maxBodyBytes, 16_384, "maxBodyBytes"),
+    sseKeepAliveMs: positive(options.sseKeepAliveMs, 15_000, "sseKeepAliveMs"),
+    sseQueueLimit: positive(options.sseQueueLimit, 1_000, "sseQueueLimit"),
+    signal: options.signal,
+    counters: { rateLimited: 0, eventStreams: 0 },
+  };
+
+  const app = new Hono();
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      return errorJson(c, error.status, error.code, error.message, error.headers);
+    }
+    if (error instanceof HTTPException) {
+      const status = error.status as ContentfulStatusCode;
+      return errorJson(
+        c,
+        status,
+        status === 413 ? "payload-too-large" : "bad-request",
+        error.message,
+      );
+    }
+    logger.error("unexpected error on {method} {path}: {error}", {
+      method: c.req.method,
+      path: c.req.path,
+      error,
+    });
+    return errorJson(c, 500, "internal", "internal error");
+  });
+  app.notFound((c) => errorJson(c, 404, "not-found", `no route for ${c.req.method} ${c.req.path}`));
+
+  app.use(cors({
+    origin: "*",
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+    allowHeaders: ["Content-Type", "Authorization"],
+    exposeHeaders: ["Retry-After"],
+    maxAge: 600,
+  }));
+  app.use(methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      errorJson(c, 405, "method-not-allowed", `${c.req.method} is not allowed here`, {
+        Allow: methods.join(", "),
+      }),
+  }));
+  if (options.rateLimit !== false) {
+    app.use(rateLimit({
+      ...options.rateLimit,
+      onLimited: (key) => {
+        state.counters.rateLimited++;
+        options.rateLimit && options.rateLimit.onLimited?.(key);
+      },
+    }));
+  }
+
+  app.route("/", statsRoutes(state));
+  app.route("/", eventsRoute(state));
+  app.route("/games", gamesRoutes(state));
+  return app;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`createControlApp: ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
