@@ -4,6 +4,19 @@
  * @module
  */
 export * from "./peer_machine.ts";
+export * from "./room.ts";
+export * from "./address.ts";
+export type { PeerRecord } from "@olaf/protocol";
+export type {
+  BindOptions,
+  Clock,
+  Datagram,
+  DatagramBinder,
+  DatagramHandler,
+  DatagramImplementation,
+  DatagramSocket,
+  NetAddress,
+} from "@olaf/protocol/net";
 
 /** Package version. */
 export const VERSION = "0.1.0";

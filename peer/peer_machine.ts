@@ -635,6 +635,8 @@ export class PeerMachine {
       this.#requestBootstrap("JOIN_B");
     } else {
       this.#pingMembers();
+      // Members found us before our own BOOTSTRAP_R arrived (it was lost): keep asking.
+      if (this.#self === undefined) this.#requestBootstrap("JOIN_B");
       if (this.isCollector) {
         const rejoin = this.#rejoinNeeded || this.#misses > 0;
         this.#requestBootstrap(rejoin ? "JOIN_B" : "PEER_COLLECTOR");
@@ -682,8 +684,10 @@ export class PeerMachine {
         type: "PEER_COLLECTOR",
         payloadBytes: this.#roomBytes,
       });
-      const known = [...this.#members.values()].filter((m) => m.id !== 0).sort(byId);
-      peers = [this.#self!, ...known.slice(0, fit - 1).map(record)];
+      // Oldest first; members whose id we do not know go last with id 0 (an Olaf
+      // bootstrap keeps the id it has for them, or assigns one, and tells us in its reply).
+      const members = [...this.#members.values()].sort(byId);
+      peers = [this.#self!, ...members.slice(0, fit - 1).map(record)];
     }
     const data = encode({ type, peers, room: this.#room } as const);
     this.#transmits.push({ data, to: this.bootstrap });

@@ -1,0 +1,598 @@
+/**
+ * The runtime side of a peer: {@linkcode joinRoom} binds a UDP socket, drives
+ * a {@linkcode PeerMachine} with it and a clock, and hands back a
+ * {@linkcode Room}.
+ *
+ * @module
+ */
+import type { PeerRecord } from "@olaf/protocol";
+import {
+  bindDatagram,
+  type Clock,
+  type DatagramBinder,
+  type DatagramSocket,
+  type NetAddress,
+  systemClock,
+} from "@olaf/protocol/net";
+import { resolveHostPort } from "./address.ts";
+import {
+  type PeerErrorCode,
+  type PeerEvent,
+  type PeerLeftReason,
+  PeerMachine,
+  type PeerMachineStats,
+} from "./peer_machine.ts";
+
+/** Options of {@linkcode joinRoom}. */
+export interface JoinRoomOptions {
+  /**
+   * Bootstrap servers as `"host:port"` (IPv4 text, `localhost`, or a DNS name).
+   * All members of a room prefer the same one (rendezvous hashing of the room
+   * name) and move to the next when it stops answering.
+   */
+  bootstraps: readonly string[];
+  /** Heartbeat interval in ms, default 3000. */
+  heartbeatMs?: number;
+  /** A member silent for this long is dropped, default 15000. */
+  peerTimeoutMs?: number;
+  /** Give up joining after this long without a `BOOTSTRAP_R`, default 15000. */
+  joinTimeoutMs?: number;
+  /** Unanswered bootstrap requests in a row before failing over, default 3. */
+  bootstrapMisses?: number;
+  /** Local address to bind, default `"0.0.0.0"`. */
+  hostname?: string;
+  /** Local UDP port, default 0 (any free port). */
+  port?: number;
+  /** Aborting it rejects a pending join, or leaves the room (with `bye`). */
+  signal?: AbortSignal;
+  /** Datagram binder, default real UDP; pass `network.bind` of a `MemoryNetwork` in tests. */
+  bind?: DatagramBinder;
+  /** Clock, default the system clock; pass `network.clock` in tests. */
+  clock?: Clock;
+}
+
+/** An application message received in a room. */
+export interface RoomMessage {
+  /** The sender. */
+  readonly from: PeerRecord;
+  /** The payload bytes. */
+  readonly data: Uint8Array;
+  /** The payload decoded as UTF-8 (invalid sequences become U+FFFD). */
+  text(): string;
+}
+
+/** Listener payloads of {@linkcode Room.on}, by event type. */
+export interface RoomEventMap {
+  /** A member appeared (it was heard from directly). */
+  "peer-joined": { readonly peer: PeerRecord };
+  /** A member left: it said `bye`, or it was silent for the peer timeout. */
+  "peer-left": { readonly peer: PeerRecord; readonly reason: PeerLeftReason };
+  /** An application message. */
+  "message": RoomMessage;
+  /** A non-fatal problem (`bootstrap-unreachable`, `room-full` after the join). */
+  "error": { readonly code: PeerErrorCode; readonly message: string };
+  /** The room was left (by {@linkcode Room.leave}, the abort signal or disposal). */
+  "left": Record<string, never>;
+}
+
+/** Why {@linkcode joinRoom} failed. */
+export type JoinErrorCode = "room-full" | "timeout" | "aborted";
+
+/**
+ * The error {@linkcode joinRoom} rejects with when the room cannot be joined.
+ *
+ * @example
+ * ```ts
+ * import { JoinError } from "@olaf/peer";
+ * const error = new JoinError("timeout", "no answer from 127.0.0.1:5000");
+ * console.log(error.code); // "timeout"
+ * ```
+ */
+export class JoinError extends Error {
+  /** Why the join failed. */
+  readonly code: JoinErrorCode;
+
+  /**
+   * Creates the error.
+   *
+   * @param code Why the join failed.
+   * @param message What happened, for people.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(code: JoinErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "JoinError";
+    this.code = code;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const MESSAGE_QUEUE_LIMIT = 4096;
+
+/** A listener for the room event `K` (see {@linkcode Room.on}). */
+export type RoomEventListener<K extends keyof RoomEventMap> = (event: RoomEventMap[K]) => void;
+
+/**
+ * A joined room. Get one from {@linkcode joinRoom}.
+ *
+ * Members are the peers heard from directly and not timed out; they appear
+ * shortly after the join (one round trip) and as others join. Events are
+ * delivered to listeners added with {@linkcode Room.on} (or the
+ * `onPeerJoin` / `onPeerLeave` / `onMessage` shorthands); anything that
+ * happened before a listener was added is reflected in {@linkcode Room.peers}.
+ *
+ * @example Two peers on an in-memory network chat through a v1-style bootstrap
+ * ```ts
+ * import { joinRoom } from "@olaf/peer";
+ * import { encode, decode } from "@olaf/protocol";
+ * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import assert from "node:assert/strict";
+ *
+ * const net = new MemoryNetwork();
+ * // A tiny bootstrap: lists everyone who joined, ids in join order.
+ * const members: { ip: string; port: number; id: number }[] = [];
+ * const bootstrap = await net.bind({
+ *   port: 5000,
+ *   onDatagram(data, from) {
+ *     if (decode(data).type !== "JOIN_B") return;
+ *     let me = members.find((m) => m.ip === from.hostname && m.port === from.port);
+ *     if (!me) members.push(me = { ip: from.hostname, port: from.port, id: members.length + 1 });
+ *     bootstrap.send(encode({ type: "BOOTSTRAP_R", peers: members, self: me }), from);
+ *   },
+ * });
+ * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+ * const joining = [
+ *   joinRoom("lobby", { ...options, hostname: "10.0.0.1" }),
+ *   joinRoom("lobby", { ...options, hostname: "10.0.0.2" }),
+ * ];
+ * await net.advance(10); // virtual time: the bootstrap answers
+ * const [alice, bob] = await Promise.all(joining);
+ * await net.runUntil(() => alice.peers.length === 1 && bob.peers.length === 1);
+ * assert.deepEqual(bob.peers, [alice.self]);
+ *
+ * const inbox = bob.messages()[Symbol.asyncIterator]();
+ * alice.send("hello bob");
+ * await net.advance(10);
+ * const { value } = await inbox.next();
+ * assert.equal(value.text(), "hello bob");
+ * assert.equal(value.from.id, alice.self.id);
+ *
+ * const left = new Promise((resolve) => bob.onPeerLeave((_peer, reason) => resolve(reason)));
+ * await alice.leave();
+ * await net.advance(10);
+ * assert.equal(await left, "bye");
+ * await bob.leave();
+ * await bootstrap.close();
+ * ```
+ */
+export class Room implements AsyncDisposable {
+  /** The room name. */
+  readonly name: string;
+  /** The local socket address (not the public one: see {@linkcode Room.self}). */
+  readonly localAddress: NetAddress;
+
+  readonly #machine: PeerMachine;
+  readonly #socket: DatagramSocket;
+  readonly #clock: Clock;
+  #timer: number | undefined;
+  #timerAt: number | undefined;
+  #deferEvents = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #listeners = new Map<keyof RoomEventMap, Set<(event: never) => void>>();
+  #inboxes = new Set<Inbox>();
+  #joinWaiter: { resolve(): void; reject(error: Error): void } | undefined;
+  #onAbort: (() => void) | undefined;
+  #signal: AbortSignal | undefined;
+
+  /** @internal Use {@linkcode joinRoom}. */
+  constructor(
+    name: string,
+    machine: PeerMachine,
+    socket: DatagramSocket,
+    clock: Clock,
+  ) {
+    this.name = name;
+    this.#machine = machine;
+    this.#socket = socket;
+    this.#clock = clock;
+    this.localAddress = socket.localAddress;
+  }
+
+  /** Our own record (public address and id) as the bootstrap sees us. */
+  get self(): PeerRecord {
+    return this.#machine.self ?? { ip: "0.0.0.0", port: 0, id: 0 };
+  }
+
+  /** The current members, oldest id first (an `id` of 0: not known yet). */
+  get peers(): readonly PeerRecord[] {
+    return this.#machine.peers;
+  }
+
+  /** The bootstrap in use now. */
+  get bootstrap(): NetAddress {
+    return this.#machine.bootstrap;
+  }
+
+  /** Whether the room was left. */
+  get left(): boolean {
+    return this.#closed;
+  }
+
+  /** Traffic counters of this peer. */
+  get stats(): PeerMachineStats {
+    return this.#machine.stats;
+  }
+
+  /**
+   * Sends to every member.
+   *
+   * @param data Bytes, or a string (sent as UTF-8).
+   * @returns How many members it was sent to.
+   * @throws {RangeError} After leaving, or when the payload does not fit a datagram.
+   */
+  send(data: Uint8Array | string): number {
+    const n = this.#machine.send(typeof data === "string" ? encoder.encode(data) : data);
+    this.#pump();
+    return n;
+  }
+
+  /**
+   * Sends to one member.
+   *
+   * @param peer The member (its `ip` and `port` are used).
+   * @param data Bytes, or a string (sent as UTF-8).
+   * @throws {RangeError} After leaving, or when the payload does not fit a datagram.
+   */
+  sendTo(peer: { readonly ip: string; readonly port: number }, data: Uint8Array | string): void {
+    this.#machine.sendTo(peer, typeof data === "string" ? encoder.encode(data) : data);
+    this.#pump();
+  }
+
+  /**
+   * Adds a listener.
+   *
+   * @param type Event type.
+   * @param listener Called with the event.
+   * @returns A function that removes the listener.
+   */
+  on<K extends keyof RoomEventMap>(type: K, listener: RoomEventListener<K>): () => void {
+    let set = this.#listeners.get(type);
+    if (set === undefined) this.#listeners.set(type, set = new Set());
+    set.add(listener as (event: never) => void);
+    return () => set.delete(listener as (event: never) => void);
+  }
+
+  /**
+   * Calls `listener` for each member that joins.
+   *
+   * @param listener Receives the member.
+   * @returns A function that removes the listener.
+   */
+  onPeerJoin(listener: (peer: PeerRecord) => void): () => void {
+    return this.on("peer-joined", (event) => listener(event.peer));
+  }
+
+  /**
+   * Calls `listener` for each member that leaves.
+   *
+   * @param listener Receives the member and why it left.
+   * @returns A function that removes the listener.
+   */
+  onPeerLeave(listener: (peer: PeerRecord, reason: PeerLeftReason) => void): () => void {
+    return this.on("peer-left", (event) => listener(event.peer, event.reason));
+  }
+
+  /**
+   * Calls `listener` for each application message.
+   *
+   * @param listener Receives the message.
+   * @returns A function that removes the listener.
+   */
+  onMessage(listener: (message: RoomMessage) => void): () => void {
+    return this.on("message", listener);
+  }
+
+  /**
+   * The application messages from now on, as an async iterable that ends
+   * when the room is left. Messages are queued from the moment this is
+   * called (at most 4096; the oldest are dropped past that).
+   *
+   * @returns An async iterable of messages.
+   */
+  messages(): AsyncIterable<RoomMessage> {
+    const inbox = new Inbox(() => this.#inboxes.delete(inbox));
+    if (this.#closed) inbox.end();
+    else this.#inboxes.add(inbox);
+    return inbox;
+  }
+
+  /**
+   * Leaves the room: sends `bye` to every member, closes the socket, ends
+   * the message iterators. Idempotent.
+   */
+  leave(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#machine.leave(this.#clock.now());
+    this.#flushTransmits();
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    if (this.#signal && this.#onAbort) this.#signal.removeEventListener("abort", this.#onAbort);
+    for (const inbox of this.#inboxes) inbox.end();
+    this.#inboxes.clear();
+    this.#closing = this.#socket.close().then(() => this.#emit("left", {}));
+    return this.#closing;
+  }
+
+  /** Leaves the room (`await using room = await joinRoom(...)`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.leave();
+  }
+
+  // --- driver -----------------------------------------------------------------
+
+  /** @internal */
+  _start(signal: AbortSignal | undefined, joinTimeoutMs: number): Promise<void> {
+    const joined = new Promise<void>((resolve, reject) => {
+      this.#joinWaiter = { resolve, reject };
+    });
+    const deadline = this.#clock.setTimer(() => {
+      this.#failJoin(
+        new JoinError(
+          "timeout",
+          `no answer from the bootstrap within ${joinTimeoutMs} ms ` +
+            `(tried ${describe(this.#machine.bootstrap)})`,
+        ),
+      );
+    }, joinTimeoutMs);
+    if (signal) {
+      this.#signal = signal;
+      this.#onAbort = () => {
+        if (this.#joinWaiter) {
+          this.#failJoin(new JoinError("aborted", "join aborted", { cause: signal.reason }));
+        } else void this.leave();
+      };
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    this.#pump();
+    return joined.finally(() => this.#clock.clearTimer(deadline));
+  }
+
+  /** @internal */
+  _receive(data: Uint8Array, from: NetAddress): void {
+    if (this.#closed) return;
+    this.#machine.handleDatagram(data, from, this.#clock.now());
+    this.#pump();
+  }
+
+  #failJoin(error: JoinError): void {
+    const waiter = this.#joinWaiter;
+    if (!waiter) return;
+    this.#joinWaiter = undefined;
+    void this.leave();
+    waiter.reject(error);
+  }
+
+  #flushTransmits(): void {
+    const machine = this.#machine;
+    for (let t = machine.pollTransmit(); t !== undefined; t = machine.pollTransmit()) {
+      if (this.#closed) continue;
+      try {
+        this.#socket.send(t.data, t.to);
+      } catch {
+        // The socket was closed under us (the process is shutting down): nothing to send on.
+      }
+    }
+  }
+
+  #pump(): void {
+    if (this.#closed) return;
+    this.#flushTransmits();
+    this.#drainEvents();
+    if (this.#closed) return;
+    const due = this.#machine.pollTimeout();
+    if (due !== this.#timerAt) {
+      if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = due;
+      if (due !== undefined) {
+        this.#timer = this.#clock.setTimer(() => {
+          this.#timer = undefined;
+          this.#timerAt = undefined;
+          if (this.#closed) return;
+          this.#machine.handleTimeout(this.#clock.now());
+          this.#pump();
+        }, Math.max(0, due - this.#clock.now()));
+      }
+    }
+  }
+
+  #drainEvents(): void {
+    const machine = this.#machine;
+    while (!this.#deferEvents && !this.#closed) {
+      const event = machine.pollEvent();
+      if (event === undefined) return;
+      this.#dispatch(event);
+    }
+  }
+
+  #dispatch(event: PeerEvent): void {
+    switch (event.type) {
+      case "joined": {
+        const waiter = this.#joinWaiter;
+        this.#joinWaiter = undefined;
+        // Hold later events back one turn so that the caller of joinRoom can add listeners.
+        this.#deferEvents = true;
+        this.#clock.setTimer(() => {
+          this.#deferEvents = false;
+          this.#pump();
+        }, 0);
+        waiter?.resolve();
+        return;
+      }
+      case "peer-joined":
+        return this.#emit("peer-joined", { peer: event.peer });
+      case "peer-left":
+        return this.#emit("peer-left", { peer: event.peer, reason: event.reason });
+      case "message": {
+        const message: RoomMessage = {
+          from: event.from,
+          data: event.data,
+          text: () => decoder.decode(event.data),
+        };
+        for (const inbox of this.#inboxes) inbox.push(message);
+        return this.#emit("message", message);
+      }
+      case "error":
+        if (event.code === "room-full" && this.#joinWaiter) {
+          return this.#failJoin(new JoinError("room-full", event.message));
+        }
+        return this.#emit("error", { code: event.code, message: event.message });
+    }
+  }
+
+  #emit<K extends keyof RoomEventMap>(type: K, event: RoomEventMap[K]): void {
+    const set = this.#listeners.get(type);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as RoomEventListener<K>)(event);
+      } catch (error) {
+        // A throwing listener must not break the driver; surface it like an uncaught error.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+/** A bounded async queue of messages behind {@linkcode Room.messages}. */
+class Inbox implements AsyncIterable<RoomMessage>, AsyncIterator<RoomMessage> {
+  #queue: RoomMessage[] = [];
+  #waiting: ((result: IteratorResult<RoomMessage>) => void) | undefined;
+  #ended = false;
+  readonly #onReturn: () => void;
+
+  constructor(onReturn: () => void) {
+    this.#onReturn = onReturn;
+  }
+
+  push(message: RoomMessage): void {
+    if (this.#ended) return;
+    if (this.#waiting) {
+      const resolve = this.#waiting;
+      this.#waiting = undefined;
+      resolve({ value: message, done: false });
+      return;
+    }
+    if (this.#queue.length >= MESSAGE_QUEUE_LIMIT) this.#queue.shift();
+    this.#queue.push(message);
+  }
+
+  end(): void {
+    this.#ended = true;
+    if (this.#waiting) {
+      const resolve = this.#waiting;
+      this.#waiting = undefined;
+      resolve({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<RoomMessage>> {
+    const message = this.#queue.shift();
+    if (message !== undefined) return Promise.resolve({ value: message, done: false });
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.#waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<RoomMessage>> {
+    this.#queue = [];
+    this.end();
+    this.#onReturn();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<RoomMessage> {
+    return this;
+  }
+}
+
+function describe(address: NetAddress): string {
+  return `${address.hostname}:${address.port}`;
+}
+
+/**
+ * Joins the room `name`: binds a UDP socket, asks the bootstrap for the
+ * members, and resolves once the bootstrap has answered (the members then
+ * show up within about a round trip, see {@linkcode Room.peers}).
+ *
+ * @param name Room name (UTF-8, up to 1000 bytes).
+ * @param options Bootstraps, timing, and the transport to use.
+ * @returns The joined room.
+ * @throws {JoinError} `room-full` when the bootstrap refuses the room,
+ *   `timeout` when no bootstrap answers within `joinTimeoutMs`, `aborted`
+ *   when `signal` aborts first.
+ * @throws {TypeError} For a malformed or unresolvable bootstrap address.
+ *
+ * @example Join through a bootstrap on an in-memory network
+ * ```ts
+ * import { joinRoom } from "@olaf/peer";
+ * import { decode, encode } from "@olaf/protocol";
+ * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import assert from "node:assert/strict";
+ *
+ * const net = new MemoryNetwork();
+ * const bootstrap = await net.bind({
+ *   port: 5000,
+ *   onDatagram(data, from) {
+ *     if (decode(data).type !== "JOIN_B") return;
+ *     const me = { ip: from.hostname, port: from.port, id: 1 };
+ *     bootstrap.send(encode({ type: "BOOTSTRAP_R", peers: [me], self: me }), from);
+ *   },
+ * });
+ * const joining = joinRoom("lobby", {
+ *   bootstraps: ["localhost:5000"],
+ *   bind: net.bind, // the in-memory network instead of real UDP
+ *   clock: net.clock,
+ * });
+ * await net.advance(10); // virtual time: the bootstrap answers
+ * await using room = await joining;
+ * assert.equal(room.self.id, 1);
+ * assert.deepEqual(room.peers, []);
+ * await bootstrap.close();
+ * ```
+ */
+export async function joinRoom(name: string, options: JoinRoomOptions): Promise<Room> {
+  if (options.signal?.aborted) {
+    throw new JoinError("aborted", "join aborted", { cause: options.signal.reason });
+  }
+  const bootstraps = await Promise.all(options.bootstraps.map(resolveHostPort));
+  const clock = options.clock ?? systemClock;
+  const machine = new PeerMachine({
+    room: name,
+    bootstraps,
+    heartbeatMs: options.heartbeatMs,
+    peerTimeoutMs: options.peerTimeoutMs,
+    bootstrapMisses: options.bootstrapMisses,
+    now: clock.now(),
+  });
+  // Datagrams can arrive before the Room exists (between bind and construction).
+  const target: { room?: Room } = {};
+  const early: [Uint8Array, NetAddress][] = [];
+  const bind = options.bind ?? bindDatagram;
+  const socket = await bind({
+    hostname: options.hostname ?? "0.0.0.0",
+    port: options.port ?? 0,
+    onDatagram: (data, from) => {
+      if (target.room) target.room._receive(data, from);
+      else early.push([data, from]);
+    },
+  });
+  const room = target.room = new Room(name, machine, socket, clock);
+  for (const [data, from] of early) room._receive(data, from);
+  await room._start(options.signal, options.joinTimeoutMs ?? 15_000);
+  return room;
+}
