@@ -21,7 +21,7 @@ import type {
   MemberInfo,
   RoomDetail,
   RoomSummary,
-} from "./_view_types.ts";
+} from "@olaf/control";
 
 /**
  * Limits and timeouts of a bootstrap. Every field is optional; the defaults
@@ -252,8 +252,12 @@ function sourceIPv4(hostname: string): number {
 export class BootstrapCore {
   /** The limits in force, defaults applied. */
   readonly limits: Readonly<ResolvedBootstrapLimits>;
+  /**
+   * Whether events are queued for {@linkcode BootstrapCore.pollEvent}. A
+   * driver may switch it off while nobody listens, to save the allocations.
+   */
+  emitEvents: boolean;
   readonly #startedAt: number;
-  readonly #emitEvents: boolean;
   readonly #maxQueuedEvents: number;
   readonly #decodeOptions: DecodeOptions;
   readonly #maxReplyRecords: number;
@@ -289,7 +293,7 @@ export class BootstrapCore {
     this.limits = Object.freeze(resolveLimits(options));
     this.#startedAt = options.startedAt ?? 0;
     this.#now = this.#startedAt;
-    this.#emitEvents = options.emitEvents ?? true;
+    this.emitEvents = options.emitEvents ?? true;
     this.#maxQueuedEvents = positive(
       "maxQueuedEvents",
       options.maxQueuedEvents ?? 65_536,
@@ -686,7 +690,7 @@ export class BootstrapCore {
         this.#siftUp(room.heapIndex);
       }
     }
-    if (this.#emitEvents) {
+    if (this.emitEvents) {
       this.#event({
         type: "member-joined",
         room: room.name,
@@ -704,7 +708,7 @@ export class BootstrapCore {
     reason: "reconciled" | "expired" | "room-expired",
     now: number,
   ): void {
-    if (!this.#emitEvents) return;
+    if (!this.emitEvents) return;
     this.#event({
       type: "member-left",
       room: room.name,
@@ -846,7 +850,7 @@ export class BootstrapCore {
   }
 
   #event(event: BootstrapEvent): void {
-    if (!this.#emitEvents) return;
+    if (!this.emitEvents) return;
     if (this.#events.length - this.#eventHead >= this.#maxQueuedEvents) {
       this.#eventHead++; // drop the oldest: nobody is reading
       this.#drop("events-overflow");

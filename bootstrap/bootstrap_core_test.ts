@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decode, encode, type Message, type PeerRecord } from "@olaf/protocol";
 import { BootstrapCore, type BootstrapCoreOptions, resolveLimits } from "./bootstrap_core.ts";
-import type { BootstrapEvent } from "./_view_types.ts";
+import type { BootstrapEvent } from "@olaf/control";
 
 const T0 = 1_763_700_000_000; // ms; a whole second
 const S0 = T0 / 1000;

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { decode, encode } from "@olaf/protocol";
+import { bindDatagram } from "@olaf/protocol/net";
+
+const root = new URL("..", import.meta.url);
+
+function command(args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bootstrap/mod.ts", ...args],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await command(args).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+/** Asserts a failed run printed one clear line (plus the usage hint), no stack trace. */
+function assertOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split("\n");
+  assert.match(lines[0]!, pattern);
+  assert.ok(lines.length <= 2, stderr);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+}
+
+/** Spawns the CLI and waits for its start-up line. */
+async function spawn(args: string[]) {
+  const child = command(args).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  while (!buffered.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    buffered += value;
+  }
+  return {
+    child,
+    line: buffered.split("\n")[0]!,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      child.kill(signal);
+      const status = await child.status;
+      await lines.cancel();
+      const stderr = await new Response(child.stderr).text();
+      return { status, stderr };
+    },
+  };
+}
+
+Deno.test("CLI --help prints usage, flags and examples", async () => {
+  const { code, stdout } = await run(["--help"]);
+  assert.equal(code, 0);
+  for (
+    const flag of [
+      "--host",
+      "--port",
+      "--timeout",
+      "--max-rooms",
+      "--max-members",
+      "--http",
+      "--config",
+      "--log-level",
+    ]
+  ) {
+    assert.match(stdout, new RegExp(flag));
+  }
+  assert.match(stdout, /Examples:/);
+});
+
+Deno.test("CLI: bad flags and bad config give one line and exit code 2", async () => {
+  let result = await run(["--port", "70000"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(
+    result.stderr,
+    /^error: --port must be an integer from 0 to 65535, got "70000"$/,
+  );
+
+  result = await run(["--nope"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(result.stderr, /^error: Unknown option '--nope'$/);
+
+  result = await run(["--config", "/does/not/exist.json"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(result.stderr, /^error: cannot read config file \/does\/not\/exist.json/);
+
+  const bad = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(bad, "{ port: 1");
+    result = await run(["--config", bad]);
+    assert.equal(result.code, 2);
+    assertOneLineError(result.stderr, /is not valid JSON/);
+    await Deno.writeTextFile(bad, JSON.stringify({ "max-rooms": 0 }));
+    result = await run(["--config", bad]);
+    assert.equal(result.code, 2);
+    assertOneLineError(result.stderr, /--max-rooms must be an integer from 1/);
+    await Deno.writeTextFile(bad, JSON.stringify({ rooms: 5 }));
+    result = await run(["--config", bad]);
+    assertOneLineError(result.stderr, /unknown key "rooms"/);
+  } finally {
+    await Deno.remove(bad);
+  }
+});
+
+Deno.test("CLI: an address in use gives one line and exit code 1", async () => {
+  await using taken = await bindDatagram({ hostname: "127.0.0.1", port: 0 });
+  const result = await run(["--host", "127.0.0.1", "--port", String(taken.localAddress.port)]);
+  assert.equal(result.code, 1);
+  assertOneLineError(
+    result.stderr,
+    new RegExp(
+      `^error: cannot listen on UDP 127.0.0.1:${taken.localAddress.port}: address already in use$`,
+    ),
+  );
+});
+
+Deno.test("CLI: start-up line, serves UDP and the control plane, stops cleanly on SIGTERM", async () => {
+  const config = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(config, JSON.stringify({ host: "127.0.0.1", port: 0, "max-rooms": 3 }));
+  const server = await spawn([
+    "--config",
+    config,
+    "--max-rooms",
+    "7",
+    "--http",
+    "0",
+    "--log-level",
+    "warning",
+  ]);
+  try {
+    const match = server.line.match(
+      /^olaf bootstrap listening on udp:\/\/127\.0\.0\.1:(\d+) \(control plane (http:\/\/127\.0\.0\.1:\d+\/)\) rooms<=7 /,
+    );
+    assert.ok(match, server.line);
+    const udpPort = Number(match[1]);
+
+    await using client = await bindDatagram({ hostname: "127.0.0.1" });
+    client.send(encode({ type: "JOIN_B", peers: [], room: "cli" }), {
+      hostname: "127.0.0.1",
+      port: udpPort,
+    });
+    for await (const { data } of client) {
+      assert.equal(decode(data).type, "BOOTSTRAP_R");
+      break;
+    }
+    const response = await fetch(new URL("/stats", match[2]));
+    const stats = await response.json();
+    assert.equal(stats.rooms, 1);
+    assert.equal(stats.members, 1);
+  } finally {
+    const { status, stderr } = await server.stop("SIGTERM");
+    await Deno.remove(config);
+    assert.equal(status.code, 0, stderr);
+    assert.equal(stderr, "");
+  }
+});
+
+Deno.test("CLI: SIGINT stops it too", async () => {
+  const server = await spawn(["--host", "127.0.0.1", "--port", "0"]);
+  assert.match(
+    server.line,
+    /^olaf bootstrap listening on udp:\/\/127\.0\.0\.1:\d+ rooms<=10 members<=1000 timeout=15s$/,
+  );
+  const { status } = await server.stop("SIGINT");
+  assert.equal(status.code, 0);
+});
