@@ -1,0 +1,128 @@
+// The command line, run as a user would: `deno run -A control/mod.ts ...`.
+import assert from "node:assert/strict";
+import { parseConfig, parseDuration } from "./_cli.ts";
+
+const MOD = new URL("./mod.ts", import.meta.url).pathname;
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+const decoder = new TextDecoder();
+
+Deno.test("cli: --help prints usage and exits 0", async () => {
+  const out = await run(["--help"]).output();
+  assert.equal(out.code, 0);
+  const text = decoder.decode(out.stdout);
+  for (
+    const flag of ["--host", "--port", "--kv", "--operator-token", "--session-ttl", "--log-level"]
+  ) {
+    assert.ok(text.includes(flag), flag);
+  }
+});
+
+Deno.test("cli: configuration errors give one clear line and a non-zero exit", async () => {
+  for (
+    const [args, pattern] of [
+      [["--port", "70000"], /--port must be an integer in 0\.\.65535/],
+      [["--bogus"], /bogus/],
+      [["--session-ttl", "soon"], /--session-ttl: not a duration/],
+      [["--log-level", "loud"], /--log-level must be one of/],
+      [["extra"], /extra/],
+    ] as const
+  ) {
+    const out = await run([...args]).output();
+    assert.equal(out.code, 2, args.join(" "));
+    const stderr = decoder.decode(out.stderr).trimEnd();
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    assert.match(stderr, /^olaf-control: /);
+    assert.match(stderr, pattern);
+  }
+});
+
+Deno.test("cli: serves with --kv and the operator token from the environment, stops on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "olaf-control-cli-" });
+  const child = run(
+    ["--host", "127.0.0.1", "--port", "0", "--kv", `${dir}/db.kv`, "--session-ttl", "5m"],
+    { OLAF_OPERATOR_TOKEN: "op-secret" },
+  ).spawn();
+  try {
+    // The one start-up line names the URL.
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/listening on (http:\S+)/.test(text)) {
+      const { done, value } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    const url = text.match(/listening on (http:\S+)/)?.[1];
+    assert.ok(url, text);
+    assert.match(text, /sessions: kv .*db\.kv, operator token: on/);
+
+    const registered = await fetch(new URL("/games/register", url), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "g", peerId: 1 }),
+    });
+    const { ttlMs } = await registered.json();
+    assert.equal(ttlMs, 300_000);
+    const deleted = await fetch(new URL("/games/g", url), {
+      method: "DELETE",
+      headers: { Authorization: "Bearer op-secret" },
+    });
+    assert.equal(deleted.status, 200);
+    await deleted.body?.cancel();
+
+    child.kill("SIGTERM");
+    const status = await child.status;
+    assert.equal(status.code, 0);
+    lines.releaseLock();
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a busy port is one clear line and exit 1", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const out = await run(["--host", "127.0.0.1", "--port", String(listener.addr.port)]).output();
+  assert.equal(out.code, 1);
+  assert.match(decoder.decode(out.stderr), /^olaf-control: cannot listen on 127\.0\.0\.1:\d+: /);
+});
+
+Deno.test("cli: parseDuration and parseConfig", () => {
+  assert.equal(parseDuration("90"), 90_000);
+  assert.equal(parseDuration("90s"), 90_000);
+  assert.equal(parseDuration("10m"), 600_000);
+  assert.equal(parseDuration("1h"), 3_600_000);
+  assert.equal(parseDuration("250ms"), 250);
+  assert.equal(parseDuration("1.5s"), 1500);
+  assert.throws(() => parseDuration("0"), /at least 1ms/);
+  assert.throws(() => parseDuration("-1s"));
+  assert.throws(() => parseDuration("5 minutes"));
+  const noEnv = () => undefined;
+  assert.deepEqual(parseConfig([], noEnv), {
+    hostname: "0.0.0.0",
+    port: 8080,
+    kvPath: undefined,
+    operatorToken: undefined,
+    sessionTtlMs: 600_000,
+    logLevel: "info",
+  });
+  assert.equal(parseConfig(["-h"], noEnv), "help");
+  const env = (name: string) => (name === "OLAF_OPERATOR_TOKEN" ? "from-env" : undefined);
+  assert.equal((parseConfig([], env) as { operatorToken?: string }).operatorToken, "from-env");
+  const flag = parseConfig(["--operator-token", "from-flag"], env) as { operatorToken?: string };
+  assert.equal(flag.operatorToken, "from-flag");
+});
