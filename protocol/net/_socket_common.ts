@@ -94,6 +94,66 @@ export function reportError(onError: ((error: Error) => void) | undefined, error
 }
 
 /**
+ * Keeps one send in flight per socket and issues the next when it completes.
+ * Deno (both `Deno.listenDatagram` and its `node:dgram`) starts every send
+ * issued in one event-loop turn together and they reach the wire in reverse
+ * order; sending one at a time keeps call order, which peers reasonably
+ * expect on a loopback or LAN path.
+ */
+export class OrderedSender {
+  #issue: (data: Uint8Array, to: NetAddress, done: () => void) => void;
+  #data: Uint8Array[] = [];
+  #to: NetAddress[] = [];
+  #head = 0;
+  #busy = false;
+  #stopped = false;
+  #idle: (() => void) | undefined;
+
+  /**
+   * @param issue Starts one send and calls `done` exactly once when it has
+   * completed or failed; must not throw.
+   */
+  constructor(issue: (data: Uint8Array, to: NetAddress, done: () => void) => void) {
+    this.#issue = issue;
+  }
+
+  /** Queues one datagram; it goes out after every datagram queued before it. */
+  send(data: Uint8Array, to: NetAddress): void {
+    if (this.#stopped) return;
+    if (this.#busy) {
+      this.#data.push(data);
+      this.#to.push(to);
+      return;
+    }
+    this.#busy = true;
+    this.#issue(data, to, this.#done);
+  }
+
+  #done = (): void => {
+    if (this.#stopped || this.#head === this.#data.length) {
+      this.#busy = false;
+      this.#data = [];
+      this.#to = [];
+      this.#head = 0;
+      this.#idle?.();
+      return;
+    }
+    const i = this.#head++;
+    const data = this.#data[i];
+    const to = this.#to[i];
+    this.#data[i] = undefined as unknown as Uint8Array; // let it be collected
+    this.#issue(data, to, this.#done);
+  };
+
+  /** Drops whatever is still queued; resolves once the send in flight, if any, completed. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    if (!this.#busy) return Promise.resolve();
+    return new Promise((resolve) => (this.#idle = resolve));
+  }
+}
+
+/**
  * The receive side of a socket: either calls the `onDatagram` callback or
  * buffers for `for await`, at most `queueLimit` datagrams, dropping the oldest
  * past that (as a full kernel buffer would drop).
