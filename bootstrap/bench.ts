@@ -1,0 +1,258 @@
+/**
+ * Bootstrap benchmark (`deno task bench:bootstrap`, i.e.
+ * `deno run -A --v8-flags=--expose-gc bootstrap/bench.ts`).
+ *
+ * 1. Memory: 100,000 rooms x 10 members driven through the sans-IO core
+ *    (no sockets); heap + external bytes per member after GC. Target <= 300.
+ *    Also the core's own handling rate (joins/s without sockets).
+ * 2. Throughput: a closed-loop load generator (a separate process, many UDP
+ *    sockets, each a member, spread over many rooms) against the bootstrap,
+ *    and against a bare UDP echo server in the same runtime and adapter.
+ *    Prints joins/s for both and the ratio. Target >= 0.8.
+ *
+ * Flags: --sockets N (128), --rooms N (32), --seconds S (3), --rounds N (2),
+ * --skip-memory, --skip-udp. Internal: --load HOST:PORT runs the generator.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { encode } from "@olaf/protocol";
+import { bindDatagram, type DatagramSocket, type NetAddress } from "@olaf/protocol/net";
+import { BootstrapCore } from "./bootstrap_core.ts";
+import { startBootstrap } from "./server.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    sockets: { type: "string", default: "128" },
+    rooms: { type: "string", default: "32" },
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "2" },
+    "skip-memory": { type: "boolean", default: false },
+    "skip-udp": { type: "boolean", default: false },
+    load: { type: "string" },
+  },
+});
+const sockets = Number(values.sockets);
+const roomCount = Number(values.rooms);
+const seconds = Number(values.seconds);
+
+if (values.load !== undefined) {
+  await loadGenerator(values.load);
+} else {
+  if (!values["skip-memory"]) memoryBench();
+  if (!values["skip-udp"]) await udpBench();
+}
+
+// ------------------------------------------------------------------ memory
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect) {
+    collect();
+    collect();
+  }
+}
+
+function used(): number {
+  const m = Deno.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+function memoryBench(): void {
+  const rooms = 100_000;
+  const perRoom = 10;
+  if ((globalThis as { gc?: unknown }).gc === undefined) {
+    console.log("note: run with --v8-flags=--expose-gc for exact memory figures");
+  }
+  gc();
+  const before = used();
+  const core = new BootstrapCore({
+    maxRooms: rooms,
+    maxMembersPerRoom: perRoom,
+    requestsPerSecond: Infinity,
+    replyBytesPerSecond: Infinity,
+    emitEvents: false,
+    startedAt: 1_763_700_000_000,
+  });
+  const t0 = 1_763_700_000_000;
+  const start = performance.now();
+  let handled = 0;
+  for (let r = 0; r < rooms; r++) {
+    const join = encode({ type: "JOIN_B", peers: [], room: `room-${r}` });
+    for (let m = 0; m < perRoom; m++) {
+      // A distinct public address per member: 10.x.y.z, port 40000 + m.
+      core.handleDatagram(join, { ipv4: 0x0a000000 + r, port: 40000 + m }, t0 + handled / 1000);
+      handled++;
+      while (core.pollTransmit() !== undefined);
+    }
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  const stats = core.stats();
+  if (stats.rooms !== rooms || stats.members !== rooms * perRoom) {
+    throw new Error(
+      `expected ${rooms} rooms / ${rooms * perRoom} members, got ${stats.rooms} / ${stats.members}`,
+    );
+  }
+  gc();
+  const after = used();
+  const perMember = (after - before) / (rooms * perRoom);
+  console.log(
+    `memory: ${rooms} rooms x ${perRoom} members: ${
+      ((after - before) / 2 ** 20).toFixed(1)
+    } MiB, ` +
+      `${perMember.toFixed(1)} bytes/member (target <= 300) ${perMember <= 300 ? "OK" : "OVER"}`,
+  );
+  console.log(
+    `core only: ${Math.round(handled / elapsed).toLocaleString("en-US")} joins/s ` +
+      `(${handled.toLocaleString("en-US")} JOIN_B, no sockets)`,
+  );
+  // Keep the core alive until after the measurement.
+  if (core.stats().rooms === 0) console.log("unreachable");
+}
+
+// -------------------------------------------------------------------- udp
+
+interface LoadResult {
+  completed: number;
+  seconds: number;
+  resent: number;
+}
+
+async function measure(target: NetAddress): Promise<LoadResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--load",
+      `${target.hostname}:${target.port}`,
+      "--sockets",
+      String(sockets),
+      "--rooms",
+      String(roomCount),
+      "--seconds",
+      String(seconds),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  });
+  const output = await child.output();
+  if (!output.success) throw new Error("load generator failed");
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+async function udpBench(): Promise<void> {
+  const rounds = Number(values.rounds);
+  const echoRates: number[] = [];
+  const bootstrapRates: number[] = [];
+  let implementation = "";
+  for (let round = 0; round < rounds; round++) {
+    {
+      let echo: DatagramSocket | undefined = undefined;
+      echo = await bindDatagram({
+        hostname: "127.0.0.1",
+        port: 0,
+        onDatagram: (data, from) => echo!.send(data, from),
+      });
+      implementation = echo.implementation;
+      const result = await measure(echo.localAddress);
+      await echo.close();
+      echoRates.push(result.completed / result.seconds);
+    }
+    {
+      await using server = await startBootstrap({
+        hostname: "127.0.0.1",
+        port: 0,
+        maxRooms: roomCount * 2,
+        requestsPerSecond: Infinity, // every client shares 127.0.0.1
+        replyBytesPerSecond: Infinity,
+      });
+      const result = await measure(server.localAddress);
+      const stats = server.stats();
+      if (stats.members !== sockets) {
+        throw new Error(`expected ${sockets} members, got ${stats.members}`);
+      }
+      bootstrapRates.push(result.completed / result.seconds);
+    }
+  }
+  const best = (rates: number[]) => Math.max(...rates);
+  const echoRate = best(echoRates);
+  const bootstrapRate = best(bootstrapRates);
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  console.log(
+    `udp (${implementation} adapter, ${sockets} client sockets in ${roomCount} rooms, closed loop, ` +
+      `best of ${rounds} x ${seconds} s):`,
+  );
+  console.log(
+    `  bare echo:  ${fmt(echoRate)} round trips/s  (runs: ${echoRates.map(fmt).join(", ")})`,
+  );
+  console.log(
+    `  bootstrap:  ${fmt(bootstrapRate)} joins/s        (runs: ${
+      bootstrapRates.map(fmt).join(", ")
+    })`,
+  );
+  const ratio = bootstrapRate / echoRate;
+  console.log(`  ratio:      ${ratio.toFixed(2)} (target >= 0.8) ${ratio >= 0.8 ? "OK" : "BELOW"}`);
+}
+
+/** Closed loop: each socket sends a JOIN_B, and the next one as soon as the reply arrives. */
+async function loadGenerator(target: string): Promise<void> {
+  const [hostname, port] = [
+    target.slice(0, target.lastIndexOf(":")),
+    Number(target.slice(target.lastIndexOf(":") + 1)),
+  ];
+  const to = { hostname, port };
+  const joins = Array.from(
+    { length: roomCount },
+    (_, r) => encode({ type: "JOIN_B", peers: [], room: `bench-${r}` }),
+  );
+  let completed = 0;
+  let counting = false;
+  let running = true;
+  let resent = 0;
+  const clients: { socket: DatagramSocket; join: Uint8Array; sentAt: number }[] = [];
+  for (let i = 0; i < sockets; i++) {
+    const join = joins[i % roomCount]!;
+    const client = { socket: undefined as unknown as DatagramSocket, join, sentAt: 0 };
+    client.socket = await bindDatagram({
+      hostname: "127.0.0.1",
+      port: 0,
+      onDatagram: () => {
+        if (counting) completed++;
+        if (!running) return;
+        client.sentAt = performance.now();
+        client.socket.send(client.join.slice(), to);
+      },
+    });
+    clients.push(client);
+  }
+  // A lost datagram would stall its socket: resend after 200 ms of silence.
+  const watchdog = setInterval(() => {
+    const now = performance.now();
+    for (const c of clients) {
+      if (running && now - c.sentAt > 200) {
+        resent++;
+        c.sentAt = now;
+        c.socket.send(c.join.slice(), to);
+      }
+    }
+  }, 50);
+  const now = performance.now();
+  for (const c of clients) {
+    c.sentAt = now;
+    c.socket.send(c.join.slice(), to);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500)); // warm-up
+  counting = true;
+  const start = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  counting = false;
+  const elapsed = (performance.now() - start) / 1000;
+  running = false;
+  clearInterval(watchdog);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await Promise.all(clients.map((c) => c.socket.close()));
+  const result: LoadResult = { completed, seconds: elapsed, resent };
+  console.log(JSON.stringify(result));
+}
