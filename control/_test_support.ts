@@ -1,7 +1,7 @@
 // Shared helpers for the control plane's tests (not part of the API): the
 // list of session stores every store-dependent suite runs against, and small
 // request helpers for app.request().
-import type { Hono } from "hono";
+import type { ControlApp } from "./app.ts";
 import { KvSessionStore } from "./kv_session_store.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 
@@ -58,7 +58,7 @@ export class ManualClock {
 
 /** Sends a JSON request to the app (any body, serialized unless a string). */
 export function sendJson(
-  app: Hono,
+  app: ControlApp,
   method: string,
   path: string,
   body?: unknown,

@@ -16,10 +16,56 @@ import { Rendezvous } from "./_rendezvous.ts";
 import type { ControlState } from "./_state.ts";
 import { statsRoutes } from "./_stats_routes.ts";
 import type { BootstrapView } from "./bootstrap_view.ts";
-import { rateLimit, type RateLimitOptions } from "./rate_limit.ts";
+import { rateLimit } from "./_rate_limit.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 
 const logger = getLogger(["olaf", "control"]);
+
+/**
+ * The app {@linkcode createControlApp} returns. It is a Hono app (`app
+ * instanceof Hono`); this interface names the two methods callers need, so
+ * that the package's public types do not depend on Hono's.
+ */
+export interface ControlApp {
+  /**
+   * Answers one request: the handler for `Deno.serve(app.fetch)`. Pass the
+   * serve handler info as `env` so the rate limit sees the client address.
+   */
+  fetch(request: Request, env?: unknown, executionCtx?: unknown): Response | Promise<Response>;
+  /**
+   * Answers a request built from a path or URL, without a server (tests).
+   * `env` is passed on like in `fetch`.
+   */
+  request(
+    input: Request | URL | string,
+    init?: RequestInit,
+    env?: unknown,
+  ): Response | Promise<Response>;
+}
+
+/** Per-client rate limit settings for {@linkcode ControlAppOptions}. */
+export interface RateLimitOptions {
+  /** Burst size: requests a quiet client may send at once. Default 60. */
+  capacity?: number;
+  /** Sustained rate: tokens added per second. Default 20. */
+  refillPerSecond?: number;
+  /**
+   * Most clients tracked at once. Past it, buckets that refilled are dropped
+   * (they equal a new client), then the least recently seen. Default 10 000.
+   */
+  maxClients?: number;
+  /** Clock in milliseconds. Default `performance.now`. */
+  now?: () => number;
+  /**
+   * Which bucket a request draws from, given the request and the
+   * connection's remote address (`undefined` when unknown, e.g. under
+   * `app.request()`). Default: the remote address, or `"unknown"`. Behind a
+   * trusted proxy, read its forwarding header here instead.
+   */
+  clientKey?: (request: Request, remoteAddress: string | undefined) => string;
+  /** Called for every refused request (for metrics or logs). */
+  onLimited?: (key: string) => void;
+}
 
 /** Options for {@linkcode createControlApp}. */
 export interface ControlAppOptions {
@@ -89,7 +135,7 @@ export interface ControlAppOptions {
  * assert.equal(typeof token, "string");
  * ```
  */
-export function createControlApp(options: ControlAppOptions = {}): Hono {
+export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   const now = options.now ?? Date.now;
   const state: ControlState = {
     view: options.bootstrap,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createControlApp } from "./app.ts";
 import { bearer, ManualClock, sendJson, STORE_KINDS } from "./_test_support.ts";
-import type { Hono } from "hono";
+import type { ControlApp } from "./app.ts";
 import type { SessionStore } from "./session_store.ts";
 
 const HOST_ADDRS = [["203.0.113.7", 40000], ["192.168.1.20", 40000]];
@@ -18,18 +18,18 @@ async function expectError(res: Response, status: number, code: string): Promise
   assert.ok(body.message.length > 0);
 }
 
-async function register(app: Hono, name = "my-game", peerId: string | number = "host-1") {
+async function register(app: ControlApp, name = "my-game", peerId: string | number = "host-1") {
   const res = await sendJson(app, "POST", "/games/register", { name, peerId });
   assert.equal(res.status, 201);
   return (await res.json()) as { token: string; expiresAt: number; name: string };
 }
 
-function poll(app: Hono, token: string, name = "my-game", addresses: unknown = HOST_ADDRS) {
+function poll(app: ControlApp, token: string, name = "my-game", addresses: unknown = HOST_ADDRS) {
   return sendJson(app, "POST", "/games/poll", { name, peerId: "host-1", addresses }, bearer(token));
 }
 
 function start(
-  app: Hono,
+  app: ControlApp,
   peerId: string | number,
   name = "my-game",
   addresses: unknown = GUEST_ADDRS,

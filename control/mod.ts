@@ -30,7 +30,12 @@ export type {
   RoomDetail,
   RoomSummary,
 } from "./bootstrap_view.ts";
-export { type ControlAppOptions, createControlApp } from "./app.ts";
+export {
+  type ControlApp,
+  type ControlAppOptions,
+  createControlApp,
+  type RateLimitOptions,
+} from "./app.ts";
 export { type ControlServer, serveControl, type ServeControlOptions } from "./serve.ts";
 export {
   type Address,
@@ -45,7 +50,6 @@ export {
   type SessionStore,
 } from "./session_store.ts";
 export { KvSessionStore, type KvSessionStoreOptions } from "./kv_session_store.ts";
-export { rateLimit, type RateLimitOptions, remoteAddress } from "./rate_limit.ts";
 export {
   type MemberAddress,
   MemoryBootstrapView,

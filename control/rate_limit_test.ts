@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { createControlApp } from "./app.ts";
-import { rateLimit } from "./rate_limit.ts";
+import { rateLimit } from "./_rate_limit.ts";
 
 function client(ip: string) {
   return { remoteAddr: { transport: "tcp", hostname: ip, port: 1234 } };
