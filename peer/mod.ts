@@ -20,3 +20,8 @@ export type {
 
 /** Package version. */
 export const VERSION = "0.1.0";
+
+if (import.meta.main) {
+  const { main } = await import("./cli.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -4,7 +4,7 @@
  * of the deployed bootstrap, alone and mixed with models of deployed peers.
  */
 import assert from "node:assert/strict";
-import { BootstrapCore } from "@olaf/bootstrap";
+import { type BootstrapServer, startBootstrap } from "@olaf/bootstrap";
 import { MemoryNetwork, type MemoryNetworkOptions } from "@olaf/protocol/memory-network";
 import { joinRoom, type Room } from "@olaf/peer";
 import { drive, type DrivenNode } from "./peer_sim_driver.ts";
@@ -25,13 +25,12 @@ function host(i: number): string {
 }
 
 async function olafBootstrap(net: MemoryNetwork, hostname = "10.9.0.1"): Promise<{
-  core: BootstrapCore;
-  node: DrivenNode;
+  core: BootstrapServer;
+  node: { stop(): Promise<void> };
   spec: string;
 }> {
-  const core = new BootstrapCore({ startedAt: T0, emitEvents: false });
-  const node = await drive(core, { bind: net.bind, clock: net.clock, hostname, port: 5000 });
-  return { core, node, spec: `${hostname}:5000` };
+  const server = await startBootstrap({ bind: net.bind, clock: net.clock, hostname, port: 5000 });
+  return { core: server, node: { stop: () => server.close() }, spec: `${hostname}:5000` };
 }
 
 async function legacyBootstrap(net: MemoryNetwork, hostname = "10.9.0.2"): Promise<{
@@ -89,7 +88,7 @@ function converged(rooms: Room[], legacy: LegacyV1Peer[] = [], legacyKeys: strin
   return true;
 }
 
-async function leaveAll(rooms: Room[], nodes: DrivenNode[] = []): Promise<void> {
+async function leaveAll(rooms: Room[], nodes: { stop(): Promise<void> }[] = []): Promise<void> {
   await Promise.all(rooms.map((r) => r.leave()));
   await Promise.all(nodes.map((n) => n.stop()));
 }

@@ -1,0 +1,170 @@
+/**
+ * Real UDP on loopback: the library and the CLI (`--json`) against the real
+ * bootstrap. Every wait is bounded; nothing asserts on wall-clock time.
+ */
+import assert from "node:assert/strict";
+import { startBootstrap } from "@olaf/bootstrap";
+import { joinRoom, type Room } from "@olaf/peer";
+
+const ROOT = new URL("..", import.meta.url);
+const PEER_MOD = new URL("peer/mod.ts", ROOT).pathname;
+
+/** Resolves when `check()` holds, polling every 10 ms; rejects after `ms`. */
+async function until(check: () => boolean, what: string, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("library over real UDP: join, see each other, message, bye", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  const options = { bootstraps: [spec], hostname: "127.0.0.1", heartbeatMs: 200 };
+  await using alice = await joinRoom("udp-room", options);
+  const bob = await joinRoom("udp-room", options);
+  await until(() => alice.peers.length === 1 && bob.peers.length === 1, "membership");
+  assert.deepEqual(alice.peers, [bob.self]);
+  assert.deepEqual(bob.peers, [alice.self]);
+
+  const inbox = alice.messages()[Symbol.asyncIterator]();
+  bob.sendTo(alice.self, "hi alice");
+  const { value } = await inbox.next();
+  assert.equal(value.text(), "hi alice");
+  assert.deepEqual(value.from, bob.self);
+
+  const reason = new Promise((resolve) => alice.onPeerLeave((_p, why) => resolve(why)));
+  await bob.leave();
+  assert.equal(await reason, "bye");
+  assert.deepEqual(alice.peers, []);
+});
+
+/** A CLI child with its JSON lines collected as they come. */
+class CliPeer {
+  readonly child: Deno.ChildProcess;
+  readonly events: Record<string, unknown>[] = [];
+  readonly stderr: string[] = [];
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly done: Promise<void>;
+
+  constructor(args: string[]) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", PEER_MOD, ...args],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#stdin = this.child.stdin.getWriter();
+    const lines = async (stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) => {
+      let buffer = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        let i;
+        while ((i = buffer.indexOf("\n")) >= 0) {
+          onLine(buffer.slice(0, i));
+          buffer = buffer.slice(i + 1);
+        }
+      }
+      if (buffer) onLine(buffer);
+    };
+    this.done = Promise.all([
+      lines(this.child.stdout, (l) => this.events.push(JSON.parse(l))),
+      lines(this.child.stderr, (l) => this.stderr.push(l)),
+    ]).then(() => {});
+  }
+
+  find(event: string, match: (e: Record<string, unknown>) => boolean = () => true) {
+    return this.events.find((e) => e.event === event && match(e));
+  }
+
+  async waitFor(event: string, match?: (e: Record<string, unknown>) => boolean) {
+    await until(() => this.find(event, match) !== undefined, `${event} event`);
+    return this.find(event, match)!;
+  }
+
+  async type(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  async close(): Promise<Deno.CommandStatus> {
+    await this.#stdin.close().catch(() => {});
+    const status = await this.child.status;
+    await this.done;
+    return status;
+  }
+}
+
+Deno.test("CLI --json: joined, peer-joined, message, peer-left on EOF (bye)", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  const args = ["--bootstrap", spec, "--room", "cli-room", "--json", "--heartbeat", "300"];
+  const a = new CliPeer(args);
+  const aJoined = await a.waitFor("joined");
+  const b = new CliPeer(args);
+  try {
+    const bJoined = await b.waitFor("joined");
+    const aSelf = aJoined.self as { ip: string; port: number; id: number };
+    const bSelf = bJoined.self as { ip: string; port: number; id: number };
+    assert.deepEqual(Object.keys(aSelf), ["ip", "port", "id"]);
+    assert.equal(aSelf.ip, "127.0.0.1");
+    assert.ok(bSelf.id > aSelf.id, "ids increase with join time");
+
+    assert.deepEqual(await a.waitFor("peer-joined"), { event: "peer-joined", peer: bSelf });
+    assert.deepEqual(await b.waitFor("peer-joined"), { event: "peer-joined", peer: aSelf });
+
+    await b.type("hello from b");
+    assert.deepEqual(await a.waitFor("message"), {
+      event: "message",
+      from: bSelf,
+      data: "hello from b",
+    });
+
+    const bStatus = await b.close(); // EOF: leave with bye
+    assert.equal(bStatus.code, 0);
+    assert.deepEqual(await a.waitFor("peer-left"), {
+      event: "peer-left",
+      peer: bSelf,
+      reason: "bye",
+    });
+  } finally {
+    await b.close();
+    assert.equal((await a.close()).code, 0);
+  }
+});
+
+Deno.test("CLI: ROOM_FULL is a clear error with a non-zero exit", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0, maxRooms: 1 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  await using _first: Room = await joinRoom("only-room", { bootstraps: [spec] });
+  const cli = new CliPeer(["--bootstrap", spec, "--room", "second-room", "--json"]);
+  const status = await cli.close();
+  assert.equal(status.code, 1);
+  const error = cli.find("error") as { message: string } | undefined;
+  assert.match(error?.message ?? "", /ROOM_FULL/);
+  assert.match(cli.stderr.join("\n"), /ROOM_FULL/);
+});
+
+Deno.test("CLI: bad arguments exit 2 with a message", async () => {
+  for (
+    const args of [
+      ["--room", "x"],
+      ["--room", "x", "--bootstrap", "127.0.0.1"],
+      ["--room", "x", "--bootstrap", "[::1]:5000"],
+      ["--room", "x", "--bootstrap", "127.0.0.1:5000", "--heartbeat", "soon"],
+      ["--unknown"],
+    ]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", PEER_MOD, ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2, args.join(" "));
+    assert.match(new TextDecoder().decode(out.stderr), /olaf-peer: /);
+  }
+});
