@@ -30,8 +30,9 @@ export async function drive(
   let stopped = false;
   let timer: number | undefined;
   let timerAt: number | undefined;
-  let socket: DatagramSocket | undefined;
+  const bound: { socket?: DatagramSocket } = {};
   const pump = () => {
+    const socket = bound.socket;
     if (stopped || socket === undefined) return;
     for (let t = node.pollTransmit(); t; t = node.pollTransmit()) socket.send(t.data, t.to);
     const due = node.pollTimeout();
@@ -49,7 +50,7 @@ export async function drive(
       }, Math.max(0, due - clock.now()));
     }
   };
-  socket = await options.bind({
+  const s = bound.socket = await options.bind({
     hostname: options.hostname,
     port: options.port ?? 0,
     onDatagram: (data, from) => {
@@ -59,7 +60,6 @@ export async function drive(
     },
   });
   pump();
-  const s = socket;
   return {
     socket: s,
     address: s.localAddress,
