@@ -102,6 +102,8 @@ export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
 });
 
 const ROOM_FULL_BYTES = HEADER_BYTES + 4;
+/** Replies kept when nobody polls them (each datagram makes at most one). */
+const MAX_QUEUED_TRANSMITS = 4096;
 const MAX_ID = 0xffffffff;
 /** Ages are clamped to this (ms) in the recency sort key so that key stays exact. */
 const MAX_AGE_MS = 0x7fffffff;
@@ -333,10 +335,16 @@ export class BootstrapCore {
       if (ipv4 < 0) return this.#drop("non-ipv4-source");
       to = from;
     } else {
-      ipv4 = from.ipv4 >>> 0;
+      ipv4 = from.ipv4;
+      if (!(Number.isInteger(ipv4) && ipv4 >= 0 && ipv4 <= 0xffffffff)) {
+        return this.#drop("invalid-source");
+      }
       to = { hostname: formatIPv4(ipv4), port: from.port };
     }
     const port = from.port;
+    if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) {
+      return this.#drop("invalid-source");
+    }
     if (bytes.length > this.limits.maxDatagramBytes) return this.#drop("datagram-too-large");
 
     const bucket = this.#limiter.request(ipv4, now);
@@ -802,23 +810,17 @@ export class BootstrapCore {
     out[2] = records;
     const slots = room.slots;
     let offset = HEADER_BYTES;
-    const write = (index: number) => {
-      const o = index * STRIDE;
-      const key = slots[o]!;
-      writePeerFields(out, offset, Math.floor(key / 65536), key % 65536, slots[o + 1]!);
-      offset += PEER_RECORD_BYTES;
-    };
     if (records === room.count) {
-      for (let i = 0; i < records; i++) write(i);
+      for (let i = 0; i < records; i++) offset = writeMember(out, offset, slots, i);
     } else {
       let left = records;
       if (selfIndex >= 0 && left > 0) {
-        write(selfIndex);
+        offset = writeMember(out, offset, slots, selfIndex);
         left--;
       }
       const lowest = room.lowestIndex();
       if (lowest !== selfIndex && left > 0) {
-        write(lowest);
+        offset = writeMember(out, offset, slots, lowest);
         left--;
       }
       if (left > 0) {
@@ -832,18 +834,21 @@ export class BootstrapCore {
           scratch[n++] = age * 65536 + i;
         }
         const sorted = scratch.subarray(0, n).sort();
-        for (let j = 0; j < left && j < n; j++) write(sorted[j]! % 65536);
+        for (let j = 0; j < left && j < n; j++) {
+          offset = writeMember(out, offset, slots, sorted[j]! % 65536);
+        }
       }
     }
-    if (selfIndex >= 0) {
-      const o = selfIndex * STRIDE;
-      const key = slots[o]!;
-      writePeerFields(out, offset, Math.floor(key / 65536), key % 65536, slots[o + 1]!);
-    } // else the payload stays 0.0.0.0:0 id 0: "no record"
+    if (selfIndex >= 0) writeMember(out, offset, slots, selfIndex);
+    // else the payload stays 0.0.0.0:0 id 0: "no record"
     this.#transmit(out, to);
   }
 
   #transmit(data: Uint8Array, to: NetAddress): void {
+    if (this.#transmits.length - this.#transmitHead >= MAX_QUEUED_TRANSMITS) {
+      // Nobody is sending them; a driver drains after every datagram so this never happens there.
+      return this.#drop("transmit-overflow");
+    }
     this.#datagramsOut++;
     this.#bytesOut += data.length;
     this.#transmits.push({ data, to });
@@ -918,6 +923,14 @@ export class BootstrapCore {
     heap[index] = room;
     room.heapIndex = index;
   }
+}
+
+/** Writes member `index`'s record at `offset`; returns the offset after it. */
+function writeMember(out: Uint8Array, offset: number, slots: Float64Array, index: number): number {
+  const o = index * STRIDE;
+  const key = slots[o]!;
+  writePeerFields(out, offset, Math.floor(key / 65536), key % 65536, slots[o + 1]!);
+  return offset + PEER_RECORD_BYTES;
 }
 
 function replySize(records: number): number {

@@ -596,3 +596,13 @@ Deno.test("no datagram can throw, or grow rooms or members past the limits", () 
     { numRuns: 3000 },
   );
 });
+
+Deno.test("invalid numeric sources are dropped; unpolled replies stay bounded", () => {
+  const c = core({ requestsPerSecond: Infinity, replyBytesPerSecond: Infinity });
+  c.handleDatagram(join("r"), { ipv4: 1, port: 70_000 }, T0);
+  c.handleDatagram(join("r"), { ipv4: Number.NaN, port: 1 }, T0);
+  assert.equal(c.stats().drops["invalid-source"], 2);
+  for (let i = 0; i < 5000; i++) c.handleDatagram(join("r"), A, T0);
+  assert.equal(c.stats().drops["transmit-overflow"], 5000 - 4096);
+  assert.equal(drain(c).length, 4096);
+});

@@ -14,6 +14,7 @@ import { type BootstrapOptions, startBootstrap } from "./server.ts";
 class RawClient implements AsyncDisposable {
   readonly socket: DatagramSocket;
   readonly #iterator: AsyncIterator<Datagram>;
+  #pending: Promise<IteratorResult<Datagram>> | undefined;
   constructor(socket: DatagramSocket) {
     this.socket = socket;
     this.#iterator = socket[Symbol.asyncIterator]();
@@ -29,13 +30,17 @@ class RawClient implements AsyncDisposable {
   }
   /** The next datagram, or `undefined` if none comes within `ms`. */
   async receive(ms = 2000): Promise<Uint8Array | undefined> {
+    // A read that timed out stays pending and gets the next datagram.
+    this.#pending ??= this.#iterator.next();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), ms);
     });
     try {
-      const next = await Promise.race([this.#iterator.next(), timeout]);
-      return next === undefined || next.done ? undefined : next.value.data;
+      const next = await Promise.race([this.#pending, timeout]);
+      if (next === undefined) return undefined;
+      this.#pending = undefined;
+      return next.done ? undefined : next.value.data;
     } finally {
       clearTimeout(timer);
     }
@@ -141,6 +146,44 @@ Deno.test("UDP: a full room answers ROOM_FULL; unknown types get no answer and a
   assert.ok(await waitFor(() => server.stats().drops["unexpected-type"] === 1));
   assert.equal(server.stats().drops["unknown-type"], 1);
   assert.equal(server.stats().drops["member-limit"], 1);
+});
+
+Deno.test("UDP: room-name and datagram-size limits drop without answering", async () => {
+  await using server = await local({ maxRoomNameBytes: 16, maxDatagramBytes: 512 });
+  await using a = await RawClient.open();
+  a.send(join("a-room-name-that-is-too-long"), server.localAddress);
+  a.send(
+    collect("r", Array.from({ length: 60 }, (_, i) => ({ ip: "10.0.0.1", port: i + 1, id: 1 }))),
+    server.localAddress,
+  );
+  assert.equal(await a.receive(200), undefined);
+  assert.equal(server.stats().drops["room-too-long"], 1);
+  assert.equal(server.stats().drops["datagram-too-large"], 1);
+  assert.equal(server.stats().rooms, 0);
+  assert.equal((await a.request(join("sixteen-bytes-ok"), server.localAddress)).peers.length, 1);
+});
+
+Deno.test("UDP: reply bytes to one address are bounded; replies shrink, then stop", async () => {
+  await using server = await local({
+    requestsPerSecond: Infinity,
+    replyBytesPerSecond: 1,
+    replyBytesBurst: 300,
+  });
+  await using a = await RawClient.open();
+  const others = Array.from({ length: 20 }, (_, i) => ({ ip: "10.2.0.1", port: 2000 + i, id: 0 }));
+  const sizes: number[] = [];
+  const first = await a.request(
+    collect("r", [{ ...a.record, id: 0 }, ...others]),
+    server.localAddress,
+  );
+  sizes.push(first.size);
+  for (let i = 0; i < 4; i++) a.send(join("r"), server.localAddress);
+  for (let data = await a.receive(300); data !== undefined; data = await a.receive(300)) {
+    sizes.push(data.length);
+  }
+  assert.deepEqual(sizes, [223, 33, 33]);
+  assert.equal(server.stats().drops["reply-rate-trimmed"], 2);
+  assert.equal(server.stats().drops["rate-limited-reply"], 2);
 });
 
 Deno.test("UDP: the collector heartbeat keeps a room alive (defect 2); silence expires it", async () => {
