@@ -167,19 +167,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     }
   }
 
-  const udp = formatHostPort(server.localAddress.hostname, server.localAddress.port);
-  const limits = server.limits;
-  console.log(
-    `olaf bootstrap listening on udp://${udp}` +
-      (control
-        ? ` (control plane http://${formatHostPort(control.addr.hostname, control.addr.port)}/)`
-        : "") +
-      ` rooms<=${limits.maxRooms} members<=${limits.maxMembersPerRoom} timeout=${
-        limits.roomTimeoutMs / 1000
-      }s`,
-  );
-  options.onListening?.(server, control);
-
+  // Listen for signals before announcing readiness, so a signal right after the line stops cleanly.
   const stopped = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stopped.resolve(name);
   const signals: [Deno.Signal, () => void][] = [];
@@ -197,6 +185,19 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
   const onAbort = () => stopped.resolve("abort");
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const udp = formatHostPort(server.localAddress.hostname, server.localAddress.port);
+  const limits = server.limits;
+  console.log(
+    `olaf bootstrap listening on udp://${udp}` +
+      (control
+        ? ` (control plane http://${formatHostPort(control.addr.hostname, control.addr.port)}/)`
+        : "") +
+      ` rooms<=${limits.maxRooms} members<=${limits.maxMembersPerRoom} timeout=${
+        limits.roomTimeoutMs / 1000
+      }s`,
+  );
+  options.onListening?.(server, control);
 
   const reason = await stopped.promise;
   logger.info("stopping on {reason}", { reason });

@@ -168,3 +168,19 @@ Deno.test("CLI: SIGINT stops it too", async () => {
   const { status } = await server.stop("SIGINT");
   assert.equal(status.code, 0);
 });
+
+Deno.test("main() runs in-process and stops on its abort signal", async () => {
+  const { main } = await import("./cli.ts");
+  const stop = new AbortController();
+  let port = 0;
+  const code = await main(["--host", "127.0.0.1", "--port", "0", "--log-level", "error"], {
+    signal: stop.signal,
+    handleSignals: false,
+    onListening: (server) => {
+      port = server.localAddress.port;
+      stop.abort();
+    },
+  });
+  assert.equal(code, 0);
+  assert.notEqual(port, 0);
+});
