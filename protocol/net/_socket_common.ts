@@ -168,11 +168,17 @@ export class Receiver implements AsyncIterable<Datagram> {
   #head = 0;
   #waiters: ((result: IteratorResult<Datagram>) => void)[] = [];
   #closed = false;
+  #unhandled: (error: Error) => void;
 
-  constructor(options: ResolvedBindOptions) {
+  /**
+   * @param unhandled What to do with an error thrown by `onDatagram` when
+   * there is no `onError`; by default it is rethrown on a fresh microtask.
+   */
+  constructor(options: ResolvedBindOptions, unhandled?: (error: Error) => void) {
     this.#handler = options.onDatagram;
     this.#onError = options.onError;
     this.#limit = options.queueLimit;
+    this.#unhandled = unhandled ?? ((error) => reportError(undefined, error));
   }
 
   /** Hands over one datagram; returns false if the queue was full and the oldest dropped. */
@@ -183,7 +189,8 @@ export class Receiver implements AsyncIterable<Datagram> {
       try {
         handler(data, from);
       } catch (error) {
-        reportError(this.#onError, error);
+        if (this.#onError) this.#onError(toError(error));
+        else this.#unhandled(toError(error));
       }
       return true;
     }

@@ -153,7 +153,9 @@ const SLAB_BYTES = 64 * 1024;
  * up. Binding a taken address rejects with `Deno.errors.AddrInUse`.
  *
  * Delivery: each `send` copies the bytes (so duplicates and the sender's
- * buffer stay independent; a copy per datagram is the price), draws loss,
+ * buffer stay independent; a copy per datagram is the price, kept low by
+ * copying into shared 64 KiB slabs: a received `data` is a view, so use
+ * `data.byteOffset` when wrapping `data.buffer`), draws loss,
  * duplication, delay and reordering from the seeded generator, and queues the
  * arrival. Events at the same virtual time run in the order they were
  * scheduled. Datagrams to an address where no socket is bound on arrival
@@ -395,10 +397,7 @@ export class MemoryNetwork {
     try {
       const target = this.#now + ms;
       await this.#flush();
-      const turns = this.#microtaskTurns;
-      while (this.#runNext(target)) {
-        for (let i = 0; i < turns; i++) await undefined;
-      }
+      while (this.#runNext(target)) await this.#flush();
       this.#now = target;
       await this.#flush();
     } finally {
@@ -436,9 +435,8 @@ export class MemoryNetwork {
     try {
       await this.#flush();
       if (predicate()) return true;
-      const turns = this.#microtaskTurns;
       while (this.#runNext(deadline)) {
-        for (let i = 0; i < turns; i++) await undefined;
+        await this.#flush();
         if (predicate()) return true;
       }
       this.#now = deadline;
@@ -493,10 +491,6 @@ export class MemoryNetwork {
     if (!socket.receiver.deliver(data, from)) this.stats.overflowed++;
   }
 
-  #schedule(event: SimEvent): void {
-    this.#queue.push(event);
-  }
-
   #setTimer(callback: () => void, delayMs: number): number {
     const seq = ++this.#seq;
     const event: SimEvent = {
@@ -509,7 +503,7 @@ export class MemoryNetwork {
       cancelled: false,
     };
     this.#timers.set(seq, event);
-    this.#schedule(event);
+    this.#queue.push(event);
     return seq;
   }
 
@@ -531,7 +525,10 @@ export class MemoryNetwork {
       const localAddress: NetAddress = Object.freeze({ hostname, port });
       const socket: MemorySocket = new MemorySocket(
         localAddress,
-        new Receiver(resolved),
+        // Without onError, a throwing onDatagram rejects advance()/runUntil().
+        new Receiver(resolved, (error) => {
+          throw error;
+        }),
         (data, to) => this.#send(data, localAddress, to),
         () => {
           if (this.#sockets.get(key) === socket) this.#sockets.delete(key);
@@ -580,7 +577,7 @@ export class MemoryNetwork {
         stats.reordered++;
         delay += drawDelay(c.reorderDelayMs, random);
       }
-      this.#schedule({
+      this.#queue.push({
         time: this.#now + delay,
         seq: ++this.#seq,
         data: this.#copy(data),

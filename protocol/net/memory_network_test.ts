@@ -302,6 +302,15 @@ Deno.test("MemoryNetwork: errors in callbacks reject advance(), or go to onError
   }, 1);
   await assert.rejects(net.advance(5), /boom/);
 
+  const noHandler = await net.bind({
+    onDatagram: () => {
+      throw new Error("unhandled");
+    },
+  });
+  const c = await net.bind({});
+  c.send(bytes(1), noHandler.localAddress);
+  await assert.rejects(net.advance(5), /unhandled/);
+
   const errors: Error[] = [];
   const a = await net.bind({
     onDatagram: () => {
