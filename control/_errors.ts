@@ -56,3 +56,8 @@ export function errorJson(
 export function badRequest(message: string): ApiError {
   return new ApiError(400, "bad-request", message);
 }
+
+/** `text` as a JSON string for messages, cut to `max` characters (names come from clients). */
+export function quoted(text: string, max = 80): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

@@ -1,7 +1,7 @@
 // The rendezvous rules, independent of HTTP: who may do what to a session, and
 // what each call returns. Handlers parse and validate, then call in here.
 import { getLogger } from "@logtape/logtape";
-import { ApiError } from "./_errors.ts";
+import { ApiError, quoted } from "./_errors.ts";
 import type { Address, GuestRecord, PeerId, SessionRecord, SessionStore } from "./session_store.ts";
 
 const logger = getLogger(["olaf", "control"]);
@@ -90,7 +90,7 @@ export class Rendezvous {
     };
     const result = await this.store.insert(record, now);
     if (result === "taken") {
-      throw new ApiError(409, "name-taken", `a session called ${JSON.stringify(name)} exists`);
+      throw new ApiError(409, "name-taken", `a session called ${quoted(name)} exists`);
     }
     if (result === "full") {
       throw new ApiError(503, "unavailable", "too many open sessions, try again later", {
@@ -201,7 +201,7 @@ export class Rendezvous {
     });
     if (result === "not-found") throw notFound(name);
     if (result === "taken") {
-      throw new ApiError(409, "name-taken", `a session called ${JSON.stringify(newName)} exists`);
+      throw new ApiError(409, "name-taken", `a session called ${quoted(newName)} exists`);
     }
     logger.info("session {name} renamed to {newName}", { name, newName });
     return summarize(renamed!);
@@ -249,11 +249,11 @@ export function summarize(record: SessionRecord): SessionSummary {
 }
 
 function notFound(name: string): ApiError {
-  return new ApiError(404, "not-found", `no open session called ${JSON.stringify(name)}`);
+  return new ApiError(404, "not-found", `no open session called ${quoted(name)}`);
 }
 
 function wrongToken(name: string): ApiError {
-  return new ApiError(403, "forbidden", `the token does not own session ${JSON.stringify(name)}`);
+  return new ApiError(403, "forbidden", `the token does not own session ${quoted(name)}`);
 }
 
 /** A 256-bit random token, base64url. */

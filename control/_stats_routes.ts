@@ -2,7 +2,7 @@
 // /rooms/:name, /metrics. Without a bootstrap they answer 503 no-bootstrap,
 // except /health (always 200) and /metrics (rendezvous and HTTP figures only).
 import { Hono } from "hono";
-import { ApiError } from "./_errors.ts";
+import { ApiError, quoted } from "./_errors.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./_metrics.ts";
 import type { ControlState } from "./_state.ts";
 import { VERSION } from "./_state.ts";
@@ -53,7 +53,7 @@ export function statsRoutes(state: ControlState): Hono {
   app.get("/rooms/:name", (c) => {
     const name = c.req.param("name");
     const room = requireView(state).room(name);
-    if (!room) throw new ApiError(404, "not-found", `no room called ${JSON.stringify(name)}`);
+    if (!room) throw new ApiError(404, "not-found", `no room called ${quoted(name)}`);
     return c.json(room);
   });
 

@@ -9,7 +9,8 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
-import { ApiError, errorJson } from "./_errors.ts";
+import { accessLog } from "./_access_log.ts";
+import { ApiError, errorJson, quoted } from "./_errors.ts";
 import { eventsRoute } from "./_events_route.ts";
 import { gamesRoutes } from "./_games_routes.ts";
 import { Rendezvous } from "./_rendezvous.ts";
@@ -177,8 +178,11 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
     });
     return errorJson(c, 500, "internal", "internal error");
   });
-  app.notFound((c) => errorJson(c, 404, "not-found", `no route for ${c.req.method} ${c.req.path}`));
+  app.notFound((c) =>
+    errorJson(c, 404, "not-found", `no route for ${c.req.method} ${quoted(c.req.path)}`)
+  );
 
+  app.use(accessLog());
   app.use(cors({
     origin: "*",
     allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],

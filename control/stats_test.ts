@@ -243,3 +243,34 @@ Deno.test("GET /events sends keep-alive comments and ends when the app's signal 
   assert.equal(view.listenerCount, 0);
   assert.match(await (await app.request("/metrics")).text(), /^olaf_event_streams 0$/m);
 });
+
+Deno.test("names echoed in error messages are cut short", async () => {
+  const { app } = setup();
+  const res = await app.request(`/rooms/${"x".repeat(5000)}`);
+  assert.equal(res.status, 404);
+  const { message } = await res.json();
+  assert.ok(message.length < 120, message);
+});
+
+Deno.test("each request is logged at debug level under olaf.control.http", async () => {
+  const { configure, reset } = await import("@logtape/logtape");
+  const records: { level: string; properties: Record<string, unknown> }[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["olaf", "control", "http"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  try {
+    const { app } = setup();
+    await app.request("/rooms/nope");
+    assert.equal(records.length, 1);
+    assert.equal(records[0].level, "debug");
+    assert.equal(records[0].properties.path, "/rooms/nope");
+    assert.equal(records[0].properties.status, 404);
+  } finally {
+    await reset();
+  }
+});
