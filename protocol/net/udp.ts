@@ -15,8 +15,9 @@ export type UdpImplementation = "deno" | "node";
  * in `deno bench -A protocol/net/udp_bench.ts` (ping-pong round trips over
  * loopback, 32 in flight, both ends on the implementation under test).
  * Measured on the 2-core dev machine, Deno 2.9.6, 2000 round trips per
- * iteration: `Deno.listenDatagram` 56.6 ms (about 35 000 round trips/s),
- * `node:dgram` 102.7 ms (about 19 500/s): Deno is 1.8x faster.
+ * iteration, two runs: `Deno.listenDatagram` 56.6 / 52.7 ms (35 000-38 000
+ * round trips/s), `node:dgram` 102.7 / 78.1 ms (19 500-25 600/s): Deno is
+ * 1.5-1.8x faster.
  *
  * @example
  * ```ts
