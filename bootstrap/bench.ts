@@ -10,7 +10,7 @@
  *    and against a bare UDP echo server in the same runtime and adapter.
  *    Prints joins/s for both and the ratio. Target >= 0.8.
  *
- * Flags: --sockets N (128), --rooms N (32), --seconds S (3), --rounds N (2),
+ * Flags: --sockets N (128), --rooms N (32), --seconds S (3), --rounds N (3),
  * --skip-memory, --skip-udp. Internal: --load HOST:PORT runs the generator.
  *
  * @module
@@ -27,7 +27,7 @@ const { values } = parseArgs({
     sockets: { type: "string", default: "128" },
     rooms: { type: "string", default: "32" },
     seconds: { type: "string", default: "3" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
     "skip-memory": { type: "boolean", default: false },
     "skip-udp": { type: "boolean", default: false },
     load: { type: "string" },
