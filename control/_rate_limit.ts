@@ -39,7 +39,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
   const refillPerMs = (options.refillPerSecond ?? 20) / 1000;
   const maxClients = options.maxClients ?? 10_000;
   const now = options.now ?? (() => performance.now());
-  const clientKey = options.clientKey ?? ((_request, address) => address ?? "unknown");
+  const clientKey = options.clientKey ??
+    ((_request, address) => (address === undefined ? "unknown" : addressKey(address)));
   if (!(capacity >= 1) || !(refillPerMs > 0) || !(maxClients >= 1)) {
     throw new RangeError("rateLimit: capacity and maxClients must be >= 1, refillPerSecond > 0");
   }
@@ -82,4 +83,23 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
     await next();
     return undefined;
   };
+}
+
+/**
+ * The bucket key of a client address: IPv4 as is, IPv6 by its /64 prefix
+ * (one subscriber usually holds a whole /64 and could rotate through it),
+ * IPv4-mapped IPv6 as the IPv4 address.
+ */
+export function addressKey(address: string): string {
+  if (!address.includes(":")) return address;
+  const lower = address.toLowerCase().replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  if (mapped) return mapped[1];
+  const [head, tail] = lower.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail !== undefined && tail !== "" ? tail.split(":") : [];
+  const groups = tail === undefined
+    ? left
+    : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { createControlApp } from "./app.ts";
-import { rateLimit } from "./_rate_limit.ts";
+import { addressKey, rateLimit } from "./_rate_limit.ts";
 
 function client(ip: string) {
   return { remoteAddr: { transport: "tcp", hostname: ip, port: 1234 } };
@@ -88,4 +88,19 @@ Deno.test("control app: rate limited by default options, counted in /metrics, CO
   assert.equal(refused.headers.get("access-control-allow-origin"), "*");
   const metrics = await (await app.request("/metrics", {}, client("192.0.2.10"))).text();
   assert.match(metrics, /^olaf_http_rate_limited_total 1$/m);
+});
+
+Deno.test("rateLimit: IPv6 clients share a bucket per /64, IPv4-mapped count as IPv4", async () => {
+  assert.equal(addressKey("192.0.2.1"), "192.0.2.1");
+  assert.equal(addressKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  assert.equal(addressKey("2001:DB8:1:2::9"), "2001:db8:1:2::/64");
+  assert.equal(addressKey("2001:db8::1"), "2001:db8:0:0::/64");
+  assert.equal(addressKey("::1"), "0:0:0:0::/64");
+  assert.equal(addressKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+  assert.equal(addressKey("::ffff:192.0.2.1"), "192.0.2.1");
+  assert.equal(addressKey("2001:0db8:0001:0002::"), "2001:db8:1:2::/64");
+  const app = limitedApp({ capacity: 1, refillPerSecond: 1, now: () => 0 });
+  assert.equal((await app.request("/", {}, client("2001:db8:1:2::1"))).status, 200);
+  assert.equal((await app.request("/", {}, client("2001:db8:1:2::ffff"))).status, 429);
+  assert.equal((await app.request("/", {}, client("2001:db8:1:3::1"))).status, 200);
 });
