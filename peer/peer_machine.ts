@@ -101,6 +101,13 @@ export interface PeerMachineOptions {
    * deployed peers can read). Lists longer than fits are sent in rotating windows.
    */
   datagramBudget?: number;
+  /**
+   * Most members named in one heartbeat `PING` (besides ourselves), default 20.
+   * Each member gets a different window, rotating every heartbeat, so the
+   * whole list still spreads within a heartbeat; newcomers get the full list
+   * (up to the budget) in the immediate answer to their first ping.
+   */
+  gossipSize?: number;
   /** Most members plus candidates kept, default 1000. */
   maxPeers?: number;
   /** Time of creation; the first `JOIN_B` is due at once. Default 0. */
@@ -166,8 +173,11 @@ const MAX_DATAGRAM = 65_507;
  *   name, so every member prefers the same one; after `bootstrapMisses`
  *   unanswered requests in a row the peer moves to the next, and after
  *   `bootstrapRetryMs` on a fallback it tries the preferred one again.
- * - **Budget**: every datagram with a peer list fits `datagramBudget` (1024);
- *   bigger lists go out in windows that rotate every heartbeat.
+ * - **Budget**: every datagram with a peer list fits `datagramBudget` (1024).
+ *   Heartbeat pings name at most `gossipSize` (20) members, in windows that
+ *   differ per destination and rotate every heartbeat (a 200-member room
+ *   costs ~220-byte pings instead of 1 KB ones); answers to newcomers carry
+ *   as many as fit.
  *
  * @example Two peers and a bootstrap, driven by hand
  * ```ts
@@ -211,6 +221,7 @@ export class PeerMachine {
   readonly #bootstrapMisses: number;
   readonly #bootstrapRetryMs: number;
   readonly #budget: number;
+  readonly #gossipSize: number;
   readonly #maxPeers: number;
 
   #self: PeerRecord | undefined;
@@ -271,6 +282,7 @@ export class PeerMachine {
       throw new RangeError(`datagramBudget ${this.#budget} cannot carry a single peer record`);
     }
     this.#maxPeers = positive("maxPeers", options.maxPeers ?? 1000);
+    this.#gossipSize = positive("gossipSize", options.gossipSize ?? 20);
     this.#nextHeartbeat = options.now ?? 0;
   }
 
@@ -694,11 +706,17 @@ export class PeerMachine {
     this.#awaitingReply = true;
   }
 
-  /** Heartbeat pings: one list per window of members, rotating when the room outgrows the budget. */
+  /**
+   * Heartbeat pings: the room's list cut into windows of `gossipSize`, a
+   * different window for each member, rotating every heartbeat.
+   */
   #pingMembers(): void {
     const members = [...this.#members.values()];
     const gossip = members.filter((m) => m.id !== 0);
-    const fit = peersThatFit(this.#budget, { type: "PING" }) - (this.#self ? 1 : 0);
+    const fit = Math.min(
+      this.#gossipSize,
+      peersThatFit(this.#budget, { type: "PING" }) - (this.#self ? 1 : 0),
+    );
     if (gossip.length <= fit) {
       const data = this.#pingDatagram();
       for (const m of members) this.#transmits.push({ data, to: m.address });
