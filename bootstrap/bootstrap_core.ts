@@ -528,8 +528,7 @@ export class BootstrapCore {
       const o = index * STRIDE;
       room.slots[o + 2] = now;
       if (claimed !== 0 && claimed !== room.slots[o + 1]) {
-        const id = this.#acceptableId(room, claimed, index);
-        if (id === claimed) room.slots[o + 1] = id;
+        if (this.#mayKeep(room, claimed, index)) room.slots[o + 1] = claimed;
       }
     }
     this.#sendReply(room, index, to, bucket, now);
@@ -660,12 +659,17 @@ export class BootstrapCore {
    * by another member of the room), else a fresh id.
    */
   #acceptableId(room: Room, claimed: number, self: number): number {
-    if (claimed === 0) return this.#nextId(this.#now);
+    return this.#mayKeep(room, claimed, self) ? claimed : this.#nextId(this.#now);
+  }
+
+  /** Whether member `self` (-1: a newcomer) of `room` may keep id `claimed`; records it if so. */
+  #mayKeep(room: Room, claimed: number, self: number): boolean {
+    if (claimed === 0) return false;
     const ceiling = Math.max(this.#lastId, Math.floor(this.#now / 1000));
-    if (claimed > ceiling || room.indexOfId(claimed, self) >= 0) return this.#nextId(this.#now);
+    if (claimed > ceiling || room.indexOfId(claimed, self) >= 0) return false;
     // Fresh ids must stay above every id handed out or kept.
     if (claimed > this.#lastId) this.#lastId = claimed;
-    return claimed;
+    return true;
   }
 
   /** Unix seconds if free, else the next free number: unique and increasing. */
