@@ -39,6 +39,9 @@ export function eventsRoute(state: ControlState): Hono {
         notify();
       });
       stream.onAbort(close);
+      // Deno.serve cancels the body (onAbort) when the client goes away; the
+      // request's signal covers servers that only abort that.
+      c.req.raw.signal.addEventListener("abort", close, { once: true });
       state.signal?.addEventListener("abort", close, { once: true });
       const timer = setInterval(() => {
         keepAliveDue = true;
@@ -76,6 +79,7 @@ export function eventsRoute(state: ControlState): Hono {
         unsubscribe();
         clearInterval(timer);
         state.signal?.removeEventListener("abort", close);
+        c.req.raw.signal.removeEventListener("abort", close);
       }
     });
   });
