@@ -355,6 +355,7 @@ export class Room implements AsyncDisposable {
         } else void this.leave();
       };
       signal.addEventListener("abort", this.#onAbort, { once: true });
+      if (signal.aborted) this.#onAbort(); // aborted while resolving or binding
     }
     this.#pump();
     return joined.finally(() => this.#clock.clearTimer(deadline));
