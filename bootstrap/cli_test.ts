@@ -118,6 +118,25 @@ Deno.test("CLI: an address in use gives one line and exit code 1", async () => {
   );
 });
 
+Deno.test("CLI: an HTTP port in use gives one line and exit code 1", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const result = await run([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http",
+    String(taken.addr.port),
+  ]);
+  assert.equal(result.code, 1);
+  assertOneLineError(
+    result.stderr,
+    new RegExp(
+      `^error: cannot listen on HTTP 127.0.0.1:${taken.addr.port}: address already in use$`,
+    ),
+  );
+});
+
 Deno.test("CLI: start-up line, serves UDP and the control plane, stops cleanly on SIGTERM", async () => {
   const config = await Deno.makeTempFile({ suffix: ".json" });
   await Deno.writeTextFile(config, JSON.stringify({ host: "127.0.0.1", port: 0, "max-rooms": 3 }));
