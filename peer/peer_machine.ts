@@ -141,6 +141,9 @@ interface Candidate {
   readonly addedAt: number;
 }
 
+/** Full-list answers to unknown senders per heartbeat (bounds reflection by spoofed pings). */
+const WELCOMES_PER_HEARTBEAT = 64;
+
 /** Largest UDP payload over IPv4. */
 const MAX_DATAGRAM = 65_507;
 
@@ -237,6 +240,8 @@ export class PeerMachine {
   #left = false;
   #heartbeats = 0;
   #pingCache: Uint8Array | undefined;
+  #smallPing: Uint8Array | undefined;
+  #welcomesLeft = WELCOMES_PER_HEARTBEAT;
 
   #bootstrapIndex = 0;
   #fallbackSince = 0;
@@ -524,6 +529,7 @@ export class PeerMachine {
     this.#self = { ip: self.ip, port: self.port, id: self.id };
     this.#selfKey = addressKey(self.ip, self.port);
     this.#pingCache = undefined;
+    this.#smallPing = undefined;
     if (oldKey !== this.#selfKey) {
       this.#members.delete(this.#selfKey);
       this.#candidates.delete(this.#selfKey);
@@ -576,7 +582,7 @@ export class PeerMachine {
         this.#events.push({ type: "peer-joined", peer: record(member) });
       }
       // A sender we had not pinged yet may not know us: answer at once with our list.
-      if (candidate === undefined) this.#pingNow(member.address);
+      if (candidate === undefined) this.#welcome(member.address);
     }
     this.#learn(peers, key, now);
     return member;
@@ -622,6 +628,7 @@ export class PeerMachine {
 
   #heartbeat(now: number): void {
     this.#heartbeats++;
+    this.#welcomesLeft = WELCOMES_PER_HEARTBEAT;
     const timeout = this.#peerTimeoutMs;
     for (const [key, m] of this.#members) {
       if (now - m.lastSeen >= timeout) {
@@ -749,6 +756,26 @@ export class PeerMachine {
       this.#pingCache = encode({ type: "PING", peers, payload: new Uint8Array() });
     }
     return this.#pingCache;
+  }
+
+  /**
+   * Answers a sender we did not know. The full list makes a newcomer converge
+   * in a round trip, but a 7-byte spoofed ping must not draw 1 KB replies at
+   * will: past a budget per heartbeat the answer carries only our own record
+   * (heartbeat gossip fills the newcomer in instead).
+   */
+  #welcome(to: NetAddress): void {
+    if (this.#welcomesLeft > 0) {
+      this.#welcomesLeft--;
+      this.#pingNow(to);
+    } else {
+      this.#smallPing ??= encode({
+        type: "PING",
+        peers: this.#self ? [this.#self] : [],
+        payload: new Uint8Array(),
+      });
+      this.#transmits.push({ data: this.#smallPing, to });
+    }
   }
 
   #pingNow(to: NetAddress): void {

@@ -295,3 +295,22 @@ Deno.test("PeerMachine.leave sends bye to everyone and stops", () => {
   assert.equal(drain(m).length, 0);
   assert.throws(() => m.send(new Uint8Array()), RangeError);
 });
+
+Deno.test("PeerMachine bounds full-list answers to unknown senders (spoofed pings)", () => {
+  const me = rec(1);
+  const members = [rec(2), rec(3), rec(4)];
+  const m = joined(me, members);
+  const sizes: number[] = [];
+  for (let i = 0; i < 70; i++) {
+    m.handleDatagram(ping([]), { hostname: `10.3.0.${i + 1}`, port: 9 }, 100);
+    const [answer] = drain(m);
+    sizes.push(answer!.msg.peers.length);
+  }
+  // The room's list to the first 64 in a heartbeat, then just our own record.
+  assert.ok(sizes.slice(0, 64).every((n) => n >= 4));
+  assert.deepEqual(sizes.slice(64), [1, 1, 1, 1, 1, 1]);
+  m.handleTimeout(3000); // a new heartbeat refills the budget
+  drain(m);
+  m.handleDatagram(ping([]), { hostname: "10.3.1.1", port: 9 }, 3001);
+  assert.ok(drain(m)[0]!.msg.peers.length > 1);
+});
