@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { BYE, decode, encode, type Message, type PeerRecord } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/net";
 import { type PeerEvent, PeerMachine, type Transmit } from "./peer_machine.ts";
@@ -313,4 +314,46 @@ Deno.test("PeerMachine bounds full-list answers to unknown senders (spoofed ping
   drain(m);
   m.handleDatagram(ping([]), { hostname: "10.3.1.1", port: 9 }, 3001);
   assert.ok(drain(m)[0]!.msg.peers.length > 1);
+});
+
+Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists within budget", () => {
+  const sources = [B1, addr(rec(2)), addr(rec(3)), addr(rec(4))];
+  const record = fc.record({
+    ip: fc.constantFrom("10.1.0.2", "10.1.0.3", "10.1.0.9", "0.0.0.0", "10.0.0.1"),
+    port: fc.constantFrom(0, 4002, 4003, 4009, 5000),
+    id: fc.nat(10),
+  });
+  const datagram = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.record({
+      type: fc.constantFrom("PING", "APP_R", "ROOM_FULL"),
+      peers: fc.array(record, { maxLength: 5 }),
+      payload: fc.constantFrom(EMPTY, BYE, new Uint8Array([1, 2])),
+    }).map((m) => encode(m as never)),
+    fc.record({ peers: fc.array(record, { maxLength: 5 }), self: record })
+      .map(({ peers, self }) => reply(peers, self)),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(datagram, fc.nat(3), fc.nat(4000)), { maxLength: 40 }),
+      (inputs) => {
+        const m = new PeerMachine({ room: "lobby", bootstraps: [B1], heartbeatMs: 1000 });
+        let now = 0;
+        for (const [data, source, dt] of inputs) {
+          now += dt;
+          m.handleDatagram(data, sources[source]!, now);
+          m.handleTimeout(now);
+          for (let t = m.pollTransmit(); t; t = m.pollTransmit()) {
+            assert.ok(t.data.length <= 1024);
+            decode(t.data); // everything we send is well-formed
+          }
+          while (m.pollEvent());
+          const keys = m.peers.map((p) => `${p.ip}:${p.port}`);
+          assert.equal(new Set(keys).size, keys.length, "no duplicate members");
+          assert.ok(!keys.includes("10.0.0.1:5000"), "a bootstrap is never a member");
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

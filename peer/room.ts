@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { PeerRecord } from "@olaf/protocol";
 import {
   bindDatagram,
@@ -106,6 +107,7 @@ export class JoinError extends Error {
   }
 }
 
+const logger = getLogger(["olaf", "peer"]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MESSAGE_QUEUE_LIMIT = 4096;
@@ -422,6 +424,7 @@ export class Room implements AsyncDisposable {
   #dispatch(event: PeerEvent): void {
     switch (event.type) {
       case "joined": {
+        logger.info("{room}: joined as {ip}:{port} (id {id})", { room: this.name, ...event.self });
         const waiter = this.#joinWaiter;
         this.#joinWaiter = undefined;
         // Hold later events back one turn so that the caller of joinRoom can add listeners.
@@ -434,8 +437,14 @@ export class Room implements AsyncDisposable {
         return;
       }
       case "peer-joined":
+        logger.debug("{room}: {ip}:{port} (id {id}) joined", { room: this.name, ...event.peer });
         return this.#emit("peer-joined", { peer: event.peer });
       case "peer-left":
+        logger.debug("{room}: {ip}:{port} left ({reason})", {
+          room: this.name,
+          ...event.peer,
+          reason: event.reason,
+        });
         return this.#emit("peer-left", { peer: event.peer, reason: event.reason });
       case "message": {
         const message: RoomMessage = {
@@ -447,6 +456,7 @@ export class Room implements AsyncDisposable {
         return this.#emit("message", message);
       }
       case "error":
+        logger.warn("{room}: {message}", { room: this.name, message: event.message });
         if (event.code === "room-full" && this.#joinWaiter) {
           return this.#failJoin(new JoinError("room-full", event.message));
         }
