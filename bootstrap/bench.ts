@@ -15,6 +15,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { encode } from "@olaf/protocol";
 import { bindDatagram, type DatagramSocket, type NetAddress } from "@olaf/protocol/net";
@@ -142,19 +143,32 @@ async function measure(target: NetAddress): Promise<LoadResult> {
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
 
-async function runEcho(): Promise<{ rate: number; implementation: string }> {
+/** Runs the load generator against `target`, also measuring this process's CPU time per request. */
+async function measureWithCpu(target: NetAddress): Promise<{ rate: number; cpuMicros: number }> {
+  const before = process.cpuUsage();
+  const result = await measure(target);
+  const used = process.cpuUsage(before);
+  // The generator's warm-up and tail are included in the CPU time but not in `completed`,
+  // alike for both servers; the figure is for comparing them, not absolute.
+  return {
+    rate: result.completed / result.seconds,
+    cpuMicros: (used.user + used.system) / result.completed,
+  };
+}
+
+async function runEcho(): Promise<{ rate: number; cpuMicros: number; implementation: string }> {
   let echo: DatagramSocket | undefined = undefined;
   echo = await bindDatagram({
     hostname: "127.0.0.1",
     port: 0,
     onDatagram: (data, from) => echo!.send(data, from),
   });
-  const result = await measure(echo.localAddress);
+  const result = await measureWithCpu(echo.localAddress);
   await echo.close();
-  return { rate: result.completed / result.seconds, implementation: echo.implementation };
+  return { ...result, implementation: echo.implementation };
 }
 
-async function runBootstrap(): Promise<number> {
+async function runBootstrap(): Promise<{ rate: number; cpuMicros: number }> {
   await using server = await startBootstrap({
     hostname: "127.0.0.1",
     port: 0,
@@ -162,12 +176,12 @@ async function runBootstrap(): Promise<number> {
     requestsPerSecond: Infinity, // every client shares 127.0.0.1
     replyBytesPerSecond: Infinity,
   });
-  const result = await measure(server.localAddress);
+  const result = await measureWithCpu(server.localAddress);
   const stats = server.stats();
   if (stats.members !== sockets) {
     throw new Error(`expected ${sockets} members, got ${stats.members}`);
   }
-  return result.completed / result.seconds;
+  return result;
 }
 
 async function udpBench(): Promise<void> {
@@ -175,19 +189,26 @@ async function udpBench(): Promise<void> {
   const echoRates: number[] = [];
   const bootstrapRates: number[] = [];
   const ratios: number[] = [];
+  const echoCpu: number[] = [];
+  const bootstrapCpu: number[] = [];
   let implementation = "";
   for (let round = 0; round < rounds; round++) {
     // Paired runs, back to back and in alternating order, so that load from
     // other processes on the machine hits both sides of each ratio alike.
-    let echoRate: number;
-    let bootstrapRate: number;
+    let echo: { rate: number; cpuMicros: number; implementation: string };
+    let bootstrap: { rate: number; cpuMicros: number };
     if (round % 2 === 0) {
-      ({ rate: echoRate, implementation } = await runEcho());
-      bootstrapRate = await runBootstrap();
+      echo = await runEcho();
+      bootstrap = await runBootstrap();
     } else {
-      bootstrapRate = await runBootstrap();
-      ({ rate: echoRate, implementation } = await runEcho());
+      bootstrap = await runBootstrap();
+      echo = await runEcho();
     }
+    implementation = echo.implementation;
+    const echoRate = echo.rate;
+    const bootstrapRate = bootstrap.rate;
+    echoCpu.push(echo.cpuMicros);
+    bootstrapCpu.push(bootstrap.cpuMicros);
     echoRates.push(echoRate);
     bootstrapRates.push(bootstrapRate);
     ratios.push(bootstrapRate / echoRate);
@@ -211,6 +232,11 @@ async function udpBench(): Promise<void> {
     `  bootstrap:  ${fmt(median(bootstrapRates))} joins/s        (runs: ${
       bootstrapRates.map(fmt).join(", ")
     })`,
+  );
+  console.log(
+    `  server CPU per request: echo ${median(echoCpu).toFixed(1)} µs, bootstrap ${
+      median(bootstrapCpu).toFixed(1)
+    } µs (CPU-bound ratio ${(median(echoCpu) / median(bootstrapCpu)).toFixed(2)})`,
   );
   const ratio = median(ratios);
   console.log(
