@@ -144,6 +144,9 @@ interface Candidate {
 /** Full-list answers to unknown senders per heartbeat (bounds reflection by spoofed pings). */
 const WELCOMES_PER_HEARTBEAT = 64;
 
+/** The collector re-joins at least this often: deployed bootstraps forget rooms idle for 15 s. */
+const JOIN_REFRESH_MS = 10_000;
+
 /** Largest UDP payload over IPv4. */
 const MAX_DATAGRAM = 65_507;
 
@@ -171,7 +174,9 @@ const MAX_DATAGRAM = 65_507;
  *   first), which keeps the room alive at an Olaf bootstrap and recreates it
  *   if it was forgotten. If a request goes unanswered, or the reply does not
  *   list the collector, it re-joins with `JOIN_B` + own record (recreates the
- *   room at a deployed bootstrap too, keeping the id).
+ *   room at a deployed bootstrap too, keeping the id); it also sends that
+ *   instead of the report every ~10 s, because a deployed bootstrap only
+ *   counts `JOIN_B` as room activity.
  * - **Failover**: bootstraps are ranked by rendezvous hashing of the room
  *   name, so every member prefers the same one; after `bootstrapMisses`
  *   unanswered requests in a row the peer moves to the next, and after
@@ -248,6 +253,8 @@ export class PeerMachine {
   #awaitingReply = false;
   #misses = 0;
   #rejoinNeeded = false;
+  #collectorRounds = 1;
+  readonly #joinRefreshRounds: number;
   #roomFullReported = false;
   #unreachableReported = false;
 
@@ -288,6 +295,7 @@ export class PeerMachine {
     }
     this.#maxPeers = positive("maxPeers", options.maxPeers ?? 1000);
     this.#gossipSize = positive("gossipSize", options.gossipSize ?? 20);
+    this.#joinRefreshRounds = Math.max(1, Math.floor(JOIN_REFRESH_MS / this.#heartbeatMs));
     this.#nextHeartbeat = options.now ?? 0;
   }
 
@@ -488,7 +496,7 @@ export class PeerMachine {
           type: "error",
           code: "room-full",
           message: `bootstrap ${key} refused room ${JSON.stringify(this.#room)}: ROOM_FULL ` +
-            "(it holds as many rooms as it allows)",
+            "(it is at its room or member limit)",
         });
       }
       return;
@@ -657,8 +665,13 @@ export class PeerMachine {
       // Members found us before our own BOOTSTRAP_R arrived (it was lost): keep asking.
       if (this.#self === undefined) this.#requestBootstrap("JOIN_B");
       if (this.isCollector) {
-        const rejoin = this.#rejoinNeeded || this.#misses > 0;
+        // A deployed bootstrap only counts JOIN_B as activity (defect 2): re-join with our
+        // record often enough that its 15 s room timeout never fires while we are alive.
+        const refresh = this.#collectorRounds++ % this.#joinRefreshRounds === 0;
+        const rejoin = refresh || this.#rejoinNeeded || this.#misses > 0;
         this.#requestBootstrap(rejoin ? "JOIN_B" : "PEER_COLLECTOR");
+      } else {
+        this.#collectorRounds = 1; // a new collector reports first, then refreshes
       }
     }
     for (const c of this.#candidates.values()) this.#pingNow(c.address);

@@ -151,6 +151,32 @@ Deno.test("PeerMachine: the lowest id reports live members in PEER_COLLECTOR; ot
   assert.deepEqual(drain(b).map((t) => t.msg.type), ["PING"]);
 });
 
+Deno.test("PeerMachine collector re-joins every ~10 s so a deployed bootstrap keeps the room", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = joined(me, [bob]);
+  const sent: string[] = [];
+  for (let t = 3000; t <= 24000; t += 3000) {
+    m.handleDatagram(ping([bob]), addr(bob), t - 1);
+    m.handleTimeout(t);
+    for (const out of drain(m)) {
+      if (out.msg.type === "PING") continue;
+      sent.push(out.msg.type);
+      m.handleDatagram(reply([me, bob], me), B1, t + 1); // the bootstrap answers
+    }
+  }
+  assert.deepEqual(sent, [
+    "PEER_COLLECTOR",
+    "PEER_COLLECTOR",
+    "JOIN_B",
+    "PEER_COLLECTOR",
+    "PEER_COLLECTOR",
+    "JOIN_B",
+    "PEER_COLLECTOR",
+    "PEER_COLLECTOR",
+  ]);
+});
+
 Deno.test("PeerMachine: equal ids (deployed bootstrap) elect the lowest ip:port", () => {
   const a = joined(rec(1, 9), [rec(2, 9)]);
   const b = joined(rec(2, 9), [rec(1, 9)]);
@@ -194,7 +220,7 @@ Deno.test("PeerMachine collector re-joins when the room was forgotten, fails ove
   assert.equal(errors[0]!.type === "error" && errors[0]!.code, "bootstrap-unreachable");
   // The fallback answers; later the peer tries the preferred one again.
   m.handleDatagram(reply([me, bob], me), other, 15001);
-  assert.deepEqual(toBootstrap(18000), [["PEER_COLLECTOR", other]]);
+  assert.deepEqual(toBootstrap(18000), [["JOIN_B", other]]); // the periodic ~10 s refresh
   m.handleDatagram(reply([me, bob], me), other, 18001);
   assert.deepEqual(toBootstrap(42000), [["PEER_COLLECTOR", other]]);
   m.handleDatagram(reply([me, bob], me), other, 42001);
