@@ -157,6 +157,7 @@ if (import.meta.main) {
     "datagrams/peer/s",
     "wall clock",
     "convergence vs v1",
+    "bytes vs v1",
   ];
   const rows: string[][] = [header];
   for (const n of SIZES) {
@@ -175,6 +176,7 @@ if (import.meta.main) {
       a.datagramsPerPeerPerSecond.toFixed(1),
       `${a.wallMs.toFixed(0)} ms`,
       ratio,
+      `${(a.bytesPerPeerPerSecond / b.bytesPerPeerPerSecond).toFixed(2)}x`,
     ]);
     rows.push([
       String(n),
@@ -183,6 +185,7 @@ if (import.meta.main) {
       b.bytesPerPeerPerSecond.toFixed(0),
       b.datagramsPerPeerPerSecond.toFixed(1),
       `${b.wallMs.toFixed(0)} ms`,
+      "baseline",
       "baseline",
     ]);
   }
