@@ -129,6 +129,18 @@ function decodeRoom(bytes: Uint8Array, options: DecodeOptions | undefined): stri
     fail("room-too-long", `room name of ${bytes.length} bytes is over the limit`);
   }
   if (bytes.length === 0) return "";
+  // Most room names are short ASCII: building the string directly is several
+  // times faster than a fatal TextDecoder call, which costs a third of a join.
+  if (bytes.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   try {
     return utf8Decoder.decode(bytes);
   } catch {

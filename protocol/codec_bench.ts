@@ -75,3 +75,14 @@ Deno.bench("olaf encode", { group: "APP_R, 1 KiB payload" }, () => {
 addEventListener("unload", () => {
   if (sink === 42) console.log(""); // keeps the results observable to the optimiser
 });
+
+const asciiJoin = encode({ type: "JOIN_B", peers: [], room: "game-lobby-42" });
+const utf8Join = encode({ type: "JOIN_B", peers: [], room: "sala-ñandú-🎮" });
+
+Deno.bench("ASCII room name", { group: "decode JOIN_B" }, () => {
+  sink += decode(asciiJoin).type.length;
+});
+
+Deno.bench("UTF-8 room name", { group: "decode JOIN_B", baseline: true }, () => {
+  sink += decode(utf8Join).type.length;
+});
