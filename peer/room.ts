@@ -21,6 +21,7 @@ import {
   type PeerEvent,
   type PeerLeftReason,
   PeerMachine,
+  type PeerMachineOptions,
   type PeerMachineStats,
 } from "./peer_machine.ts";
 
@@ -40,6 +41,10 @@ export interface JoinRoomOptions {
   joinTimeoutMs?: number;
   /** Unanswered bootstrap requests in a row before failing over, default 3. */
   bootstrapMisses?: number;
+  /** After this long on a fallback bootstrap, try the preferred one again, default 60000. */
+  bootstrapRetryMs?: number;
+  /** Most members named in one heartbeat ping, default 20 (see {@linkcode PeerMachineOptions}). */
+  gossipSize?: number;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -258,6 +263,41 @@ export class Room implements AsyncDisposable {
    * @param type Event type.
    * @param listener Called with the event.
    * @returns A function that removes the listener.
+   *
+   * @example Watch members come and go
+   * ```ts
+   * import { joinRoom } from "@olaf/peer";
+   * import { decode, encode } from "@olaf/protocol";
+   * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import assert from "node:assert/strict";
+   *
+   * // An in-memory network and a one-line bootstrap that lists everyone who joined.
+   * const net = new MemoryNetwork();
+   * const all: { ip: string; port: number; id: number }[] = [];
+   * const boot = await net.bind({ port: 5000, onDatagram(data, from) {
+   *   if (decode(data).type !== "JOIN_B") return;
+   *   let me = all.find((m) => m.ip === from.hostname && m.port === from.port);
+   *   if (!me) all.push(me = { ip: from.hostname, port: from.port, id: all.length + 1 });
+   *   boot.send(encode({ type: "BOOTSTRAP_R", peers: all, self: me }), from);
+   * } });
+   * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+   * const joiningAlice = joinRoom("lobby", { ...options, hostname: "10.0.0.1" });
+   * await net.advance(10);
+   * const alice = await joiningAlice;
+   *
+   * const seen: string[] = [];
+   * const off = alice.on("peer-joined", ({ peer }) => seen.push(`+${peer.ip}`));
+   * alice.on("peer-left", ({ peer, reason }) => seen.push(`-${peer.ip} ${reason}`));
+   * const joiningBob = joinRoom("lobby", { ...options, hostname: "10.0.0.2" });
+   * await net.advance(10);
+   * const bob = await joiningBob;
+   * await bob.leave();
+   * await net.advance(10);
+   * assert.deepEqual(seen, ["+10.0.0.2", "-10.0.0.2 bye"]);
+   * off();
+   * await alice.leave();
+   * await boot.close();
+   * ```
    */
   on<K extends keyof RoomEventMap>(type: K, listener: RoomEventListener<K>): () => void {
     let set = this.#listeners.get(type);
@@ -302,6 +342,45 @@ export class Room implements AsyncDisposable {
    * called (at most 4096; the oldest are dropped past that).
    *
    * @returns An async iterable of messages.
+   *
+   * @example Read messages until the room is left
+   * ```ts
+   * import { joinRoom } from "@olaf/peer";
+   * import { decode, encode } from "@olaf/protocol";
+   * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import assert from "node:assert/strict";
+   *
+   * // An in-memory network and a one-line bootstrap that lists everyone who joined.
+   * const net = new MemoryNetwork();
+   * const all: { ip: string; port: number; id: number }[] = [];
+   * const boot = await net.bind({ port: 5000, onDatagram(data, from) {
+   *   if (decode(data).type !== "JOIN_B") return;
+   *   let me = all.find((m) => m.ip === from.hostname && m.port === from.port);
+   *   if (!me) all.push(me = { ip: from.hostname, port: from.port, id: all.length + 1 });
+   *   boot.send(encode({ type: "BOOTSTRAP_R", peers: all, self: me }), from);
+   * } });
+   * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+   * const joining = [
+   *   joinRoom("lobby", { ...options, hostname: "10.0.0.1" }),
+   *   joinRoom("lobby", { ...options, hostname: "10.0.0.2" }),
+   * ];
+   * await net.advance(10);
+   * const [alice, bob] = await Promise.all(joining);
+   *
+   * const received: string[] = [];
+   * const reading = (async () => {
+   *   for await (const message of alice.messages()) received.push(message.text());
+   * })();
+   * await net.advance(10);
+   * bob.send("one");
+   * bob.sendTo(alice.self, new TextEncoder().encode("two"));
+   * await net.advance(10);
+   * await alice.leave(); // ends the iteration
+   * await reading;
+   * assert.deepEqual(received, ["one", "two"]);
+   * await bob.leave();
+   * await boot.close();
+   * ```
    */
   messages(): AsyncIterable<RoomMessage> {
     const inbox = new Inbox(() => this.#inboxes.delete(inbox));
@@ -588,6 +667,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     heartbeatMs: options.heartbeatMs,
     peerTimeoutMs: options.peerTimeoutMs,
     bootstrapMisses: options.bootstrapMisses,
+    bootstrapRetryMs: options.bootstrapRetryMs,
+    gossipSize: options.gossipSize,
     now: clock.now(),
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
