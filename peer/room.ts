@@ -21,7 +21,6 @@ import {
   type PeerEvent,
   type PeerLeftReason,
   PeerMachine,
-  type PeerMachineOptions,
   type PeerMachineStats,
 } from "./peer_machine.ts";
 
@@ -43,7 +42,7 @@ export interface JoinRoomOptions {
   bootstrapMisses?: number;
   /** After this long on a fallback bootstrap, try the preferred one again, default 60000. */
   bootstrapRetryMs?: number;
-  /** Most members named in one heartbeat ping, default 20 (see {@linkcode PeerMachineOptions}). */
+  /** Most members named in one heartbeat ping, default 20 (see `PeerMachineOptions.gossipSize`). */
   gossipSize?: number;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
