@@ -144,6 +144,9 @@ interface Candidate {
 /** Full-list answers to unknown senders per heartbeat (bounds reflection by spoofed pings). */
 const WELCOMES_PER_HEARTBEAT = 64;
 
+/** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
+const JOIN_RETRY_MS = 1000;
+
 /** The collector re-joins at least this often: deployed bootstraps forget rooms idle for 15 s. */
 const JOIN_REFRESH_MS = 10_000;
 
@@ -180,7 +183,9 @@ const MAX_DATAGRAM = 65_507;
  * - **Failover**: bootstraps are ranked by rendezvous hashing of the room
  *   name, so every member prefers the same one; after `bootstrapMisses`
  *   unanswered requests in a row the peer moves to the next, and after
- *   `bootstrapRetryMs` on a fallback it tries the preferred one again.
+ *   `bootstrapRetryMs` on a fallback it tries the preferred one again. Until
+ *   the first answer, `JOIN_B` is retried every second rather than every
+ *   heartbeat, so a dead bootstrap costs a joining peer ~3 s.
  * - **Budget**: every datagram with a peer list fits `datagramBudget` (1024).
  *   Heartbeat pings name at most `gossipSize` (20) members, in windows that
  *   differ per destination and rotate every heartbeat (a 200-member room
@@ -396,7 +401,9 @@ export class PeerMachine {
    */
   handleTimeout(now: number): void {
     if (this.#left || now < this.#nextHeartbeat) return;
-    this.#nextHeartbeat = now + this.#heartbeatMs;
+    // Until the first BOOTSTRAP_R, retry (and fail over) faster than the heartbeat.
+    this.#nextHeartbeat = now +
+      (this.#self === undefined ? Math.min(this.#heartbeatMs, JOIN_RETRY_MS) : this.#heartbeatMs);
     this.#heartbeat(now);
   }
 

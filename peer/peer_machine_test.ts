@@ -41,7 +41,7 @@ function joined(me: PeerRecord, members: PeerRecord[] = [], options = {}): PeerM
   return m;
 }
 
-Deno.test("PeerMachine joins: JOIN_B at once, then again every heartbeat while alone", () => {
+Deno.test("PeerMachine joins: JOIN_B at once, every second until answered, then every heartbeat while alone", () => {
   const m = new PeerMachine({ room: "lobby", bootstraps: [B1], now: 100 });
   assert.equal(m.pollTimeout(), 100);
   m.handleTimeout(100);
@@ -49,11 +49,17 @@ Deno.test("PeerMachine joins: JOIN_B at once, then again every heartbeat while a
   assert.deepEqual(join!.to, B1);
   assert.deepEqual(join!.msg.type === "JOIN_B" && join!.msg.room, "lobby");
   assert.equal(join!.msg.peers.length, 0);
-  assert.equal(m.pollTimeout(), 3100);
-  m.handleTimeout(3099); // early: nothing
+  assert.equal(m.pollTimeout(), 1100);
+  m.handleTimeout(1099); // early: nothing
   assert.equal(drain(m).length, 0);
-  m.handleTimeout(3100);
+  m.handleTimeout(1100);
   assert.deepEqual(drain(m).map((t) => t.msg.type), ["JOIN_B"]);
+  const me = rec(1);
+  m.handleDatagram(reply([me], me), B1, 1150);
+  m.handleTimeout(2100);
+  assert.equal(m.pollTimeout(), 5100); // joined: the heartbeat pace
+  const [rejoin] = drain(m);
+  assert.deepEqual(rejoin!.msg.peers.toArray(), [me], "re-joins with its record");
 });
 
 Deno.test("PeerMachine: BOOTSTRAP_R makes us joined; listed peers are pinged, members once they answer", () => {
@@ -241,8 +247,8 @@ Deno.test("PeerMachine: ROOM_FULL is one clear error", () => {
   m.handleTimeout(0);
   const full = encode({ type: "ROOM_FULL", peers: [], payload: EMPTY });
   m.handleDatagram(full, B1, 1);
-  m.handleTimeout(3000);
-  m.handleDatagram(full, B1, 3001);
+  m.handleTimeout(1000);
+  m.handleDatagram(full, B1, 1001);
   const got = events(m);
   assert.equal(got.length, 1);
   assert.equal(got[0]!.type, "error");
