@@ -135,6 +135,25 @@ Deno.test("CLI --json: joined, peer-joined, message, peer-left on EOF (bye)", as
   }
 });
 
+Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  await using watcher = await joinRoom("sigint-room", {
+    bootstraps: [spec],
+    hostname: "127.0.0.1",
+  });
+  const left = new Promise((resolve) => watcher.onPeerLeave((_p, reason) => resolve(reason)));
+  const cli = new CliPeer(["--bootstrap", spec, "--room", "sigint-room", "--json"]);
+  try {
+    await cli.waitFor("peer-joined");
+    await until(() => watcher.peers.length === 1, "the CLI peer");
+    cli.child.kill("SIGINT");
+    assert.equal(await left, "bye");
+  } finally {
+    assert.equal((await cli.close()).code, 0);
+  }
+});
+
 Deno.test("CLI: ROOM_FULL is a clear error with a non-zero exit", async () => {
   await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0, maxRooms: 1 });
   const spec = `127.0.0.1:${server.localAddress.port}`;
