@@ -72,6 +72,15 @@ function defaultIo(): CliIo {
   };
 }
 
+/** Remote text is shown as is, except control characters, which could drive the terminal. */
+function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function who(p: PeerRecord): string {
   return `${p.ip}:${p.port}` + (p.id === 0 ? "" : ` (id ${p.id})`);
 }
@@ -225,7 +234,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       room.onPeerLeave((p, reason) => {
         io.out(`* ${who(p)} left` + (reason === "timeout" ? " (timed out)" : ""));
       });
-      room.onMessage((m) => io.out(`<${m.from.ip}:${m.from.port}> ${m.text()}`));
+      room.onMessage((m) => io.out(`<${m.from.ip}:${m.from.port}> ${printable(m.text())}`));
       room.on("error", (e) => io.err(`! ${e.message}`));
     }
     log.info("joined {room} via {bootstrap}", {

@@ -45,6 +45,7 @@ class CliPeer {
   readonly child: Deno.ChildProcess;
   readonly events: Record<string, unknown>[] = [];
   readonly stderr: string[] = [];
+  readonly stdout: string[] = [];
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly done: Promise<void>;
 
@@ -71,7 +72,10 @@ class CliPeer {
       if (buffer) onLine(buffer);
     };
     this.done = Promise.all([
-      lines(this.child.stdout, (l) => this.events.push(JSON.parse(l))),
+      lines(this.child.stdout, (l) => {
+        this.stdout.push(l);
+        if (l.startsWith("{")) this.events.push(JSON.parse(l));
+      }),
       lines(this.child.stderr, (l) => this.stderr.push(l)),
     ]).then(() => {});
   }
@@ -149,6 +153,24 @@ Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
     await until(() => watcher.peers.length === 1, "the CLI peer");
     cli.child.kill("SIGINT");
     assert.equal(await left, "bye");
+  } finally {
+    assert.equal((await cli.close()).code, 0);
+  }
+});
+
+Deno.test("CLI for people: member changes and messages, control characters neutralised", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  const cli = new CliPeer(["--bootstrap", spec, "--room", "human-room"]);
+  try {
+    await until(() => cli.stdout.some((l) => l.startsWith("* joined room")), "joined line");
+    const friend = await joinRoom("human-room", { bootstraps: [spec], hostname: "127.0.0.1" });
+    const name = `${friend.self.ip}:${friend.self.port}`;
+    await until(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) joined`), "join line");
+    friend.send("hi \x1b[2Jthere");
+    await until(() => cli.stdout.includes(`<${name}> hi \\u001b[2Jthere`), "message line");
+    await friend.leave();
+    await until(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left`), "leave line");
   } finally {
     assert.equal((await cli.close()).code, 0);
   }
