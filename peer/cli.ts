@@ -72,11 +72,14 @@ function defaultIo(): CliIo {
   };
 }
 
+// C0 controls except tab, DEL and C1 controls (ESC starts terminal escape sequences).
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
 /** Remote text is shown as is, except control characters, which could drive the terminal. */
 function printable(text: string): string {
-  // deno-lint-ignore no-control-regex
   return text.replace(
-    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g,
+    CONTROL_CHARACTERS,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
