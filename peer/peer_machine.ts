@@ -133,6 +133,8 @@ interface Member {
   readonly address: NetAddress;
   id: number; // 0 = not known yet
   lastSeen: number;
+  /** It puts its own record first in its lists, as Olaf peers do (deployed peers do not). */
+  olaf: boolean;
 }
 
 interface Candidate {
@@ -172,7 +174,10 @@ const MAX_DATAGRAM = 65_507;
  *   collector.) The id of a deployed peer heard from directly is taken from
  *   the bootstrap reply or gossip; until then it is 0 ("unknown") and the
  *   peer does not take part in the collector election nor in our gossip.
- * - **Collector**: the member with the lowest id (ties: lowest ip:port) sends
+ * - **Collector**: the Olaf member with the lowest id (ties: lowest ip:port;
+ *   Olaf peers are recognised by their own record first in their lists;
+ *   deployed peers are left out because their collector duty does not keep a
+ *   room alive, see defect 2) sends
  *   `PEER_COLLECTOR` every heartbeat with the live member report (itself
  *   first), which keeps the room alive at an Olaf bootstrap and recreates it
  *   if it was forgotten. If a request goes unanswered, or the reply does not
@@ -339,9 +344,10 @@ export class PeerMachine {
     const self = this.#self;
     if (self === undefined || this.#members.size === 0) return false;
     for (const m of this.#members.values()) {
-      if (m.id !== 0 && (m.id < self.id || (m.id === self.id && m.key < this.#selfKey))) {
-        return false;
-      }
+      // Only Olaf members count: a deployed collector sends an empty PEER_COLLECTOR,
+      // which a deployed bootstrap does not even count as activity (defect 2).
+      if (!m.olaf || m.id === 0) continue;
+      if (m.id < self.id || (m.id === self.id && m.key < this.#selfKey)) return false;
     }
     return true;
   }
@@ -571,8 +577,10 @@ export class PeerMachine {
   ): Member | undefined {
     let member = this.#members.get(key);
     const claimedId = ownId(peers, ip, port);
+    const olaf = peers.length > 0 && peers.portAt(0) === port && peers.ipAt(0) === ip;
     if (member !== undefined) {
       member.lastSeen = now;
+      if (olaf) member.olaf = true;
       if (claimedId !== 0 && claimedId !== member.id) {
         member.id = claimedId;
         this.#pingCache = undefined;
@@ -590,6 +598,7 @@ export class PeerMachine {
         address: candidate?.address ?? { hostname: ip, port },
         id: claimedId || candidate?.id || 0,
         lastSeen: now,
+        olaf,
       };
       this.#members.set(key, member);
       this.#pingCache = undefined;

@@ -183,6 +183,19 @@ Deno.test("PeerMachine collector re-joins every ~10 s so a deployed bootstrap ke
   ]);
 });
 
+Deno.test("PeerMachine: a deployed member with a lower id does not take the collector duty", () => {
+  const me = rec(5);
+  const m = joined(me, [rec(6)]);
+  const old = rec(2); // deployed: its list does not start with its own record
+  m.handleDatagram(ping([rec(6), me]), addr(old), 10);
+  m.handleDatagram(ping([rec(6), old, me]), addr(rec(6)), 11); // gossip tells us its id
+  assert.deepEqual(m.peers.map((p) => p.id), [2, 5, 6].filter((id) => id !== 5));
+  assert.equal(m.isCollector, true);
+  // An Olaf member with a lower id does.
+  m.handleDatagram(ping([rec(3)]), addr(rec(3)), 12);
+  assert.equal(m.isCollector, false);
+});
+
 Deno.test("PeerMachine: equal ids (deployed bootstrap) elect the lowest ip:port", () => {
   const a = joined(rec(1, 9), [rec(2, 9)]);
   const b = joined(rec(2, 9), [rec(1, 9)]);

