@@ -38,10 +38,10 @@ export function eventsRoute(state: ControlState): Hono {
         queue.push(event);
         notify();
       });
+      // Deno.serve cancels the body (onAbort) when the client goes away. The
+      // request's signal is not used: touching it makes Deno 2.9 print a
+      // legacy-abort warning on every server start.
       stream.onAbort(close);
-      // Deno.serve cancels the body (onAbort) when the client goes away; the
-      // request's signal covers servers that only abort that.
-      c.req.raw.signal.addEventListener("abort", close, { once: true });
       state.signal?.addEventListener("abort", close, { once: true });
       const timer = setInterval(() => {
         keepAliveDue = true;
@@ -79,7 +79,6 @@ export function eventsRoute(state: ControlState): Hono {
         unsubscribe();
         clearInterval(timer);
         state.signal?.removeEventListener("abort", close);
-        c.req.raw.signal.removeEventListener("abort", close);
       }
     });
   });
