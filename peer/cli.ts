@@ -27,18 +27,18 @@ Join an Olaf room and chat: every line you type goes to every member.
 Leave with Ctrl-D (end of input) or Ctrl-C; members are told at once (bye).
 
 Options:
-  --bootstrap LIST   bootstrap servers, comma-separated HOST:PORT (IPv4, localhost or DNS name)
-  --room NAME        room to join
-  --json             print one JSON object per line (joined, peer-joined, peer-left,
-                     message, error) instead of text for people
-  --port N           local UDP port (default: any free port)
-  --hostname ADDR    local address to bind (default 0.0.0.0)
-  --heartbeat MS     heartbeat interval (default 3000)
-  --timeout MS       drop members silent for this long (default 15000)
-  --join-timeout MS  give up joining after this long (default 15000)
-  --log-level LEVEL  diagnostics on stderr: trace, debug, info, warning, error, fatal
-                     (default: warning)
-  -h, --help         show this help
+  --bootstrap LIST        bootstrap servers, comma-separated HOST:PORT (IPv4, localhost or DNS name)
+  --room NAME             room to join
+  --json                  print one JSON object per line (joined, peer-joined, peer-left,
+                          message, error) instead of text for people
+  --port N                local UDP port (default: any free port)
+  --hostname ADDR         local address to bind (default 0.0.0.0)
+  --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
+  --timeout SECONDS       drop members silent for this long (default 15)
+  --join-timeout SECONDS  give up joining after this long (default 15)
+  --log-level LEVEL       diagnostics on stderr: trace, debug, info, warning, error, fatal
+                          (default: warning)
+  -h, --help              show this help
 
 Exit status: 0 after leaving, 1 when the room cannot be joined (ROOM_FULL, no
 answer), 2 for bad arguments.`;
@@ -92,11 +92,14 @@ function plain(p: PeerRecord): { ip: string; port: number; id: number } {
   return { ip: p.ip, port: p.port, id: p.id };
 }
 
-function positiveInt(name: string, text: string | undefined): number | undefined {
+/** Seconds (decimals allowed, as the bootstrap's `--timeout`) to whole milliseconds. */
+function secondsToMs(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n <= 0) throw new TypeError(`--${name} must be a positive integer`);
-  return n;
+  const ms = Math.round(Number(text) * 1000);
+  if (!/^\d+(\.\d+)?$/.test(text) || ms <= 0) {
+    throw new TypeError(`--${name} must be a positive number of seconds`);
+  }
+  return ms;
 }
 
 /**
@@ -172,9 +175,9 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
       throw new TypeError("--port must be 0..65535");
     }
-    heartbeatMs = positiveInt("heartbeat", options.heartbeat);
-    peerTimeoutMs = positiveInt("timeout", options.timeout);
-    joinTimeoutMs = positiveInt("join-timeout", options["join-timeout"]);
+    heartbeatMs = secondsToMs("heartbeat", options.heartbeat);
+    peerTimeoutMs = secondsToMs("timeout", options.timeout);
+    joinTimeoutMs = secondsToMs("join-timeout", options["join-timeout"]);
     if (!isLogLevel(logLevel)) throw new TypeError(`unknown --log-level ${logLevel}`);
   } catch (error) {
     io.err(`olaf-peer: ${(error as Error).message}\n\nRun with --help for usage.`);

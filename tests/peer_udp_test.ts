@@ -104,7 +104,7 @@ class CliPeer {
 Deno.test("CLI --json: joined, peer-joined, message, peer-left on EOF (bye)", async () => {
   await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
   const spec = `127.0.0.1:${server.localAddress.port}`;
-  const args = ["--bootstrap", spec, "--room", "cli-room", "--json", "--heartbeat", "300"];
+  const args = ["--bootstrap", spec, "--room", "cli-room", "--json", "--heartbeat", "0.3"];
   const a = new CliPeer(args);
   const aJoined = await a.waitFor("joined");
   const b = new CliPeer(args);
