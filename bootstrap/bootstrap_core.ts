@@ -12,7 +12,9 @@ import {
   ProtocolError,
   writePeerFields,
 } from "@olaf/protocol";
-import type { NetAddress } from "@olaf/protocol/net";
+import type { NetAddress, Transmit } from "@olaf/protocol/net";
+
+export type { Transmit } from "@olaf/protocol/net";
 import { Room, STRIDE } from "./_room.ts";
 import { type SourceBucket, SourceLimiter, takeBytes } from "./_rate_limiter.ts";
 import type {
@@ -76,14 +78,6 @@ export type ResolvedBootstrapLimits = Required<BootstrapLimits>;
 
 /** Where a datagram came from: a socket address, or an IPv4 number and port. */
 export type SourceAddress = NetAddress | { readonly ipv4: number; readonly port: number };
-
-/** A datagram the core wants sent. */
-export interface Transmit {
-  /** The bytes (owned by the receiver). */
-  readonly data: Uint8Array;
-  /** Destination. */
-  readonly to: NetAddress;
-}
 
 /** The defaults of every {@linkcode BootstrapLimits} field. */
 export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({

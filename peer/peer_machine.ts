@@ -17,7 +17,9 @@ import {
   ProtocolError,
   V1_RECEIVE_BUFFER_BYTES,
 } from "@olaf/protocol";
-import type { NetAddress } from "@olaf/protocol/net";
+import type { NetAddress, Transmit } from "@olaf/protocol/net";
+
+export type { Transmit } from "@olaf/protocol/net";
 import { addressKey, Fifo, normaliseHostname, rendezvousOrder } from "./_util.ts";
 
 /** Why a member left: it said `bye`, or it was not heard from for the peer timeout. */
@@ -73,14 +75,6 @@ export type PeerEvent =
     /** Human-readable description. */
     readonly message: string;
   };
-
-/** A datagram the driver must send. */
-export interface Transmit {
-  /** The datagram's bytes (may be shared between transmits: do not modify). */
-  readonly data: Uint8Array;
-  /** Where to send it. */
-  readonly to: NetAddress;
-}
 
 /** Options of a {@linkcode PeerMachine}. */
 export interface PeerMachineOptions {

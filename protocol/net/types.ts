@@ -14,6 +14,18 @@ export interface NetAddress {
   readonly port: number;
 }
 
+/**
+ * A datagram a sans-IO state machine wants sent: what the bootstrap's and the
+ * peer's `pollTransmit()` return, and what their drivers hand to
+ * {@linkcode DatagramSocket.send}.
+ */
+export interface Transmit {
+  /** The datagram's bytes. Treat them as read-only: a machine may share them between transmits. */
+  readonly data: Uint8Array;
+  /** Where to send it. */
+  readonly to: NetAddress;
+}
+
 /** Called for every datagram a socket receives. `data` is owned by the callee. */
 export type DatagramHandler = (data: Uint8Array, from: NetAddress) => void;
 
