@@ -12,7 +12,7 @@ import {
   ProtocolError,
   writePeerFields,
 } from "@olaf/protocol";
-import type { NetAddress, Transmit } from "@olaf/protocol/net";
+import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
 
 export type { Transmit } from "@olaf/protocol/net";
 import { Room, STRIDE } from "./_room.ts";
@@ -256,7 +256,6 @@ export class BootstrapCore {
    */
   emitEvents: boolean;
   readonly #startedAt: number;
-  readonly #maxQueuedEvents: number;
   readonly #decodeOptions: DecodeOptions;
   readonly #maxReplyRecords: number;
   readonly #limiter: SourceLimiter;
@@ -268,10 +267,8 @@ export class BootstrapCore {
   #lastId = 0;
   #now = 0;
 
-  readonly #transmits: Transmit[] = [];
-  #transmitHead = 0;
-  readonly #events: BootstrapEvent[] = [];
-  #eventHead = 0;
+  readonly #transmits = new Fifo<Transmit>();
+  readonly #events: Fifo<BootstrapEvent>;
 
   #datagramsIn = 0;
   #datagramsOut = 0;
@@ -294,11 +291,7 @@ export class BootstrapCore {
     this.#startedAt = options.startedAt ?? 0;
     this.#now = this.#startedAt;
     this.emitEvents = options.emitEvents ?? true;
-    this.#maxQueuedEvents = positive(
-      "maxQueuedEvents",
-      options.maxQueuedEvents ?? 65_536,
-      true,
-    );
+    this.#events = new Fifo(positive("maxQueuedEvents", options.maxQueuedEvents ?? 65_536, true));
     this.#decodeOptions = {
       maxDatagramBytes: this.limits.maxDatagramBytes,
       maxRoomBytes: this.limits.maxRoomNameBytes,
@@ -384,13 +377,7 @@ export class BootstrapCore {
    * @returns A reply and its destination.
    */
   pollTransmit(): Transmit | undefined {
-    if (this.#transmitHead === this.#transmits.length) return undefined;
-    const transmit = this.#transmits[this.#transmitHead++]!;
-    if (this.#transmitHead === this.#transmits.length) {
-      this.#transmits.length = 0;
-      this.#transmitHead = 0;
-    }
-    return transmit;
+    return this.#transmits.shift();
   }
 
   /**
@@ -399,13 +386,7 @@ export class BootstrapCore {
    * @returns The oldest queued event.
    */
   pollEvent(): BootstrapEvent | undefined {
-    if (this.#eventHead === this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++]!;
-    if (this.#eventHead === this.#events.length) {
-      this.#events.length = 0;
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
@@ -866,7 +847,7 @@ export class BootstrapCore {
   }
 
   #transmit(data: Uint8Array, to: NetAddress): void {
-    if (this.#transmits.length - this.#transmitHead >= MAX_QUEUED_TRANSMITS) {
+    if (this.#transmits.size >= MAX_QUEUED_TRANSMITS) {
       // Nobody is sending them; a driver drains after every datagram so this never happens there.
       return this.#drop("transmit-overflow");
     }
@@ -877,15 +858,8 @@ export class BootstrapCore {
 
   #event(event: BootstrapEvent): void {
     if (!this.emitEvents) return;
-    if (this.#events.length - this.#eventHead >= this.#maxQueuedEvents) {
-      this.#eventHead++; // drop the oldest: nobody is reading
-      this.#drop("events-overflow");
-      if (this.#eventHead > 1024 && this.#eventHead * 2 > this.#events.length) {
-        this.#events.splice(0, this.#eventHead);
-        this.#eventHead = 0;
-      }
-    }
-    this.#events.push(event);
+    // Past the bound the oldest event goes: nobody is reading them.
+    if (!this.#events.push(event)) this.#drop("events-overflow");
   }
 
   #drop(reason: string): void {

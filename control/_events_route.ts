@@ -7,6 +7,7 @@
 // when the client goes away or the app shuts down.
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { Fifo } from "@olaf/protocol/net";
 import type { BootstrapEvent } from "./bootstrap_view.ts";
 import type { ControlState } from "./_state.ts";
 import { requireView } from "./_stats_routes.ts";
@@ -16,8 +17,8 @@ export function eventsRoute(state: ControlState): Hono {
   app.get("/events", (c) => {
     const view = requireView(state);
     return streamSSE(c, async (stream) => {
-      const queue: BootstrapEvent[] = [];
-      let dropped = 0;
+      const queue = new Fifo<BootstrapEvent>(state.sseQueueLimit);
+      let reportedDrops = 0;
       let keepAliveDue = false;
       let closed = false;
       let wake: (() => void) | undefined;
@@ -31,10 +32,6 @@ export function eventsRoute(state: ControlState): Hono {
         notify();
       };
       const unsubscribe = view.subscribe((event) => {
-        if (queue.length >= state.sseQueueLimit) {
-          queue.shift();
-          dropped++;
-        }
         queue.push(event);
         notify();
       });
@@ -53,13 +50,13 @@ export function eventsRoute(state: ControlState): Hono {
         if (state.signal?.aborted) return;
         await stream.write(": olaf events\n\n");
         while (!closed) {
-          if (queue.length === 0 && !keepAliveDue) {
+          if (queue.size === 0 && !keepAliveDue) {
             await new Promise<void>((resolve) => (wake = resolve));
             continue;
           }
-          if (dropped > 0) {
-            const data = JSON.stringify({ dropped });
-            dropped = 0;
+          if (queue.dropped > reportedDrops) {
+            const data = JSON.stringify({ dropped: queue.dropped - reportedDrops });
+            reportedDrops = queue.dropped;
             await stream.writeSSE({ event: "lagged", data, id: String(++id) });
           }
           const event = queue.shift();

@@ -1,42 +1,8 @@
 /**
- * Small private helpers for the peer machine: a FIFO without `shift()` costs,
+ * Small private helpers for the peer machine:
  * rendezvous ordering of bootstraps, and address normalisation.
  */
 import type { NetAddress } from "@olaf/protocol/net";
-
-/** A first-in first-out queue with O(1) push and shift. */
-export class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  /** Number of queued items. */
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  /** Appends an item. */
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  /** Removes and returns the oldest item. */
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  /** Drops every item. */
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
-  }
-}
 
 /** 32-bit FNV-1a of a string's UTF-16 code units, then a murmur3 finaliser for spread. */
 export function hash32(text: string): number {

@@ -17,10 +17,10 @@ import {
   ProtocolError,
   V1_RECEIVE_BUFFER_BYTES,
 } from "@olaf/protocol";
-import type { NetAddress, Transmit } from "@olaf/protocol/net";
+import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
 
 export type { Transmit } from "@olaf/protocol/net";
-import { addressKey, Fifo, normaliseHostname, rendezvousOrder } from "./_util.ts";
+import { addressKey, normaliseHostname, rendezvousOrder } from "./_util.ts";
 
 /** Why a member left: it said `bye`, or it was not heard from for the peer timeout. */
 export type PeerLeftReason = "bye" | "timeout";

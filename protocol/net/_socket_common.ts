@@ -4,6 +4,7 @@
  * behind the async iterator.
  */
 import type { BindOptions, Datagram, DatagramHandler, NetAddress } from "./types.ts";
+import { Fifo } from "./fifo.ts";
 
 /** Default for {@linkcode BindOptions.queueLimit}. */
 export const DEFAULT_QUEUE_LIMIT = 4096;
@@ -160,12 +161,12 @@ export class OrderedSender {
  */
 export class Receiver implements AsyncIterable<Datagram> {
   /** Datagrams dropped because the iterator queue was full. */
-  dropped = 0;
+  get dropped(): number {
+    return this.#queue.dropped;
+  }
   #handler: DatagramHandler | undefined;
   #onError: ((error: Error) => void) | undefined;
-  #limit: number;
-  #items: Datagram[] = [];
-  #head = 0;
+  #queue: Fifo<Datagram>;
   #waiters: ((result: IteratorResult<Datagram>) => void)[] = [];
   #closed = false;
   #unhandled: (error: Error) => void;
@@ -177,7 +178,7 @@ export class Receiver implements AsyncIterable<Datagram> {
   constructor(options: ResolvedBindOptions, unhandled?: (error: Error) => void) {
     this.#handler = options.onDatagram;
     this.#onError = options.onError;
-    this.#limit = options.queueLimit;
+    this.#queue = new Fifo(options.queueLimit);
     this.#unhandled = unhandled ?? ((error) => reportError(undefined, error));
   }
 
@@ -199,27 +200,14 @@ export class Receiver implements AsyncIterable<Datagram> {
       waiter({ value: { data, from }, done: false });
       return true;
     }
-    let kept = true;
-    if (this.#items.length - this.#head >= this.#limit) {
-      this.#head++;
-      this.dropped++;
-      kept = false;
-    }
-    this.#items.push({ data, from });
-    // Compact now and then so the array does not grow without bound.
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return kept;
+    return this.#queue.push({ data, from });
   }
 
   /** Ends every iterator; buffered datagrams are discarded. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#items = [];
-    this.#head = 0;
+    this.#queue.clear();
     for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
   }
 
@@ -229,15 +217,8 @@ export class Receiver implements AsyncIterable<Datagram> {
     }
     return {
       next: (): Promise<IteratorResult<Datagram>> => {
-        if (this.#head < this.#items.length) {
-          const value = this.#items[this.#head];
-          this.#items[this.#head++] = undefined as unknown as Datagram;
-          if (this.#head === this.#items.length) {
-            this.#items = [];
-            this.#head = 0;
-          }
-          return Promise.resolve({ value, done: false });
-        }
+        const value = this.#queue.shift();
+        if (value !== undefined) return Promise.resolve({ value, done: false });
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => this.#waiters.push(resolve));
       },

@@ -32,6 +32,7 @@
  * @module
  */
 export * from "./types.ts";
+export * from "./fifo.ts";
 export * from "./udp.ts";
 export * from "./udp_deno.ts";
 export * from "./udp_node.ts";
