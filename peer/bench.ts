@@ -74,20 +74,23 @@ async function olaf(n: number): Promise<Result> {
   Promise.all(joining).then((r) => (rooms = r));
   const ok = await net.runUntil(() => complete === n, { timeoutMs: GIVE_UP_MS });
   const convergedMs = ok ? net.now() - t0 : undefined;
-  const bytes0 = net.stats.bytesSent;
-  const datagrams0 = net.stats.sent;
-  await net.advance(STEADY_MS);
-  const seconds = STEADY_MS / 1000;
-  const result = {
-    convergedMs,
-    bytesPerPeerPerSecond: (net.stats.bytesSent - bytes0) / n / seconds,
-    datagramsPerPeerPerSecond: (net.stats.sent - datagrams0) / n / seconds,
-    wallMs: 0,
-  };
+  const result = { convergedMs, ...await steadyTraffic(net, n), wallMs: 0 };
   await Promise.all(rooms.map((r) => r.leave()));
   await server.close();
   result.wallMs = performance.now() - started;
   return result;
+}
+
+/** Traffic per peer per second over STEADY_MS of virtual time, once the room has settled. */
+async function steadyTraffic(net: MemoryNetwork, n: number) {
+  const bytes0 = net.stats.bytesSent;
+  const datagrams0 = net.stats.sent;
+  await net.advance(STEADY_MS);
+  const seconds = STEADY_MS / 1000;
+  return {
+    bytesPerPeerPerSecond: (net.stats.bytesSent - bytes0) / n / seconds,
+    datagramsPerPeerPerSecond: (net.stats.sent - datagrams0) / n / seconds,
+  };
 }
 
 async function deployed(n: number): Promise<Result> {
@@ -124,16 +127,7 @@ async function deployed(n: number): Promise<Result> {
       break;
     }
   }
-  const bytes0 = net.stats.bytesSent;
-  const datagrams0 = net.stats.sent;
-  await net.advance(STEADY_MS);
-  const seconds = STEADY_MS / 1000;
-  const result = {
-    convergedMs,
-    bytesPerPeerPerSecond: (net.stats.bytesSent - bytes0) / n / seconds,
-    datagramsPerPeerPerSecond: (net.stats.sent - datagrams0) / n / seconds,
-    wallMs: 0,
-  };
+  const result = { convergedMs, ...await steadyTraffic(net, n), wallMs: 0 };
   await Promise.all([...nodes, boot].map((node) => node.stop()));
   result.wallMs = performance.now() - started;
   return result;
