@@ -1,6 +1,6 @@
 import { ProtocolError } from "./errors.ts";
 import { formatIPv4 } from "./ipv4.ts";
-import type { Message, MessageInit, MessageTypeName } from "./message.ts";
+import type { BootstrapReplyMessage, Message, MessageInit, MessageTypeName } from "./message.ts";
 import { MessageType } from "./message.ts";
 import { PEER_RECORD_BYTES, PeerList, type PeerListLike, writePeerRecord } from "./peer_list.ts";
 
@@ -150,37 +150,21 @@ function decodeRoom(bytes: Uint8Array, options: DecodeOptions | undefined): stri
 
 const CODES: Record<Exclude<MessageTypeName, never>, number> = MessageType;
 
-function peerCount(peers: PeerListLike): number {
-  return peers.length;
-}
-
 function roomBytes(room: string): Uint8Array {
   if (!room.isWellFormed()) fail("room-not-utf8", "room name has lone surrogates");
   return utf8Encoder.encode(room);
 }
 
-/**
- * Encodes a message into a new datagram.
- *
- * @param message The message; `peers` may be a decoded {@linkcode PeerList}
- *   (its bytes are copied as they are) or an array of records (validated).
- * @param options Limits.
- * @returns The datagram bytes.
- * @throws {ProtocolError} For invalid fields (`invalid-ipv4`, `port-out-of-range`,
- *   `id-out-of-range`, `room-not-utf8`, `invalid-type`) or a datagram over the limit.
- *
- * @example Encode a join and check it against the wire format
- * ```ts
- * import { encode, PeerList } from "@olaf/protocol";
- * import assert from "node:assert/strict";
- *
- * const bytes = encode({ type: "JOIN_B", peers: [], room: "hi" });
- * assert.deepEqual([...bytes], [1, 0, 0, 0, 0, 0, 2, 0x68, 0x69]);
- * ```
- */
-export function encode(message: MessageInit, options?: EncodeOptions): Uint8Array {
-  const peers = message.peers;
-  const count = peerCount(peers);
+interface Layout {
+  code: number;
+  count: number;
+  /** `undefined` for `BOOTSTRAP_R`, whose payload is the recipient's record. */
+  payload: Uint8Array | undefined;
+  size: number;
+}
+
+function layout(message: MessageInit, options: EncodeOptions | undefined): Layout {
+  const count = message.peers.length;
   if (count > 0xffff) fail("too-many-peers", `${count} peer records do not fit a u16 count`);
   let code: number;
   let payload: Uint8Array | undefined;
@@ -209,23 +193,29 @@ export function encode(message: MessageInit, options?: EncodeOptions): Uint8Arra
   if (size > (options?.maxDatagramBytes ?? MAX_DATAGRAM_BYTES)) {
     fail("datagram-too-large", `message of ${size} bytes is over the limit`);
   }
-  const out = new Uint8Array(size);
-  out[0] = code;
-  out[1] = count >>> 8;
-  out[2] = count;
+  return { code, count, payload, size };
+}
+
+/** Writes every byte of the message at `offset` (the caller checked the room). */
+function write(
+  message: MessageInit,
+  { code, count, payload }: Layout,
+  out: Uint8Array,
+  offset: number,
+) {
+  const peers = message.peers;
+  out[offset] = code;
+  out[offset + 1] = count >>> 8;
+  out[offset + 2] = count;
+  const first = offset + HEADER_BYTES;
   if (peers instanceof PeerList) {
-    out.set(peers.bytes(), HEADER_BYTES);
+    out.set(peers.bytes(), first);
   } else {
-    for (let i = 0; i < count; i++) {
-      writePeerRecord(out, HEADER_BYTES + i * PEER_RECORD_BYTES, peers[i]!);
-    }
+    for (let i = 0; i < count; i++) writePeerRecord(out, first + i * PEER_RECORD_BYTES, peers[i]!);
   }
+  const peersEnd = first + count * PEER_RECORD_BYTES;
   if (payload === undefined) {
-    writePeerRecord(
-      out,
-      peersEnd,
-      (message as { self: { ip: string; port: number; id: number } }).self,
-    );
+    writePeerRecord(out, peersEnd, (message as BootstrapReplyMessage<PeerListLike>).self);
   } else {
     const n = payload.length;
     out[peersEnd] = n >>> 24;
@@ -234,7 +224,93 @@ export function encode(message: MessageInit, options?: EncodeOptions): Uint8Arra
     out[peersEnd + 3] = n;
     out.set(payload, peersEnd + 4);
   }
+}
+
+// Allocating a typed array costs several times more than encoding a small
+// message, so small results are carved from a shared slab. A slab region is
+// handed out once and never written again, so results stay independent.
+const SLAB_BYTES = 32 * 1024;
+const POOLED_MAX_BYTES = 4 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabOffset = 0;
+
+/**
+ * Encodes a message into a new datagram.
+ *
+ * Messages of up to 4 KiB are returned as views into a pooled 32 KiB buffer
+ * that is never written again: the bytes are yours, but `result.buffer` is
+ * shared with other results, so use `result.slice()` if you need a buffer of
+ * its own (or {@linkcode encodeInto} to write into yours).
+ *
+ * @param message The message; `peers` may be a decoded {@linkcode PeerList}
+ *   (its bytes are copied as they are) or an array of records (validated).
+ * @param options Limits.
+ * @returns The datagram bytes.
+ * @throws {ProtocolError} For invalid fields (`invalid-ipv4`, `port-out-of-range`,
+ *   `id-out-of-range`, `room-not-utf8`, `invalid-type`) or a datagram over the limit.
+ *
+ * @example Encode a join and check it against the wire format
+ * ```ts
+ * import { encode } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = encode({ type: "JOIN_B", peers: [], room: "hi" });
+ * assert.deepEqual([...bytes], [1, 0, 0, 0, 0, 0, 2, 0x68, 0x69]);
+ * ```
+ */
+export function encode(message: MessageInit, options?: EncodeOptions): Uint8Array {
+  const plan = layout(message, options);
+  const size = plan.size;
+  if (size > POOLED_MAX_BYTES) {
+    const out = new Uint8Array(size);
+    write(message, plan, out, 0);
+    return out;
+  }
+  if (slabOffset + size > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabOffset = 0;
+  }
+  const out = slab.subarray(slabOffset, slabOffset + size);
+  write(message, plan, out, 0); // throws before the region is handed out
+  slabOffset += size;
   return out;
+}
+
+/**
+ * Encodes a message into `target` at `offset`, for callers that manage their
+ * own buffers.
+ *
+ * @param message The message (as for {@linkcode encode}).
+ * @param target Where to write.
+ * @param offset Where in `target` to start, default 0.
+ * @param options Limits.
+ * @returns The number of bytes written.
+ * @throws {ProtocolError} As {@linkcode encode} does.
+ * @throws {RangeError} When the message does not fit in `target` from `offset`.
+ *
+ * @example Two messages back to back in one buffer
+ * ```ts
+ * import { decode, encodeInto } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const buffer = new Uint8Array(64);
+ * const first = encodeInto({ type: "PING", peers: [], payload: new Uint8Array() }, buffer);
+ * const second = encodeInto({ type: "JOIN_B", peers: [], room: "lobby" }, buffer, first);
+ * assert.equal(decode(buffer.subarray(first, first + second)).type, "JOIN_B");
+ * ```
+ */
+export function encodeInto(
+  message: MessageInit,
+  target: Uint8Array,
+  offset = 0,
+  options?: EncodeOptions,
+): number {
+  const plan = layout(message, options);
+  if (!(offset >= 0) || offset + plan.size > target.length) {
+    throw new RangeError(`${plan.size} bytes do not fit at offset ${offset} of ${target.length}`);
+  }
+  write(message, plan, target, offset);
+  return plan.size;
 }
 
 /**

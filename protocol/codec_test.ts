@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { decode, encode, type MessageInit, MessageType, PeerList, ProtocolError } from "./mod.ts";
+import {
+  decode,
+  encode,
+  encodeInto,
+  type MessageInit,
+  MessageType,
+  PeerList,
+  ProtocolError,
+} from "./mod.ts";
 
 interface VectorCase {
   name: string;
@@ -176,4 +184,31 @@ Deno.test("PeerList gives numeric fields without allocating records", () => {
   assert.equal(list.idAt(0), 4294967295);
   assert.equal(list.keyAt(0), 0xcb007107 * 65536 + 65535);
   assert.throws(() => list.get(1), RangeError);
+});
+
+Deno.test("encoded results stay independent: later encodes, even failed ones, never touch them", () => {
+  const ping = (port: number) => ({
+    type: "PING" as const,
+    peers: [{ ip: "10.0.0.1", port, id: port }],
+    payload: new Uint8Array(),
+  });
+  const kept = Array.from({ length: 5000 }, (_, i) => encode(ping(i))); // spans many slabs
+  assert.throws(() => encode({ ...ping(1), peers: [{ ip: "bad", port: 1, id: 1 }] }));
+  for (let i = 0; i < 20_000; i++) encode(ping(65535));
+  kept.forEach((bytes, i) => assert.equal(decode(bytes).peers.portAt(0), i));
+  const big = new Uint8Array(10_000);
+  assert.equal(encode({ type: "APP_R", peers: [], payload: big }).buffer.byteLength, 10_007);
+});
+
+Deno.test("encodeInto writes at an offset and refuses a buffer that is too small", () => {
+  const buffer = new Uint8Array(40).fill(0xee);
+  const n = encodeInto({ type: "JOIN_B", peers: [], room: "hi" }, buffer, 5);
+  assert.equal(n, 9);
+  assert.deepEqual([...buffer.subarray(5, 14)], [1, 0, 0, 0, 0, 0, 2, 0x68, 0x69]);
+  assert.equal(buffer[4], 0xee);
+  assert.equal(buffer[14], 0xee);
+  assert.throws(
+    () => encodeInto({ type: "JOIN_B", peers: [], room: "hi" }, buffer, 35),
+    RangeError,
+  );
 });
