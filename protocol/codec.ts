@@ -21,6 +21,11 @@ export interface DecodeOptions {
   maxPeers?: number;
   /** Longest room name in UTF-8 bytes, default 1000. */
   maxRoomBytes?: number;
+  /**
+   * Longest payload of the other types (`PING`, `APP_R`, `ROOM_FULL`,
+   * extensions) in bytes; by default only the datagram limit applies.
+   */
+  maxPayloadBytes?: number;
 }
 
 /** Limits applied while encoding. */
@@ -107,6 +112,12 @@ export function decode(data: Uint8Array, options?: DecodeOptions): Message {
   }
   if (end < length) fail("trailing-bytes", `${length - end} bytes after the payload`);
   const payload = data.subarray(start, end);
+  if (
+    payloadLength > (options?.maxPayloadBytes ?? MAX_DATAGRAM_BYTES) &&
+    code !== MessageType.JOIN_B && code !== MessageType.PEER_COLLECTOR // rooms have their own limit
+  ) {
+    fail("payload-too-large", `payload of ${payloadLength} bytes is over the limit`);
+  }
 
   switch (code) {
     case MessageType.PING:

@@ -125,6 +125,15 @@ Deno.test("decode limits are options with safe defaults", () => {
     (e: unknown) => e instanceof ProtocolError && e.reason === "datagram-too-large",
   );
 });
+const app = encode({ type: "APP_R", peers: [], payload: new Uint8Array(600) });
+assert.throws(
+  () => decode(app, { maxPayloadBytes: 599 }),
+  (e: unknown) => e instanceof ProtocolError && e.reason === "payload-too-large",
+);
+assert.equal(decode(app, { maxPayloadBytes: 600 }).type, "APP_R");
+// Room names are bounded by maxRoomBytes, not by the payload limit.
+const join = encode({ type: "JOIN_B", peers: [], room: "lobby" });
+assert.equal(decode(join, { maxPayloadBytes: 1 }).type, "JOIN_B");
 
 Deno.test("encoding refuses fields that do not fit the wire", () => {
   const cases: [MessageInit, string][] = [
