@@ -3,8 +3,11 @@
  * checks, address helpers, error normalisation and the bounded receive queue
  * behind the async iterator.
  */
-import type { BindOptions, Datagram, DatagramHandler, NetAddress } from "./types.ts";
+import type { BindOptions, Datagram, DatagramHandler, NetAddress, Transmit } from "./types.ts";
 import { Fifo } from "./fifo.ts";
+
+/** Most datagrams waiting behind the one in flight, per socket. */
+export const SEND_QUEUE_LIMIT = 8192;
 
 /** Default for {@linkcode BindOptions.queueLimit}. */
 export const DEFAULT_QUEUE_LIMIT = 4096;
@@ -103,9 +106,9 @@ export function reportError(onError: ((error: Error) => void) | undefined, error
  */
 export class OrderedSender {
   #issue: (data: Uint8Array, to: NetAddress, done: () => void) => void;
-  #data: Uint8Array[] = [];
-  #to: NetAddress[] = [];
-  #head = 0;
+  // Bounded, so a socket that receives faster than it can send (a flooded
+  // server) drops its oldest unsent datagrams instead of growing without end.
+  #queue = new Fifo<Transmit>(SEND_QUEUE_LIMIT);
   #busy = false;
   #stopped = false;
   #idle: (() => void) | undefined;
@@ -118,12 +121,16 @@ export class OrderedSender {
     this.#issue = issue;
   }
 
+  /** Datagrams dropped because too many were waiting to be sent. */
+  get dropped(): number {
+    return this.#queue.dropped;
+  }
+
   /** Queues one datagram; it goes out after every datagram queued before it. */
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#stopped) return;
     if (this.#busy) {
-      this.#data.push(data);
-      this.#to.push(to);
+      this.#queue.push({ data, to });
       return;
     }
     this.#busy = true;
@@ -131,19 +138,14 @@ export class OrderedSender {
   }
 
   #done = (): void => {
-    if (this.#stopped || this.#head === this.#data.length) {
+    const next = this.#stopped ? undefined : this.#queue.shift();
+    if (next === undefined) {
       this.#busy = false;
-      this.#data = [];
-      this.#to = [];
-      this.#head = 0;
+      this.#queue.clear();
       this.#idle?.();
       return;
     }
-    const i = this.#head++;
-    const data = this.#data[i];
-    const to = this.#to[i];
-    this.#data[i] = undefined as unknown as Uint8Array; // let it be collected
-    this.#issue(data, to, this.#done);
+    this.#issue(next.data, next.to, this.#done);
   };
 
   /** Drops whatever is still queued; resolves once the send in flight, if any, completed. */
