@@ -20,7 +20,11 @@ export function requireObject(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-/** A session name: 1..64 characters, no control characters, no outer spaces. */
+/**
+ * A session name: 1..64 characters, no control characters, no outer spaces,
+ * well-formed Unicode. A lone surrogate (JSON allows `"\ud800"`) would reach
+ * Deno KV as U+FFFD, so two different names would share one key.
+ */
 export function parseName(value: unknown, field = "name"): string {
   if (typeof value !== "string") throw badRequest(`${field} must be a string`);
   if (value.length === 0 || value.length > MAX_NAME_LENGTH) {
@@ -29,17 +33,24 @@ export function parseName(value: unknown, field = "name"): string {
   if (CONTROL_CHARS.test(value) || value.trim() !== value) {
     throw badRequest(`${field} must not contain control characters or outer spaces`);
   }
+  if (!value.isWellFormed()) throw badRequest(`${field} must not contain lone surrogates`);
   return value;
 }
 
-/** A peer id: a non-empty string (up to 64 characters) or a non-negative safe integer. */
+/**
+ * A peer id: a non-empty string (up to 64 characters, well-formed Unicode) or
+ * a non-negative safe integer.
+ */
 export function parsePeerId(value: unknown, field = "peerId"): PeerId {
   if (typeof value === "number") {
     if (Number.isSafeInteger(value) && value >= 0) return value;
     throw badRequest(`${field} must be a non-negative integer or a string`);
   }
   if (typeof value === "string") {
-    if (value.length === 0 || value.length > MAX_PEER_ID_LENGTH || CONTROL_CHARS.test(value)) {
+    if (
+      value.length === 0 || value.length > MAX_PEER_ID_LENGTH || CONTROL_CHARS.test(value) ||
+      !value.isWellFormed()
+    ) {
       throw badRequest(`${field} must be 1..${MAX_PEER_ID_LENGTH} printable characters`);
     }
     return value;
