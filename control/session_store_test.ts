@@ -180,3 +180,49 @@ Deno.test("kv store: a borrowed handle stays open after close(), prefixes keep s
   assert.equal((await other.get("a", 0))?.name, "a");
   assert.equal((await kv.get(["other", "session", "a"])).value !== null, true);
 });
+
+/** Wraps a KV handle so that every `set` of an atomic operation is recorded with its options. */
+function recordingKv(kv: Deno.Kv, sets: { key: Deno.KvKey; expireIn?: number }[]): Deno.Kv {
+  const recordingOp = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (prop === "set") {
+            const options = args[2] as { expireIn?: number } | undefined;
+            sets.push({ key: args[0] as Deno.KvKey, expireIn: options?.expireIn });
+          }
+          const result = value.apply(target, args);
+          return result === target ? proxy : result; // keep chained calls recorded
+        };
+      },
+    });
+    return proxy;
+  };
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") return () => recordingOp(target.atomic());
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+Deno.test("kv store: every write asks KV to expire the entry when the session does", async () => {
+  await using fixture = await openTempKvStore();
+  const sets: { key: Deno.KvKey; expireIn?: number }[] = [];
+  const store = new KvSessionStore(recordingKv((fixture.store as KvSessionStore).kv, sets));
+  await store.insert(record("a", 10_000), 0);
+  await store.update("a", 4_000, (current) => ({
+    record: { ...current, expiresAt: 30_000 },
+    value: undefined,
+  }));
+  await store.rename("a", "b", 5_000, (current) => ({ ...current, expiresAt: 65_000 }));
+  assert.deepEqual(sets, [
+    { key: ["olaf", "rendezvous", "session", "a"], expireIn: 10_000 },
+    { key: ["olaf", "rendezvous", "session", "a"], expireIn: 26_000 },
+    { key: ["olaf", "rendezvous", "session", "b"], expireIn: 60_000 },
+  ]);
+  assert.equal((await store.get("b", 5_000))?.expiresAt, 65_000);
+});
