@@ -348,36 +348,29 @@ for (const kind of STORE_KINDS) {
     await using _ = fixture;
     const { token } = await register(app);
     await register(app, "taken", "h9");
-    await expectError(
-      await app.request("/games/my-game?newName=x", { method: "PUT" }),
-      401,
-      "unauthorized",
-    );
-    await expectError(
-      await app.request("/games/my-game?newName=x", { method: "PUT", headers: bearer("nope") }),
-      403,
-      "forbidden",
-    );
-    await expectError(
-      await app.request("/games/unknown?newName=x", { method: "PUT", headers: bearer(token) }),
-      404,
-      "not-found",
-    );
-    await expectError(
-      await app.request("/games/my-game", { method: "PUT", headers: bearer(token) }),
-      400,
-      "bad-request",
-    );
-    await expectError(
-      await app.request("/games/my-game?newName=", { method: "PUT", headers: bearer(token) }),
-      400,
-      "bad-request",
-    );
-    await expectError(
-      await app.request("/games/my-game?newName=taken", { method: "PUT", headers: bearer(token) }),
-      409,
-      "name-taken",
-    );
+    const refused: [path: string, headers: Record<string, string>, status: number, code: string][] =
+      [
+        ["/games/my-game?newName=x", {}, 401, "unauthorized"],
+        ["/games/my-game?newName=x", bearer("nope"), 403, "forbidden"],
+        ["/games/unknown?newName=x", bearer(token), 404, "not-found"],
+        ["/games/%ZZ?newName=x", bearer(token), 404, "not-found"], // not percent-encoding: a name
+        ["/games/my-game", bearer(token), 400, "bad-request"],
+        ["/games/my-game?newName=", bearer(token), 400, "bad-request"],
+        ["/games/my-game?newName=%20x", bearer(token), 400, "bad-request"],
+        [`/games/my-game?newName=${"x".repeat(65)}`, bearer(token), 400, "bad-request"],
+        ["/games/my-game?newName=taken", bearer(token), 409, "name-taken"],
+      ];
+    for (const [path, headers, status, code] of refused) {
+      await expectError(await app.request(path, { method: "PUT", headers }), status, code);
+    }
+    // Renaming to its own name changes nothing but the expiry.
+    const same = await app.request("/games/my-game?newName=my-game", {
+      method: "PUT",
+      headers: bearer(token),
+    });
+    assert.equal(same.status, 200);
+    assert.equal((await same.json()).name, "my-game");
+    assert.equal((await poll(app, token)).status, 200);
     const res = await app.request("/games/my-game?newName=new%20name", {
       method: "PUT",
       headers: bearer(token),
@@ -390,6 +383,38 @@ for (const kind of STORE_KINDS) {
     await expectError(await poll(app, token), 404, "not-found");
     assert.equal((await poll(app, token, "new name")).status, 200);
     assert.equal((await start(app, "g", "new name")).status, 200);
+  });
+
+  Deno.test(`${kind.name}: non-ASCII names round-trip through every route`, async () => {
+    const { app, fixture } = await setup();
+    await using _ = fixture;
+    const longest = "🎮".repeat(32); // 64 UTF-16 code units: the limit
+    const { token } = await register(app, "jeu é 🎮");
+    await register(app, longest, "h2");
+    await expectError(
+      await sendJson(app, "POST", "/games/register", { name: `${longest}x`, peerId: 1 }),
+      400,
+      "bad-request",
+    );
+    const listed = await (await app.request("/games")).json();
+    assert.deepEqual(
+      listed.games.map((g: { name: string }) => g.name).sort(),
+      [
+        "jeu é 🎮",
+        longest,
+      ].sort(),
+    );
+    const renamed = await app.request(
+      `/games/${encodeURIComponent("jeu é 🎮")}?newName=${encodeURIComponent("ゲーム")}`,
+      { method: "PUT", headers: bearer(token) },
+    );
+    assert.equal((await renamed.json()).name, "ゲーム");
+    assert.equal((await poll(app, token, "ゲーム")).status, 200);
+    const deleted = await app.request(`/games/${encodeURIComponent("ゲーム")}`, {
+      method: "DELETE",
+      headers: bearer(token),
+    });
+    assert.deepEqual(await deleted.json(), { name: "ゲーム", deleted: true });
   });
 
   Deno.test(`${kind.name}: DELETE /games/:name with the host token`, async () => {
@@ -553,43 +578,46 @@ Deno.test("rendezvous: a failing store gives a JSON 500 (not bad input)", async 
   await expectError(res, 500, "internal");
 });
 
-Deno.test("rendezvous: no JSON body makes any endpoint answer 500 (property)", async () => {
-  const app = createControlApp({ rateLimit: false, maxBodyBytes: 4096 });
-  const { token } = await register(app, "fuzz", "h");
-  await poll(app, token, "fuzz", HOST_ADDRS);
-  const paths = ["/games/register", "/games/poll", "/games/start"];
-  const body = fc.oneof(
-    fc.jsonValue(),
-    fc.record({
-      name: fc.oneof(fc.constant("fuzz"), fc.string(), fc.jsonValue()),
-      peerId: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.jsonValue()),
-      addresses: fc.oneof(
-        fc.jsonValue(),
-        fc.array(
-          fc.tuple(
-            fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()),
-            fc.oneof(fc.integer(), fc.jsonValue()),
+for (const kind of STORE_KINDS) {
+  Deno.test(`${kind.name}: no JSON body makes any endpoint answer 500 (property)`, async () => {
+    await using fixture = await kind.open();
+    const app = createControlApp({ rateLimit: false, maxBodyBytes: 4096, store: fixture.store });
+    const { token } = await register(app, "fuzz", "h");
+    await poll(app, token, "fuzz", HOST_ADDRS);
+    const paths = ["/games/register", "/games/poll", "/games/start"];
+    const body = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        name: fc.oneof(fc.constant("fuzz"), fc.string({ unit: "binary" }), fc.jsonValue()),
+        peerId: fc.oneof(fc.string({ unit: "binary" }), fc.integer(), fc.double(), fc.jsonValue()),
+        addresses: fc.oneof(
+          fc.jsonValue(),
+          fc.array(
+            fc.tuple(
+              fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()),
+              fc.oneof(fc.integer(), fc.jsonValue()),
+            ),
+            {
+              maxLength: 20,
+            },
           ),
-          {
-            maxLength: 20,
-          },
         ),
-      ),
-    }, { requiredKeys: [] }),
-  );
-  await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...paths), body, fc.boolean(), async (path, value, auth) => {
-      const res = await sendJson(
-        app,
-        "POST",
-        path,
-        JSON.stringify(value),
-        auth ? bearer(token) : {},
-      );
-      assert.ok(res.status < 500, `${path} ${JSON.stringify(value)} -> ${res.status}`);
-      const answer = await res.json();
-      if (res.status >= 400) assert.equal(typeof answer.error, "string");
-    }),
-    { numRuns: 300 },
-  );
-});
+      }, { requiredKeys: [] }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), body, fc.boolean(), async (path, value, auth) => {
+        const res = await sendJson(
+          app,
+          "POST",
+          path,
+          JSON.stringify(value),
+          auth ? bearer(token) : {},
+        );
+        assert.ok(res.status < 500, `${path} ${JSON.stringify(value)} -> ${res.status}`);
+        const answer = await res.json();
+        if (res.status >= 400) assert.equal(typeof answer.error, "string");
+      }),
+      { numRuns: 300 },
+    );
+  });
+}
