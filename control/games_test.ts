@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createControlApp } from "./app.ts";
-import { bearer, ManualClock, sendJson, STORE_KINDS } from "./_test_support.ts";
+import { bearer, ManualClock, openTempKvStore, sendJson, STORE_KINDS } from "./_test_support.ts";
 import type { ControlApp } from "./app.ts";
 import type { SessionStore } from "./session_store.ts";
 
@@ -468,6 +468,30 @@ for (const kind of STORE_KINDS) {
     assert.equal((await (await app.request("/games")).json()).total, 0);
   });
 }
+
+Deno.test("kv: a session grown past KV's 64 KiB value limit is session-full, not a 500", async () => {
+  await using fixture = await openTempKvStore();
+  const app = createControlApp({ rateLimit: false, store: fixture.store, maxGuests: 1000 });
+  const { token } = await register(app);
+  await poll(app, token);
+  const addresses = Array.from(
+    { length: 16 },
+    (_, i) => [`2001:db8:ffff:ffff:ffff:ffff:ffff:${i}`, 65535],
+  );
+  let joined = 0;
+  for (; joined < 200; joined++) {
+    const res = await start(app, `guest-${"x".repeat(50)}-${joined}`, "my-game", addresses);
+    if (res.status !== 200) {
+      await expectError(res, 409, "session-full");
+      break;
+    }
+    await res.body?.cancel();
+  }
+  assert.ok(joined > 32 && joined < 200, `${joined} guests joined`);
+  // The session is intact: the host still gets every guest that fitted.
+  const answer = await (await poll(app, token)).json();
+  assert.equal(answer.addresses.length, joined);
+});
 
 Deno.test("rendezvous: no operator token configured means none is accepted", async () => {
   const app = createControlApp({ rateLimit: false, operatorToken: "" });

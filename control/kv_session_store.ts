@@ -114,11 +114,10 @@ export class KvSessionStore implements SessionStore, AsyncDisposable {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const entry = await this.kv.get<SessionRecord>(key);
       if (live(entry.value, now)) return "taken";
-      const result = await this.kv.atomic()
+      const op = this.kv.atomic()
         .check(entry)
-        .set(key, record, { expireIn: expireIn(record, now) })
-        .commit();
-      if (result.ok) return "inserted";
+        .set(key, record, { expireIn: expireIn(record, now) });
+      if (await commit(op)) return "inserted";
     }
     throw busy();
   }
@@ -146,7 +145,7 @@ export class KvSessionStore implements SessionStore, AsyncDisposable {
       const op = this.kv.atomic().check(entry);
       if (decision.record === null) op.delete(key);
       else op.set(key, decision.record, { expireIn: expireIn(decision.record, now) });
-      if ((await op.commit()).ok) return { value: decision.value };
+      if (await commit(op)) return { value: decision.value };
     }
     throw busy();
   }
@@ -174,12 +173,11 @@ export class KvSessionStore implements SessionStore, AsyncDisposable {
       if (!current) return "not-found";
       if (name !== newName && live(target.value, now)) return "taken";
       const next = { ...change(current), name: newName };
-      const result = await this.kv.atomic()
+      const op = this.kv.atomic()
         .check(entry, target)
         .delete(key)
-        .set(newKey, next, { expireIn: expireIn(next, now) })
-        .commit();
-      if (result.ok) return "renamed";
+        .set(newKey, next, { expireIn: expireIn(next, now) });
+      if (await commit(op)) return "renamed";
     }
     throw busy();
   }
@@ -242,6 +240,22 @@ function live(record: SessionRecord | null, now: number): SessionRecord | undefi
 
 function expireIn(record: SessionRecord, now: number): number {
   return Math.max(1, Math.ceil(record.expiresAt - now));
+}
+
+/**
+ * Commits `op`; whether its checks held. A session past KV's 64 KiB value
+ * limit (possible when `maxGuests` or `maxAddresses` are raised) is the
+ * client's doing, so it becomes 409 `session-full` rather than a 500.
+ */
+async function commit(op: Deno.AtomicOperation): Promise<boolean> {
+  try {
+    return (await op.commit()).ok;
+  } catch (error) {
+    if (error instanceof TypeError && /value too large/i.test(error.message)) {
+      throw new ApiError(409, "session-full", "the session is too large to store more addresses");
+    }
+    throw error;
+  }
 }
 
 function busy(): ApiError {
