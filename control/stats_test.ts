@@ -120,6 +120,47 @@ Deno.test("GET /rooms/:name lists members with public address, id and last seen"
   assert.deepEqual(await missing.json(), { error: "not-found", message: 'no room called "nope"' });
 });
 
+/**
+ * Checks the Prometheus text exposition format 0.0.4 line by line: every
+ * metric has one HELP and one TYPE line before its samples, its samples are
+ * together, counters end in `_total`, label values are escaped, values are
+ * numbers, and the text ends with a newline.
+ */
+function assertExposition(text: string): void {
+  assert.ok(text.endsWith("\n"), "no final newline");
+  const name = "[a-zA-Z_:][a-zA-Z0-9_:]*";
+  const label = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"`;
+  const sample = new RegExp(`^(${name})(?:\\{${label}(?:,${label})*\\})? (-?\\d+(?:\\.\\d+)?)$`);
+  const seen = new Map<string, { help: boolean; type?: string; samples: number }>();
+  let current: string | undefined;
+  for (const line of text.slice(0, -1).split("\n")) {
+    const comment = /^# (HELP|TYPE) (\S+) (.+)$/.exec(line);
+    if (comment) {
+      const [, kind, metric, rest] = comment;
+      const entry = seen.get(metric) ?? { help: false, samples: 0 };
+      assert.equal(entry.samples, 0, `${kind} of ${metric} after its samples`);
+      if (kind === "HELP") {
+        assert.ok(!entry.help, `two HELP lines for ${metric}`);
+        entry.help = true;
+      } else {
+        assert.equal(entry.type, undefined, `two TYPE lines for ${metric}`);
+        assert.match(rest, /^(counter|gauge)$/);
+        if (rest === "counter") assert.match(metric, /_total$/, `counter ${metric}`);
+        entry.type = rest;
+      }
+      seen.set(metric, entry);
+      current = metric;
+      continue;
+    }
+    const match = sample.exec(line);
+    assert.ok(match, `not a sample line: ${JSON.stringify(line)}`);
+    const entry = seen.get(match[1]);
+    assert.ok(entry?.help && entry.type, `sample of ${match[1]} without HELP and TYPE`);
+    assert.equal(current, match[1], `samples of ${match[1]} are not together`);
+    entry.samples++;
+  }
+}
+
 Deno.test("GET /metrics speaks the Prometheus text format", async () => {
   const { app, view, clock } = setup();
   view.join("lobby", alice);
@@ -129,7 +170,7 @@ Deno.test("GET /metrics speaks the Prometheus text format", async () => {
     datagramsOut: 4,
     bytesIn: 51,
     bytesOut: 60,
-    drops: { truncated: 2, 'we"ird\\': 1 },
+    drops: { truncated: 2, 'we"ird\\\nreason': 1 },
   });
   clock.advance(1500);
   await sendJson(app, "POST", "/games/register", { name: "g", peerId: 1 });
@@ -148,20 +189,14 @@ Deno.test("GET /metrics speaks the Prometheus text format", async () => {
       'olaf_bytes_total{direction="in"} 51',
       'olaf_bytes_total{direction="out"} 60',
       'olaf_drops_total{reason="truncated"} 2',
-      'olaf_drops_total{reason="we\\"ird\\\\"} 1',
+      'olaf_drops_total{reason="we\\"ird\\\\\\nreason"} 1',
       "olaf_uptime_seconds 1.5",
       "olaf_rendezvous_sessions 1",
       "olaf_http_rate_limited_total 0",
       "olaf_event_streams 0",
     ]
   ) assert.ok(samples.includes(line), `missing ${line} in\n${text}`);
-  // Every sample's metric has HELP and TYPE lines before it.
-  for (const line of samples) {
-    const name = line.split(/[{ ]/)[0];
-    assert.ok(text.includes(`# TYPE ${name} `), name);
-    assert.ok(text.includes(`# HELP ${name} `), name);
-  }
-  assert.ok(text.endsWith("\n"));
+  assertExposition(text);
 });
 
 Deno.test("GET /metrics without a bootstrap still reports the rendezvous", async () => {
@@ -169,6 +204,7 @@ Deno.test("GET /metrics without a bootstrap still reports the rendezvous", async
   const res = await app.request("/metrics");
   assert.equal(res.status, 200);
   const text = await res.text();
+  assertExposition(text);
   assert.match(text, /^olaf_bootstrap_attached 0$/m);
   assert.match(text, /^olaf_rendezvous_sessions 0$/m);
   assert.doesNotMatch(text, /olaf_rooms/);
