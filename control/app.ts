@@ -5,9 +5,7 @@
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
 import { accessLog } from "./_access_log.ts";
 import { ApiError, errorJson, quoted } from "./_errors.ts";
@@ -161,15 +159,6 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   app.onError((error, c) => {
     if (error instanceof ApiError) {
       return errorJson(c, error.status, error.code, error.message, error.headers);
-    }
-    if (error instanceof HTTPException) {
-      const status = error.status as ContentfulStatusCode;
-      return errorJson(
-        c,
-        status,
-        status === 413 ? "payload-too-large" : "bad-request",
-        error.message,
-      );
     }
     logger.error("unexpected error on {method} {path}: {error}", {
       method: c.req.method,
