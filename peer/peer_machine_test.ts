@@ -288,6 +288,26 @@ Deno.test("PeerMachine keeps every peer list within 1024 bytes and rotates throu
   assert.equal(seen.size, 251, "every member is advertised");
 });
 
+Deno.test("PeerMachine: an APP_R from an unknown sender makes it a member, then is delivered", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = joined(me, [bob]);
+  const carol = rec(3);
+  const app = (peers: PeerRecord[]) =>
+    encode({ type: "APP_R", peers, payload: new Uint8Array([5]) });
+  m.handleDatagram(app([carol]), addr(carol), 10);
+  assert.deepEqual(events(m), [
+    { type: "peer-joined", peer: carol },
+    { type: "message", from: carol, data: new Uint8Array([5]) },
+  ]);
+  assert.deepEqual(m.peers, [bob, carol]);
+  // A deployed sender does not list itself: a member all the same, id unknown for now.
+  const dave = rec(4);
+  m.handleDatagram(app([me, bob]), addr(dave), 11);
+  assert.deepEqual(events(m).map((e) => e.type), ["peer-joined", "message"]);
+  assert.deepEqual(m.peers.map((p) => p.port), [bob.port, carol.port, dave.port]);
+});
+
 Deno.test("PeerMachine: APP_R in and out", () => {
   const me = rec(1);
   const bob = rec(2);

@@ -121,7 +121,7 @@ Deno.test("with 20% loss, duplication and reordering the room still converges", 
     seed: 11,
   });
   const boot = await olafBootstrap(net);
-  const rooms = await joinMany(net, [boot.spec], 1, 30, 50);
+  const rooms = await joinMany(net, [boot.spec], 1, 50, 50);
   // Liveness needs direct evidence, so a pair that loses several pings in a row takes
   // a few heartbeats (0.2^k for k heartbeats): bound generously, it is the tail.
   assert.ok(await net.runUntil(() => converged(rooms), { timeoutMs: 10 * HEARTBEAT }));
@@ -210,6 +210,39 @@ Deno.test("a deployed bootstrap never forgets a live Olaf room (defect 2 worked 
   await leaveAll(rooms, [boot.node]);
 });
 
+Deno.test("a restarted bootstrap that forgot the room gets it back from the collector", async () => {
+  for (const kind of ["olaf", "legacy"] as const) {
+    const net = network();
+    const start = async () => {
+      if (kind === "olaf") {
+        const { core, node, spec } = await olafBootstrap(net);
+        return { node, spec, members: () => core.room(ROOM)?.memberCount ?? 0 };
+      }
+      const { model, node, spec } = await legacyBootstrap(net);
+      return { node, spec, members: () => model.rooms.get(ROOM)?.members.length ?? 0 };
+    };
+    const before = await start();
+    const rooms = await joinMany(net, [before.spec], 1, 5, 100);
+    assert.ok(await net.runUntil(() => converged(rooms), { timeoutMs: HEARTBEAT }));
+    await before.node.stop();
+    const boot = await start(); // same address, empty memory: the room is forgotten
+    assert.equal(boot.members(), 0);
+    // The collector's next report recreates it (Olaf); a deployed bootstrap ignores the report,
+    // so the collector re-joins at the heartbeat after the unanswered one.
+    assert.ok(
+      await net.runUntil(() => boot.members() > 0, { timeoutMs: 2 * HEARTBEAT + 100 }),
+      `${kind}: the room is back`,
+    );
+    if (kind === "olaf") assert.equal(boot.members(), 5, "the report restored every member");
+    const [newcomer] = await joinMany(net, [boot.spec], 100, 1, 0);
+    assert.ok(
+      await net.runUntil(() => converged([...rooms, newcomer!]), { timeoutMs: HEARTBEAT }),
+      `${kind}: a newcomer finds everyone`,
+    );
+    await leaveAll([...rooms, newcomer!], [boot.node]);
+  }
+});
+
 Deno.test("bootstrap failover: members and newcomers move to the next bootstrap and come back", async () => {
   const net = network();
   const a = await olafBootstrap(net, "10.9.0.1");
@@ -270,6 +303,19 @@ for (const kind of ["olaf", "legacy"] as const) {
     const legacyKeys = legacyNodes.map((n) =>
       key({ ip: n.address.hostname, port: n.address.port })
     );
+    // Within one heartbeat of the last join, Olaf peers see everyone (a deployed peer is
+    // heard from at its first heartbeat ping) and deployed peers know every Olaf peer
+    // (Olaf lists carry the sender's own record, which a deployed peer adds).
+    assert.ok(
+      await net.runUntil(
+        () =>
+          converged(rooms, [], legacyKeys) &&
+          legacy.every((l) => rooms.every((r) => l.known.has(key(r.self)))),
+        { timeoutMs: HEARTBEAT + 50 },
+      ),
+      "the Olaf side converges within a heartbeat",
+    );
+    // Deployed peers only learn each other through lists (defect 4): give them a few rounds.
     assert.ok(
       await net.runUntil(() => converged(rooms, legacy, legacyKeys), { timeoutMs: 3 * HEARTBEAT }),
       "everyone knows everyone",
