@@ -67,3 +67,29 @@ Deno.test("deploy: a bad OLAF_SESSION_TTL_MS is refused at start", async () => {
     return Promise.resolve();
   });
 });
+
+Deno.test("deploy: the rate limit applies per client address from the serve info", async () => {
+  await withKv(async (kv) => {
+    const handler = createDeployHandler(kv, { env: () => undefined });
+    const from = (hostname: string): Deno.ServeHandlerInfo => ({
+      remoteAddr: { transport: "tcp", hostname, port: 40000 },
+      completed: Promise.resolve(),
+    });
+    // The default bucket holds 60 requests and refills 20 per second, far
+    // slower than this loop: the client is refused once it has spent them.
+    let allowed = 0;
+    let refused: Response | undefined;
+    while (!refused && allowed < 1000) {
+      const res = await handler(new Request("http://deploy.example/health"), from("192.0.2.1"));
+      if (res.status === 429) refused = res;
+      else allowed++;
+      await res.body?.cancel();
+    }
+    assert.ok(refused, "never rate limited");
+    assert.ok(allowed >= 60, `${allowed} allowed`);
+    assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+    const other = await handler(new Request("http://deploy.example/health"), from("192.0.2.2"));
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+  });
+});

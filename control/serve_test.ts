@@ -135,3 +135,27 @@ Deno.test("serveControl: IPv6 loopback, URL in brackets", async () => {
   assert.equal(res.status, 200);
   await res.body?.cancel();
 });
+
+Deno.test("serveControl: the rate limit keys on the connection's address", async () => {
+  const seen: (string | undefined)[] = [];
+  await using server = await serveControl({
+    hostname: "127.0.0.1",
+    port: 0,
+    rateLimit: {
+      capacity: 1,
+      refillPerSecond: 0.001,
+      clientKey: (_request, address) => {
+        seen.push(address);
+        return address ?? "unknown";
+      },
+    },
+  });
+  const first = await fetch(new URL("/health", server.url));
+  assert.equal(first.status, 200);
+  await first.body?.cancel();
+  const second = await fetch(new URL("/health", server.url));
+  assert.equal(second.status, 429);
+  assert.ok(Number(second.headers.get("retry-after")) >= 1);
+  assert.equal((await second.json()).error, "rate-limited");
+  assert.deepEqual(seen, ["127.0.0.1", "127.0.0.1"]);
+});
