@@ -2,10 +2,7 @@
 // Refused requests get 429 {"error":"rate-limited"} and Retry-After (whole
 // seconds until a token is back). The bucket map is bounded (maxClients).
 import type { Context, MiddlewareHandler } from "hono";
-
 import type { RateLimitOptions } from "./app.ts";
-
-export type { RateLimitOptions };
 
 interface Bucket {
   tokens: number;
@@ -20,7 +17,7 @@ interface Bucket {
  * @param c The request context.
  * @returns The remote hostname.
  */
-export function remoteAddress(c: Context): string | undefined {
+function remoteAddress(c: Context): string | undefined {
   const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
   const hostname = env?.remoteAddr?.hostname;
   return typeof hostname === "string" ? hostname : undefined;

@@ -237,7 +237,7 @@ function guestAddresses(guest: GuestRecord): GuestAddresses {
   };
 }
 
-export function summarize(record: SessionRecord): SessionSummary {
+function summarize(record: SessionRecord): SessionSummary {
   return {
     name: record.name,
     peerId: record.peerId,
@@ -263,7 +263,7 @@ function newToken(): string {
     .replace(/=+$/, "");
 }
 
-export async function sha256Hex(text: string): Promise<string> {
+async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
