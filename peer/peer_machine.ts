@@ -441,16 +441,20 @@ export class PeerMachine {
   }
 
   /**
-   * Queues `payload` as an `APP_R` to every current member.
+   * Queues `payload` as an `APP_R` to every current member, and to the peers
+   * the bootstrap or gossip listed that have not answered yet. Right after
+   * joining, those are the whole room: a message sent then still reaches it
+   * (a receiver makes the sender a member on the spot).
    *
    * @param payload Application bytes (up to 1007 bytes reach deployed v1 peers).
-   * @returns How many members it was sent to.
+   * @returns How many peers it was sent to.
    * @throws {RangeError} When the payload does not fit a UDP datagram, or after leaving.
    */
   send(payload: Uint8Array): number {
     const data = this.#appDatagram(payload);
     for (const m of this.#members.values()) this.#transmits.push({ data, to: m.address });
-    return this.#members.size;
+    for (const c of this.#candidates.values()) this.#transmits.push({ data, to: c.address });
+    return this.#members.size + this.#candidates.size;
   }
 
   /**

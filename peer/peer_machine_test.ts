@@ -308,6 +308,19 @@ Deno.test("PeerMachine: an APP_R from an unknown sender makes it a member, then 
   assert.deepEqual(m.peers.map((p) => p.port), [bob.port, carol.port, dave.port]);
 });
 
+Deno.test("PeerMachine: send right after joining reaches the peers the bootstrap listed", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
+  m.handleTimeout(0);
+  m.handleDatagram(reply([me, bob], me), B1, 1);
+  drain(m);
+  assert.deepEqual(m.peers, [], "bob has not answered yet");
+  assert.equal(m.send(new Uint8Array([1])), 1);
+  const [app] = drain(m);
+  assert.deepEqual([app!.msg.type, app!.to], ["APP_R", addr(bob)]);
+});
+
 Deno.test("PeerMachine: APP_R in and out", () => {
   const me = rec(1);
   const bob = rec(2);

@@ -232,10 +232,12 @@ export class Room implements AsyncDisposable {
   }
 
   /**
-   * Sends to every member.
+   * Sends to every member, and to the peers the bootstrap listed that have
+   * not answered yet, so a message sent right after {@linkcode joinRoom}
+   * resolves reaches the room.
    *
    * @param data Bytes, or a string (sent as UTF-8).
-   * @returns How many members it was sent to.
+   * @returns How many peers it was sent to.
    * @throws {RangeError} After leaving, or when the payload does not fit a datagram.
    */
   send(data: Uint8Array | string): number {

@@ -123,3 +123,18 @@ Deno.test("Room events: peer-joined once per member, unsubscribe, messages() end
   await Promise.all(rooms.map((r) => r.leave()));
   await server.close();
 });
+
+Deno.test("a message sent as soon as joinRoom resolves reaches the room", async () => {
+  const { net, server, join } = await setup();
+  const alice = await join("lobby", "10.0.0.1");
+  const got: string[] = [];
+  alice.onMessage((m) => got.push(m.text()));
+  const bob = await join("lobby", "10.0.0.2");
+  assert.deepEqual(bob.peers, [], "alice has not answered bob yet");
+  assert.equal(bob.send("first words"), 1);
+  await net.advance(20);
+  assert.deepEqual(got, ["first words"]);
+  assert.deepEqual(alice.peers, [bob.self]);
+  await Promise.all([alice.leave(), bob.leave()]);
+  await server.close();
+});

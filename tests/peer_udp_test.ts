@@ -139,6 +139,22 @@ Deno.test("CLI --json: joined, peer-joined, message, peer-left on EOF (bye)", as
   }
 });
 
+Deno.test("CLI --json, one-shot script: a piped line reaches the room before the bye", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  await using watcher = await joinRoom("pipe-room", { bootstraps: [spec], hostname: "127.0.0.1" });
+  const seen: string[] = [];
+  watcher.onMessage((m) => seen.push(`message ${m.text()}`));
+  watcher.onPeerLeave((_p, reason) => seen.push(`left ${reason}`));
+  // Like `echo "ünïcode line" | olaf-peer ... --json`: the line is there before the join.
+  const cli = new CliPeer(["--bootstrap", spec, "--room", "pipe-room", "--json"]);
+  await cli.type("ünïcode line");
+  assert.equal((await cli.close()).code, 0);
+  assert.ok(cli.find("joined"));
+  await until(() => seen.length === 2, "the message and the bye");
+  assert.deepEqual(seen, ["message ünïcode line", "left bye"]);
+});
+
 Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
   await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
   const spec = `127.0.0.1:${server.localAddress.port}`;
