@@ -12,9 +12,20 @@ interface Running {
   child: Deno.ChildProcess;
 }
 
-async function startBootstrap(): Promise<Running> {
+async function startBootstrap(extraArgs: string[] = []): Promise<Running> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BOOTSTRAP, "--host", "127.0.0.1", "--port", "0", "--http", "0"],
+    args: [
+      "run",
+      "-A",
+      BOOTSTRAP,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--http",
+      "0",
+      ...extraArgs,
+    ],
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -23,11 +34,14 @@ async function startBootstrap(): Promise<Running> {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   const pattern = /udp:\/\/127\.0\.0\.1:(\d+) \(control plane (http:\/\/\S+?\/)\)/;
+  // A bootstrap that hangs before its start-up line is killed, which ends stdout.
+  const startTimer = setTimeout(() => child.kill("SIGKILL"), 15_000);
   for (let i = 0; i < 50 && !pattern.test(text); i++) {
     const { done, value } = await reader.read();
     if (done) break;
     text += value;
   }
+  clearTimeout(startTimer);
   // Keep draining stdout so the child never blocks on a full pipe.
   (async () => {
     while (!(await reader.read()).done) { /* discard */ }
@@ -39,6 +53,31 @@ async function startBootstrap(): Promise<Running> {
     throw new Error(`no start-up line from the bootstrap: ${JSON.stringify(text)}`);
   }
   return { udpPort: Number(match[1]), http: new URL(match[2]), child };
+}
+
+/**
+ * Reads the SSE stream until `done(text)` holds, for at most `ms`; returns
+ * everything read (a stream that stalls or ends just returns what came).
+ */
+async function readEventsUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  text: string,
+  done: (text: string) => boolean,
+  ms = 5000,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + ms;
+  while (!done(text) && Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+    });
+    const chunk = await Promise.race([reader.read(), stalled]);
+    clearTimeout(timer);
+    if (!chunk || chunk.done) break;
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  return text;
 }
 
 /** Sends JOIN_B from a fresh loopback socket and waits (bounded) for BOOTSTRAP_R. */
@@ -70,9 +109,8 @@ Deno.test("e2e: bootstrap --http reports real UDP peers in /stats, /rooms/:name,
     const res = await fetch(new URL("/events", http));
     assert.equal(res.status, 200);
     events = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let sse = "";
-    while (!sse.includes("\n\n")) sse += decoder.decode((await events.read()).value);
+    let sse = await readEventsUntil(events, "", (text) => text.includes("\n\n"));
+    assert.match(sse, /^: olaf events\n\n/);
 
     const room = "e2e room ü";
     const records = [];
@@ -106,11 +144,11 @@ Deno.test("e2e: bootstrap --http reports real UDP peers in /stats, /rooms/:name,
     assert.equal(list.rooms[0].memberCount, 2);
 
     // The event stream saw the room appear and both members join.
-    while ((sse.match(/event: member-joined/g) ?? []).length < 2) {
-      const { done, value } = await events.read();
-      if (done) break;
-      sse += decoder.decode(value);
-    }
+    sse = await readEventsUntil(
+      events,
+      sse,
+      (text) => (text.match(/event: member-joined/g) ?? []).length >= 2,
+    );
     assert.match(sse, /event: room-created\ndata: \{[^\n]*"room":"e2e room ü"/);
     for (const port of ports) assert.ok(sse.includes(`"port":${port}`), `no event for ${port}`);
 
@@ -124,6 +162,38 @@ Deno.test("e2e: bootstrap --http reports real UDP peers in /stats, /rooms/:name,
   } finally {
     await events?.cancel().catch(() => {});
     for (const socket of sockets) socket.close();
+    child.kill("SIGTERM");
+    const status = await child.status;
+    assert.equal(status.success, true, `bootstrap exited with ${status.code}`);
+  }
+});
+
+Deno.test("e2e: a room that goes quiet expires; /events and /stats say so", async () => {
+  const { udpPort, http, child } = await startBootstrap(["--timeout", "0.5"]);
+  let socket: Deno.DatagramConn | undefined;
+  let events: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    events = (await fetch(new URL("/events", http))).body!.getReader();
+    let sse = await readEventsUntil(events, "", (text) => text.includes("\n\n"));
+    socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const self = await join(socket, udpPort, "quiet");
+    // The peer never speaks again: after the 0.5 s timeout it and its room are gone.
+    sse = await readEventsUntil(events, sse, (text) => text.includes("event: room-expired"));
+    const names = [...sse.matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(names, ["room-created", "member-joined", "member-left", "room-expired"]);
+    const left = JSON.parse(/event: member-left\ndata: (.*)/.exec(sse)![1]);
+    assert.deepEqual(left.member, { ip: "127.0.0.1", port: self.port, id: self.id });
+    assert.ok(left.reason === "expired" || left.reason === "room-expired", left.reason);
+
+    const stats = await (await fetch(new URL("/stats", http))).json();
+    assert.equal(stats.rooms, 0);
+    assert.equal(stats.members, 0);
+    const gone = await fetch(new URL("/rooms/quiet", http));
+    assert.equal(gone.status, 404);
+    await gone.body?.cancel();
+  } finally {
+    await events?.cancel().catch(() => {});
+    socket?.close();
     child.kill("SIGTERM");
     const status = await child.status;
     assert.equal(status.success, true, `bootstrap exited with ${status.code}`);
