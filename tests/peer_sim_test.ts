@@ -348,6 +348,12 @@ for (const kind of ["olaf", "legacy"] as const) {
     for (const r of rooms) {
       assert.ok(!r.peers.some((p) => key(p) === legacyKeys[1]), "olaf dropped it");
     }
+    for (const l of [legacy[0]!, legacy[2]!]) {
+      assert.ok(
+        l.known.has(legacyKeys[1]!),
+        "the deployed peers keep the ghost (model is faithful)",
+      );
+    }
     await leaveAll(rooms, [boot.node, legacyNodes[0]!, legacyNodes[2]!]);
   });
 }
