@@ -71,9 +71,9 @@ export interface BootstrapView {
  *   datagramsOut: 9,
  *   bytesIn: 300,
  *   bytesOut: 280,
- *   drops: { "truncated": 1 },
+ *   drops: { "truncated-header": 1 },
  * };
- * assert.equal(stats.drops["truncated"], 1);
+ * assert.equal(stats.drops["truncated-header"], 1);
  * ```
  */
 export interface BootstrapStats {
