@@ -34,7 +34,7 @@ Options:
   --port N                local UDP port (default: any free port)
   --hostname ADDR         local address to bind (default 0.0.0.0)
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
-  --timeout SECONDS       drop members silent for this long (default 15)
+  --timeout SECONDS       drop members silent for this long (default 15; more than --heartbeat)
   --join-timeout SECONDS  give up joining after this long (default 15)
   --log-level LEVEL       diagnostics on stderr: trace, debug, info, warning, error, fatal
                           (default: warning)
@@ -216,6 +216,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       if (error instanceof TypeError || error instanceof Deno.errors.AddrInUse) {
         return fail((error as Error).message, 1);
       }
+      // The room name or the timings, as the peer machine checks them: bad arguments.
+      if (error instanceof RangeError) return fail(error.message, 2);
       throw error;
     }
 

@@ -29,10 +29,33 @@ Deno.test("cli: bad arguments exit 2 with a message saying what is wrong", async
     [["--room", "x", "--bootstrap", "127.0.0.1:5000", "--timeout", "-1"], /--timeout/],
     [["--room", "x", "--bootstrap", "127.0.0.1:5000", "--log-level", "loud"], /log-level/],
     [["--frobnicate"], /frobnicate/],
+    [["--room", "x".repeat(1001), "--bootstrap", "127.0.0.1:5000"], /over 1000 UTF-8 bytes/],
+    [
+      ["--room", "x", "--bootstrap", "127.0.0.1:5000", "--heartbeat", "3", "--timeout", "2.5"],
+      /peerTimeoutMs \(2500\) must be longer than heartbeatMs \(3000\)/,
+    ],
   ];
   for (const [args, why] of cases) {
     const x = io();
     assert.equal(await main(args, x), 2, args.join(" "));
     assert.match(x.errors.join("\n"), why);
   }
+});
+
+Deno.test("cli: --json reports an argument the peer machine refuses as an error event", async () => {
+  const x = io();
+  const status = await main([
+    "--json",
+    "--room",
+    "x",
+    "--bootstrap",
+    "127.0.0.1:5000",
+    "--timeout",
+    "1",
+  ], x);
+  assert.equal(status, 2);
+  assert.equal(x.lines.length, 1);
+  const event = JSON.parse(x.lines[0]!);
+  assert.equal(event.event, "error");
+  assert.match(event.message, /peerTimeoutMs \(1000\) must be longer than heartbeatMs \(3000\)/);
 });

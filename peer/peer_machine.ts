@@ -275,7 +275,8 @@ export class PeerMachine {
    * Creates the machine; its first heartbeat (a `JOIN_B`) is due at `options.now`.
    *
    * @param options Room, bootstraps and timing.
-   * @throws {RangeError} Without bootstraps, with a non-IPv4 bootstrap or bad timings.
+   * @throws {RangeError} Without bootstraps, with a non-IPv4 bootstrap, a room name over
+   *   1000 bytes, or bad timings (not positive, or a peer timeout not longer than the heartbeat).
    */
   constructor(options: PeerMachineOptions) {
     this.#room = options.room;
@@ -291,6 +292,12 @@ export class PeerMachine {
     this.#bootstrapKeys = new Set(this.#bootstraps.map((b) => addressKey(b.hostname, b.port)));
     this.#heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? 3000);
     this.#peerTimeoutMs = positive("peerTimeoutMs", options.peerTimeoutMs ?? 15_000);
+    if (this.#peerTimeoutMs <= this.#heartbeatMs) {
+      // Members ping once a heartbeat: a shorter timeout would drop live members every round.
+      throw new RangeError(
+        `peerTimeoutMs (${this.#peerTimeoutMs}) must be longer than heartbeatMs (${this.#heartbeatMs})`,
+      );
+    }
     this.#bootstrapMisses = positive("bootstrapMisses", options.bootstrapMisses ?? 3);
     this.#bootstrapRetryMs = positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000);
     this.#budget = options.datagramBudget ?? V1_RECEIVE_BUFFER_BYTES;

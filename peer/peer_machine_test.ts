@@ -255,6 +255,18 @@ Deno.test("PeerMachine: members of a room prefer the same bootstrap whatever the
   }
 });
 
+Deno.test("PeerMachine refuses options it cannot run with", () => {
+  const ok = { room: "lobby", bootstraps: [B1] };
+  assert.throws(() => new PeerMachine({ ...ok, bootstraps: [] }), RangeError);
+  assert.throws(() => new PeerMachine({ ...ok, room: "é".repeat(501) }), /1000 UTF-8 bytes/);
+  assert.throws(() => new PeerMachine({ ...ok, heartbeatMs: 0 }), /heartbeatMs/);
+  assert.throws(
+    () => new PeerMachine({ ...ok, heartbeatMs: 3000, peerTimeoutMs: 3000 }),
+    /peerTimeoutMs \(3000\) must be longer than heartbeatMs \(3000\)/,
+  );
+  new PeerMachine({ ...ok, heartbeatMs: 200, peerTimeoutMs: 1000 });
+});
+
 Deno.test("PeerMachine: ROOM_FULL is one clear error", () => {
   const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
   m.handleTimeout(0);

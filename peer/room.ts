@@ -34,7 +34,7 @@ export interface JoinRoomOptions {
   bootstraps: readonly string[];
   /** Heartbeat interval in ms, default 3000. */
   heartbeatMs?: number;
-  /** A member silent for this long is dropped, default 15000. */
+  /** A member silent for this long is dropped, default 15000; must exceed `heartbeatMs`. */
   peerTimeoutMs?: number;
   /** Give up joining after this long without a `BOOTSTRAP_R`, default 15000. */
   joinTimeoutMs?: number;
@@ -627,6 +627,8 @@ function describe(address: NetAddress): string {
  *   `timeout` when no bootstrap answers within `joinTimeoutMs`, `aborted`
  *   when `signal` aborts first.
  * @throws {TypeError} For a malformed or unresolvable bootstrap address.
+ * @throws {RangeError} For a room name over 1000 UTF-8 bytes or bad timings
+ *   (see {@linkcode PeerMachine}).
  *
  * @example Join through a bootstrap on an in-memory network
  * ```ts
