@@ -4,7 +4,8 @@ import fc from "fast-check";
 import { createControlApp } from "./app.ts";
 import { bearer, ManualClock, openTempKvStore, sendJson, STORE_KINDS } from "./_test_support.ts";
 import type { ControlApp } from "./app.ts";
-import type { SessionStore } from "./session_store.ts";
+import { KvSessionStore } from "./kv_session_store.ts";
+import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 
 const HOST_ADDRS = [["203.0.113.7", 40000], ["192.168.1.20", 40000]];
 const GUEST_ADDRS = [["198.51.100.4", 50000]];
@@ -498,6 +499,45 @@ Deno.test("kv: a session grown past KV's 64 KiB value limit is session-full, not
   // The session is intact: the host still gets every guest that fitted.
   const answer = await (await poll(app, token)).json();
   assert.equal(answer.addresses.length, joined);
+});
+
+Deno.test("rendezvous: a full or busy store answers 503 unavailable with Retry-After", async () => {
+  const full = createControlApp({
+    rateLimit: false,
+    store: new MemorySessionStore({ maxSessions: 1 }),
+  });
+  await register(full, "first");
+  const refused = await sendJson(full, "POST", "/games/register", { name: "second", peerId: 1 });
+  assert.equal(refused.headers.get("retry-after"), "30");
+  await expectError(refused, 503, "unavailable");
+
+  // A KV database on which every commit loses its race (another writer always wins).
+  await using fixture = await openTempKvStore();
+  const kv = (fixture.store as KvSessionStore).kv;
+  const contended = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => ({
+          check() {
+            return this;
+          },
+          set() {
+            return this;
+          },
+          delete() {
+            return this;
+          },
+          commit: () => Promise.resolve({ ok: false }),
+        });
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const busy = createControlApp({ rateLimit: false, store: new KvSessionStore(contended) });
+  const res = await sendJson(busy, "POST", "/games/register", { name: "g", peerId: 1 });
+  assert.equal(res.headers.get("retry-after"), "1");
+  await expectError(res, 503, "unavailable");
 });
 
 Deno.test("rendezvous: no operator token configured means none is accepted", async () => {
