@@ -8,6 +8,7 @@ import { joinRoom, type Room } from "@olaf/peer";
 
 const ROOT = new URL("..", import.meta.url);
 const PEER_MOD = new URL("peer/mod.ts", ROOT).pathname;
+const CHAT_EXAMPLE = new URL("examples/chat.ts", ROOT).pathname;
 
 /** Resolves when `check()` holds, polling every 10 ms; rejects after `ms`. */
 async function until(check: () => boolean, what: string, ms = 8000): Promise<void> {
@@ -40,7 +41,7 @@ Deno.test("library over real UDP: join, see each other, message, bye", async () 
   assert.deepEqual(alice.peers, []);
 });
 
-/** A CLI child with its JSON lines collected as they come. */
+/** A CLI child (the peer CLI, or another script) with its output lines collected as they come. */
 class CliPeer {
   readonly child: Deno.ChildProcess;
   readonly events: Record<string, unknown>[] = [];
@@ -49,9 +50,9 @@ class CliPeer {
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly done: Promise<void>;
 
-  constructor(args: string[]) {
+  constructor(args: string[], script = PEER_MOD) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", PEER_MOD, ...args],
+      args: ["run", "-A", script, ...args],
       cwd: ROOT,
       stdin: "piped",
       stdout: "piped",
@@ -90,7 +91,11 @@ class CliPeer {
   }
 
   async type(line: string): Promise<void> {
-    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+    await this.write(line + "\n");
+  }
+
+  async write(text: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(text));
   }
 
   async close(): Promise<Deno.CommandStatus> {
@@ -224,4 +229,50 @@ Deno.test("CLI: bad arguments exit 2 with a message", async () => {
     assert.equal(out.code, 2, args.join(" "));
     assert.match(new TextDecoder().decode(out.stderr), /olaf-peer: /);
   }
+});
+
+Deno.test("examples/chat.ts: talks both ways, a line cut across writes goes whole, Ctrl-C says bye", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  await using watcher = await joinRoom("example-room", {
+    bootstraps: [spec],
+    hostname: "127.0.0.1",
+  });
+  const seen: string[] = [];
+  watcher.onMessage((m) => seen.push(m.text()));
+  const left = new Promise((resolve) => watcher.onPeerLeave((_p, reason) => resolve(reason)));
+  const chat = new CliPeer([spec, "example-room"], CHAT_EXAMPLE);
+  try {
+    await until(() => chat.stdout.some((l) => l.startsWith("joined example-room as")), "joined");
+    const me = `${watcher.self.ip}:${watcher.self.port}`;
+    await until(() => chat.stdout.includes(`+ ${me}`), "the watcher listed");
+    watcher.send("hi example");
+    await until(() => chat.stdout.includes(`<${me}> hi example`), "message shown");
+    await chat.write("hel");
+    await new Promise((r) => setTimeout(r, 100)); // a separate chunk of input
+    await chat.write("lo there\n");
+    await until(() => seen.length === 1, "the line");
+    assert.deepEqual(seen, ["hello there"]);
+    chat.child.kill("SIGINT");
+    assert.equal(await left, "bye");
+  } finally {
+    assert.equal((await chat.close()).code, 0);
+  }
+});
+
+Deno.test("examples/chat.ts: end of input leaves with bye", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const spec = `127.0.0.1:${server.localAddress.port}`;
+  await using watcher = await joinRoom("example-eof", {
+    bootstraps: [spec],
+    hostname: "127.0.0.1",
+  });
+  const seen: string[] = [];
+  watcher.onMessage((m) => seen.push(m.text()));
+  watcher.onPeerLeave((_p, reason) => seen.push(reason));
+  const chat = new CliPeer([spec, "example-eof"], CHAT_EXAMPLE);
+  await chat.type("last words");
+  assert.equal((await chat.close()).code, 0);
+  await until(() => seen.length === 2, "the line and the bye");
+  assert.deepEqual(seen, ["last words", "bye"]);
 });
