@@ -31,14 +31,19 @@ function host(i: number): string {
   return `10.0.${i >> 8}.${i & 255}`;
 }
 
-async function olaf(n: number): Promise<Result> {
-  const started = performance.now();
-  const net = new MemoryNetwork({
+/** The same network for both implementations: seeded by the room size, 2-20 ms of delay. */
+function benchNetwork(n: number): MemoryNetwork {
+  return new MemoryNetwork({
     seed: n,
     startTime: T0,
     delayMs: { min: 2, max: 20 },
     microtaskTurns: 4,
   });
+}
+
+async function olaf(n: number): Promise<Result> {
+  const started = performance.now();
+  const net = benchNetwork(n);
   const server = await startBootstrap({
     bind: net.bind,
     clock: net.clock,
@@ -95,12 +100,7 @@ async function steadyTraffic(net: MemoryNetwork, n: number) {
 
 async function deployed(n: number): Promise<Result> {
   const started = performance.now();
-  const net = new MemoryNetwork({
-    seed: n,
-    startTime: T0,
-    delayMs: { min: 2, max: 20 },
-    microtaskTurns: 4,
-  });
+  const net = benchNetwork(n);
   const model = new LegacyV1Bootstrap({ now: net.now() });
   const boot = await drive(model, {
     bind: net.bind,
@@ -137,6 +137,19 @@ function ms(value: number | undefined): string {
   return value === undefined ? `> ${GIVE_UP_MS / 1000} s` : `${value} ms`;
 }
 
+function row(n: number, impl: string, r: Result, convergence: string, bytes: string): string[] {
+  return [
+    String(n),
+    impl,
+    ms(r.convergedMs),
+    r.bytesPerPeerPerSecond.toFixed(0),
+    r.datagramsPerPeerPerSecond.toFixed(1),
+    `${r.wallMs.toFixed(0)} ms`,
+    convergence,
+    bytes,
+  ];
+}
+
 if (import.meta.main) {
   console.log(
     "Olaf peers vs deployed-v1 peers, rooms joining all at once on the in-memory network\n" +
@@ -162,26 +175,9 @@ if (import.meta.main) {
       : a.convergedMs !== undefined
       ? "v1 never converges"
       : "-";
-    rows.push([
-      String(n),
-      "olaf",
-      ms(a.convergedMs),
-      a.bytesPerPeerPerSecond.toFixed(0),
-      a.datagramsPerPeerPerSecond.toFixed(1),
-      `${a.wallMs.toFixed(0)} ms`,
-      ratio,
-      `${(a.bytesPerPeerPerSecond / b.bytesPerPeerPerSecond).toFixed(2)}x`,
-    ]);
-    rows.push([
-      String(n),
-      "v1 (deployed)",
-      ms(b.convergedMs),
-      b.bytesPerPeerPerSecond.toFixed(0),
-      b.datagramsPerPeerPerSecond.toFixed(1),
-      `${b.wallMs.toFixed(0)} ms`,
-      "baseline",
-      "baseline",
-    ]);
+    const bytesRatio = `${(a.bytesPerPeerPerSecond / b.bytesPerPeerPerSecond).toFixed(2)}x`;
+    rows.push(row(n, "olaf", a, ratio, bytesRatio));
+    rows.push(row(n, "v1 (deployed)", b, "baseline", "baseline"));
   }
   const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const [i, row] of rows.entries()) {
