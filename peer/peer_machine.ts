@@ -480,10 +480,8 @@ export class PeerMachine {
   /**
    * Leaves the room: queues a `bye` `PING` to every member and candidate, then
    * stops (no more timers, incoming datagrams are ignored). Idempotent.
-   *
-   * @param _now Current time in ms (kept for symmetry with the other inputs).
    */
-  leave(_now?: number): void {
+  leave(): void {
     if (this.#left) return;
     this.#left = true;
     const data = encode({ type: "PING", peers: [], payload: BYE });

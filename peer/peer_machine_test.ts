@@ -377,7 +377,7 @@ Deno.test("PeerMachine drops malformed and unexpected datagrams without throwing
 Deno.test("PeerMachine.leave sends bye to everyone and stops", () => {
   const me = rec(1);
   const m = joined(me, [rec(2), rec(3)]);
-  m.leave(10);
+  m.leave();
   const out = drain(m);
   assert.deepEqual(out.map((t) => t.to), [addr(rec(2)), addr(rec(3))]);
   for (const t of out) assert.ok(t.msg.type === "PING" && t.msg.payload.length === 3);

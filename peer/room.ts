@@ -396,7 +396,7 @@ export class Room implements AsyncDisposable {
    */
   leave(): Promise<void> {
     if (this.#closing) return this.#closing;
-    this.#machine.leave(this.#clock.now());
+    this.#machine.leave();
     this.#flushTransmits();
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);

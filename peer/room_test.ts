@@ -138,3 +138,19 @@ Deno.test("a message sent as soon as joinRoom resolves reaches the room", async 
   await Promise.all([alice.leave(), bob.leave()]);
   await server.close();
 });
+
+Deno.test("await using leaves the room with bye at the end of the block", async () => {
+  const { net, server, join } = await setup();
+  const alice = await join("lobby", "10.0.0.1");
+  const reasons: string[] = [];
+  alice.onPeerLeave((_peer, reason) => reasons.push(reason));
+  {
+    await using bob = await join("lobby", "10.0.0.2");
+    await net.runUntil(() => alice.peers.length === 1 && bob.peers.length === 1);
+  }
+  await net.advance(10);
+  assert.deepEqual(reasons, ["bye"]);
+  assert.deepEqual(alice.peers, []);
+  await alice.leave();
+  await server.close();
+});
