@@ -4,7 +4,9 @@
  *
  * 1. Memory: 100,000 rooms x 10 members driven through the sans-IO core
  *    (no sockets); heap + external bytes per member after GC. Target <= 300.
- *    Also the core's own handling rate (joins/s without sockets).
+ *    Also the core's own handling rate (joins/s without sockets), and the
+ *    cost of a member report that replaces a whole room, at 250 and 1000
+ *    members: the ratio shows it grows linearly (4x), not quadratically (16x).
  * 2. Throughput: a closed-loop load generator (a separate process, many UDP
  *    sockets, each a member, spread over many rooms) against the bootstrap,
  *    and against a bare UDP echo server in the same runtime and adapter.
@@ -42,6 +44,7 @@ if (values.load !== undefined) {
   await loadGenerator(values.load);
 } else {
   if (!values["skip-memory"]) memoryBench();
+  reportBench();
   if (!values["skip-udp"]) await udpBench();
 }
 
@@ -110,6 +113,47 @@ function memoryBench(): void {
   );
   // Keep the core alive until after the measurement.
   if (core.stats().rooms === 0) console.log("unreachable");
+}
+
+/** Time per PEER_COLLECTOR report that swaps a room's whole membership. */
+function reportCost(members: number): number {
+  const core = new BootstrapCore({
+    maxMembersPerRoom: members,
+    requestsPerSecond: Infinity,
+    replyBytesPerSecond: Infinity,
+    emitEvents: false,
+  });
+  const sender = { ipv4: 0x0a000001, port: 1 };
+  const reports = [0, 1].map((generation) =>
+    encode({
+      type: "PEER_COLLECTOR",
+      room: "r",
+      peers: Array.from({ length: members }, (_, i) => ({
+        ip: i === 0 ? "10.0.0.1" : `10.${1 + generation}.${i >> 8}.${i & 255}`,
+        port: i === 0 ? 1 : 2000 + i,
+        id: 0,
+      })),
+    })
+  );
+  const rounds = 200;
+  const start = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    core.handleDatagram(reports[i % 2]!, sender, 1_763_700_000_000);
+    while (core.pollTransmit() !== undefined);
+  }
+  return (performance.now() - start) / rounds;
+}
+
+function reportBench(): void {
+  reportCost(250); // warm-up
+  const small = reportCost(250);
+  const big = reportCost(1000);
+  console.log(
+    `member report replacing a room: ${(small * 1000).toFixed(0)} µs at 250 members, ` +
+      `${(big * 1000).toFixed(0)} µs at 1000 (ratio ${
+        (big / small).toFixed(1)
+      }; linear 4, quadratic 16)`,
+  );
 }
 
 // -------------------------------------------------------------------- udp

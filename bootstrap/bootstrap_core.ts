@@ -502,8 +502,10 @@ export class BootstrapCore {
     } else {
       const o = index * STRIDE;
       room.slots[o + 2] = now;
-      if (claimed !== 0 && claimed !== room.slots[o + 1]) {
-        if (this.#mayKeep(room, claimed, index)) room.slots[o + 1] = claimed;
+      if (claimed !== room.slots[o + 1]) {
+        if (this.#plausibleId(claimed) && room.indexOfId(claimed, index) < 0) {
+          room.slots[o + 1] = this.#keepId(claimed);
+        }
       }
     }
     this.#sendReply(room, index, to, bucket, now);
@@ -589,7 +591,11 @@ export class BootstrapCore {
     }
 
     // Drop the members the report leaves out, compacting in place (join order kept).
+    // Sets, not room scans, answer "already a member?" and "id taken?" below:
+    // a report of n members then costs O(n), not O(n^2).
     const slots = room.slots;
+    const present = new Set<number>();
+    const ids = new Set<number>();
     let write = 0;
     const count = room.count;
     for (let read = 0; read < count; read++) {
@@ -598,6 +604,8 @@ export class BootstrapCore {
       if (seen.has(key)) {
         if (write !== read) slots.copyWithin(write * STRIDE, o, o + STRIDE);
         slots[write * STRIDE + 2] = now;
+        present.add(key);
+        ids.add(slots[o + 1]!);
         write++;
       } else {
         this.#memberLeft(room, key, slots[o + 1]!, "reconciled", now);
@@ -608,43 +616,40 @@ export class BootstrapCore {
     if (write === 0) room.minSeen = Infinity;
 
     // Add the reported members the room did not have.
-    let selfIndex = -1;
     for (let k = 0; k < keys.length; k++) {
       const key = keys[k]!;
-      let index = room.indexOfKey(key);
-      if (index < 0) {
-        const claimed = report.idAt(positions[k]!);
-        index = this.#addMember(
-          room,
-          Math.floor(key / 65536),
-          key % 65536,
-          this.#acceptableId(room, claimed, -1),
-          now,
-        );
-      }
-      if (k === 0) selfIndex = index;
+      if (present.has(key)) continue;
+      const claimed = report.idAt(positions[k]!);
+      const id = this.#plausibleId(claimed) && !ids.has(claimed)
+        ? this.#keepId(claimed)
+        : this.#nextId(now);
+      ids.add(id);
+      this.#addMember(room, Math.floor(key / 65536), key % 65536, id, now);
     }
-    return selfIndex;
+    return room.indexOfKey(selfKey);
   }
 
   // ------------------------------------------------------------ ids & rooms
 
   /**
-   * `claimed` if a member may keep it (non-zero, not from the future, not held
-   * by another member of the room), else a fresh id.
+   * `claimed` if member `self` (-1: a newcomer) of `room` may keep it
+   * (plausible, and not held by another member of the room), else a fresh id.
    */
   #acceptableId(room: Room, claimed: number, self: number): number {
-    return this.#mayKeep(room, claimed, self) ? claimed : this.#nextId(this.#now);
+    return this.#plausibleId(claimed) && room.indexOfId(claimed, self) < 0
+      ? this.#keepId(claimed)
+      : this.#nextId(this.#now);
   }
 
-  /** Whether member `self` (-1: a newcomer) of `room` may keep id `claimed`; records it if so. */
-  #mayKeep(room: Room, claimed: number, self: number): boolean {
-    if (claimed === 0) return false;
-    const ceiling = Math.max(this.#lastId, Math.floor(this.#now / 1000));
-    if (claimed > ceiling || room.indexOfId(claimed, self) >= 0) return false;
-    // Fresh ids must stay above every id handed out or kept.
-    if (claimed > this.#lastId) this.#lastId = claimed;
-    return true;
+  /** Whether `claimed` could have been handed out: non-zero and not from the future. */
+  #plausibleId(claimed: number): boolean {
+    return claimed !== 0 && claimed <= Math.max(this.#lastId, Math.floor(this.#now / 1000));
+  }
+
+  /** Records a kept id, so that fresh ids stay above every id handed out or kept. */
+  #keepId(id: number): number {
+    if (id > this.#lastId) this.#lastId = id;
+    return id;
   }
 
   /** Unix seconds if free, else the next free number: unique and increasing. */

@@ -311,6 +311,19 @@ Deno.test("reports: duplicate endpoints count once, duplicate or zero ids get fr
   assert.deepEqual(reply(c).peers, [rec(A, S0 - 10), rec(B, S0), rec(C, S0 + 1)]);
 });
 
+Deno.test("reports: a newcomer claiming an id a kept member holds gets a fresh one", () => {
+  const c = core();
+  c.handleDatagram(join("r"), A, T0);
+  c.handleDatagram(join("r"), B, T0);
+  drain(c);
+  c.handleDatagram(
+    collect("r", [rec(A, S0), rec(B, S0 + 1), rec(C, S0 + 1), rec(D, S0 - 3)]),
+    A,
+    T0,
+  );
+  assert.deepEqual(reply(c).peers, [rec(A, S0), rec(B, S0 + 1), rec(C, S0 + 2), rec(D, S0 - 3)]);
+});
+
 Deno.test("an empty collector for an unknown room recreates it with its sender", () => {
   const c = core();
   c.handleDatagram(collect("r"), A, T0);
