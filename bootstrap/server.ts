@@ -22,6 +22,9 @@ import {
 
 const logger = getLogger(["olaf", "bootstrap"]);
 
+/** Longest delay `setTimeout` honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 0x7fffffff;
+
 /** Default UDP port of a bootstrap, as deployed. */
 export const DEFAULT_BOOTSTRAP_PORT = 5000;
 
@@ -160,8 +163,12 @@ class Driver implements BootstrapServer {
     const next = this.#core.pollTimeout();
     if (next === undefined || (this.#armedAt !== undefined && this.#armedAt <= next)) return;
     if (this.#armedAt !== undefined) this.#clock.clearTimer(this.#timer);
-    this.#armedAt = next;
-    this.#timer = this.#clock.setTimer(this.#onTimer, Math.max(0, next - this.#clock.now()));
+    const now = this.#clock.now();
+    // Timers take a 32-bit delay: a longer one fires at once, over and over.
+    // Firing early is harmless (the core just reports its deadline again).
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - now));
+    this.#armedAt = now + delay;
+    this.#timer = this.#clock.setTimer(this.#onTimer, delay);
   }
 
   stats(): BootstrapStats {

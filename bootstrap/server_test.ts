@@ -333,6 +333,30 @@ Deno.test("driver on the in-memory network: timers expire rooms, events reach su
   assert.equal(server.stats().rooms, 1);
 });
 
+Deno.test("a timeout longer than a timer can hold is waited out in steps, not spun on", async () => {
+  const net = new MemoryNetwork({ startTime: 1_763_700_000_000 });
+  const delays: number[] = [];
+  const clock = {
+    now: () => net.clock.now(),
+    setTimer: (callback: () => void, ms: number) => {
+      delays.push(ms);
+      return net.clock.setTimer(callback, ms);
+    },
+    clearTimer: (handle: number) => net.clock.clearTimer(handle),
+  };
+  const month = 30 * 24 * 3600 * 1000;
+  await using server = await startBootstrap({ bind: net.bind, clock, roomTimeoutMs: month });
+  await using peer = await net.bind({ hostname: "10.0.0.7" });
+  peer.send(join("r"), server.localAddress);
+  await net.advance(10);
+  assert.deepEqual(delays, [0x7fffffff], "one timer, as long as a timer can be");
+  await net.advance(month - 20);
+  assert.equal(server.stats().rooms, 1);
+  assert.equal(delays.length, 2, "re-armed once, for the rest of the month");
+  await net.advance(20);
+  assert.equal(server.stats().rooms, 0);
+});
+
 Deno.test("startBootstrap refuses bad limits before binding, and reports a port in use", async () => {
   await assert.rejects(() => local({ maxRooms: -1 }), RangeError);
   await using server = await local();
