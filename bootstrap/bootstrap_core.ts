@@ -96,6 +96,8 @@ export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
 });
 
 const ROOM_FULL_BYTES = HEADER_BYTES + 4;
+/** Largest UDP payload over IPv4. */
+const MAX_UDP_PAYLOAD_BYTES = 65_507;
 /** Size of the buffers outgoing datagrams are cut from. */
 const SLAB_BYTES = 16_384;
 /** Replies kept when nobody polls them (each datagram makes at most one). */
@@ -131,60 +133,32 @@ function positive(name: string, value: number, integer: boolean, max = Infinity)
  * ```
  */
 export function resolveLimits(limits: BootstrapLimits = {}): ResolvedBootstrapLimits {
-  const d = DEFAULT_LIMITS;
-  const roomTimeoutMs = positive("roomTimeoutMs", limits.roomTimeoutMs ?? d.roomTimeoutMs, false);
-  const replyBudgetBytes = positive(
-    "replyBudgetBytes",
-    limits.replyBudgetBytes ?? d.replyBudgetBytes,
-    true,
-    65_507,
-  );
+  /** The named limit, else `fallback`, checked to be a positive number or integer up to `max`. */
+  const limit = (
+    name: keyof BootstrapLimits,
+    integer: boolean,
+    max = Infinity,
+    fallback: number = DEFAULT_LIMITS[name],
+  ): number => positive(name, limits[name] ?? fallback, integer, max);
+
+  const roomTimeoutMs = limit("roomTimeoutMs", false);
+  const replyBudgetBytes = limit("replyBudgetBytes", true, MAX_UDP_PAYLOAD_BYTES);
   if (replyBudgetBytes < HEADER_BYTES + 2 * PEER_RECORD_BYTES) {
     throw new RangeError(`replyBudgetBytes must be at least 23, got ${replyBudgetBytes}`);
   }
   return {
     roomTimeoutMs,
-    memberTimeoutMs: positive("memberTimeoutMs", limits.memberTimeoutMs ?? roomTimeoutMs, false),
-    maxRooms: positive("maxRooms", limits.maxRooms ?? d.maxRooms, true),
-    maxMembersPerRoom: positive(
-      "maxMembersPerRoom",
-      limits.maxMembersPerRoom ?? d.maxMembersPerRoom,
-      true,
-      65_535,
-    ),
-    maxRoomNameBytes: positive(
-      "maxRoomNameBytes",
-      limits.maxRoomNameBytes ?? d.maxRoomNameBytes,
-      true,
-    ),
-    maxDatagramBytes: positive(
-      "maxDatagramBytes",
-      limits.maxDatagramBytes ?? d.maxDatagramBytes,
-      true,
-      65_507,
-    ),
+    memberTimeoutMs: limit("memberTimeoutMs", false, Infinity, roomTimeoutMs),
+    maxRooms: limit("maxRooms", true),
+    maxMembersPerRoom: limit("maxMembersPerRoom", true, 65_535), // the u16 peer count
+    maxRoomNameBytes: limit("maxRoomNameBytes", true),
+    maxDatagramBytes: limit("maxDatagramBytes", true, MAX_UDP_PAYLOAD_BYTES),
     replyBudgetBytes,
-    requestsPerSecond: positive(
-      "requestsPerSecond",
-      limits.requestsPerSecond ?? d.requestsPerSecond,
-      false,
-    ),
-    requestBurst: positive("requestBurst", limits.requestBurst ?? d.requestBurst, false),
-    replyBytesPerSecond: positive(
-      "replyBytesPerSecond",
-      limits.replyBytesPerSecond ?? d.replyBytesPerSecond,
-      false,
-    ),
-    replyBytesBurst: positive(
-      "replyBytesBurst",
-      limits.replyBytesBurst ?? d.replyBytesBurst,
-      false,
-    ),
-    maxTrackedSources: positive(
-      "maxTrackedSources",
-      limits.maxTrackedSources ?? d.maxTrackedSources,
-      true,
-    ),
+    requestsPerSecond: limit("requestsPerSecond", false),
+    requestBurst: limit("requestBurst", false),
+    replyBytesPerSecond: limit("replyBytesPerSecond", false),
+    replyBytesBurst: limit("replyBytesBurst", false),
+    maxTrackedSources: limit("maxTrackedSources", true),
   };
 }
 
@@ -481,22 +455,14 @@ export class BootstrapCore {
     const claimed = peers.length > 0 && peers.ipv4At(0) === ipv4 && peers.portAt(0) === port
       ? peers.idAt(0)
       : 0;
-    let room = this.#rooms.get(name);
-    let index = -1;
-    if (room === undefined) {
-      if (this.#rooms.size >= this.limits.maxRooms) {
-        this.#drop("room-limit");
-        return this.#sendRoomFull(to, bucket);
-      }
-      room = this.#createRoom(name, now);
-    } else {
-      index = room.indexOfKey(key);
-      if (index < 0 && room.count >= this.limits.maxMembersPerRoom) {
-        this.#drop("member-limit");
-        return this.#sendRoomFull(to, bucket);
-      }
-      this.#touchRoom(room, now);
+    const room = this.#openRoom(name, to, bucket, now);
+    if (room === undefined) return;
+    let index = room.indexOfKey(key);
+    if (index < 0 && room.count >= this.limits.maxMembersPerRoom) {
+      this.#drop("member-limit");
+      return this.#sendRoomFull(to, bucket);
     }
+    this.#touchRoom(room, now);
     if (index < 0) {
       index = this.#addMember(room, ipv4, port, this.#acceptableId(room, claimed, -1), now);
     } else {
@@ -532,16 +498,9 @@ export class BootstrapCore {
       // Anyone can send a report naming others; only one naming its own sender is trusted.
       if (selfInReport < 0) this.#drop("untrusted-report");
     }
-    let room = this.#rooms.get(name);
-    if (room === undefined) {
-      if (this.#rooms.size >= this.limits.maxRooms) {
-        this.#drop("room-limit");
-        return this.#sendRoomFull(to, bucket);
-      }
-      room = this.#createRoom(name, now);
-    } else {
-      this.#touchRoom(room, now);
-    }
+    const room = this.#openRoom(name, to, bucket, now);
+    if (room === undefined) return;
+    this.#touchRoom(room, now);
     let index: number;
     if (selfInReport >= 0) {
       index = this.#reconcile(room, report, selfInReport, key, now);
@@ -658,6 +617,21 @@ export class BootstrapCore {
     if (id > MAX_ID) id = MAX_ID; // year 2106; ids stop increasing rather than wrap
     this.#lastId = id;
     return id;
+  }
+
+  /**
+   * The room called `name`, created if it does not exist; `undefined` (after
+   * answering `ROOM_FULL`) when creating it would pass `maxRooms`.
+   */
+  #openRoom(name: string, to: NetAddress, bucket: SourceBucket, now: number): Room | undefined {
+    const room = this.#rooms.get(name);
+    if (room !== undefined) return room;
+    if (this.#rooms.size >= this.limits.maxRooms) {
+      this.#drop("room-limit");
+      this.#sendRoomFull(to, bucket);
+      return undefined;
+    }
+    return this.#createRoom(name, now);
   }
 
   #createRoom(name: string, now: number): Room {
