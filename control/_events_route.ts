@@ -7,7 +7,9 @@
 // when the client goes away or the app shuts down.
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { Fifo } from "@olaf/protocol/net";
+// The I/O-free entry point: "@olaf/protocol/net" would also load node:dgram,
+// which the Deno Deploy build has no use for.
+import { Fifo } from "@olaf/protocol/fifo";
 import type { BootstrapEvent } from "./bootstrap_view.ts";
 import type { ControlState } from "./_state.ts";
 import { requireView } from "./_stats_routes.ts";

@@ -1,4 +1,11 @@
 /**
+ * `Fifo`, the queue every Olaf state machine and socket uses. It is also
+ * exported from `@olaf/protocol/net`; this entry point loads no I/O module.
+ *
+ * @module
+ */
+
+/**
  * A first-in first-out queue with O(1) `push` and `shift`, optionally bounded
  * (past the bound the oldest item is dropped, as a kernel socket buffer
  * would). It is the queue behind every sans-IO machine's `pollTransmit()` and
@@ -10,7 +17,7 @@
  *
  * @example A bounded queue drops its oldest items
  * ```ts
- * import { Fifo } from "@olaf/protocol/net";
+ * import { Fifo } from "@olaf/protocol/fifo";
  * import assert from "node:assert/strict";
  *
  * const queue = new Fifo<number>(2);
