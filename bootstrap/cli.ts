@@ -234,8 +234,9 @@ function parseFlags(args: string[]): Settings | "help" {
       },
     }));
   } catch (error) {
-    // node:util's messages are long and name internals; keep the first sentence.
-    throw new UsageError(errorMessage(error).split(". ")[0]!.replace(/\.$/, ""));
+    // node:util's messages run over several lines and sentences; keep the first sentence.
+    const first = errorMessage(error).split("\n")[0]!.split(". ")[0]!;
+    throw new UsageError(first.replace(/\.$/, ""));
   }
   if (values.help) return "help";
 

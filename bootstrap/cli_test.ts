@@ -84,6 +84,11 @@ Deno.test("CLI: bad flags and bad config give one line and exit code 2", async (
   assert.equal(result.code, 2);
   assertOneLineError(result.stderr, /^error: Unknown option '--nope'$/);
 
+  // node:util explains a value that looks like a flag over three lines.
+  result = await run(["--port", "-1"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(result.stderr, /^error: Option '--port' argument is ambiguous$/);
+
   result = await run(["--config", "/does/not/exist.json"]);
   assert.equal(result.code, 2);
   assertOneLineError(result.stderr, /^error: cannot read config file \/does\/not\/exist.json/);
