@@ -36,7 +36,13 @@ export class SourceLimiter {
   readonly #free: SourceBucket = { requests: Infinity, bytes: Infinity, at: 0 };
 
   constructor(limits: SourceLimits) {
-    this.#limits = limits;
+    // An infinite rate refills at once, but a finite burst would still cap what
+    // one millisecond allows: make the burst infinite too, so the bucket is off.
+    this.#limits = {
+      ...limits,
+      requestBurst: limits.requestsPerSecond === Infinity ? Infinity : limits.requestBurst,
+      replyBytesBurst: limits.replyBytesPerSecond === Infinity ? Infinity : limits.replyBytesBurst,
+    };
     this.#unlimited = limits.requestsPerSecond === Infinity &&
       limits.replyBytesPerSecond === Infinity;
   }

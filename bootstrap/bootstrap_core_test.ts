@@ -461,6 +461,20 @@ Deno.test("per-address reply-byte limit: replies shrink to recipient + lowest, t
   assert.deepEqual(r.peers, [rec(A, S0 + 22), { ip: "10.0.0.1", port: 1000, id: S0 }]);
 });
 
+Deno.test("an Infinity rate switches its bucket off while the other one still limits", () => {
+  const requestsOff = core({ requestsPerSecond: Infinity, replyBytesBurst: 100 * 23 });
+  for (let i = 0; i < 101; i++) requestsOff.handleDatagram(join("r"), A, T0);
+  assert.equal(drain(requestsOff).length, 100, "the burst of reply bytes, not of requests");
+  assert.equal(requestsOff.stats().drops["rate-limited"], undefined);
+
+  const bytesOff = core({ replyBytesPerSecond: Infinity, requestBurst: 3, maxRooms: 100 });
+  for (let i = 0; i < 4; i++) bytesOff.handleDatagram(join("r"), A, T0);
+  assert.equal(drain(bytesOff).length, 3);
+  const big = core({ replyBytesPerSecond: Infinity, requestsPerSecond: 1e6, requestBurst: 1e6 });
+  for (let i = 0; i < 2000; i++) big.handleDatagram(join("r"), A, T0);
+  assert.equal(drain(big).length, 2000, "far past the default reply-byte burst");
+});
+
 Deno.test("the rate limiter's table is bounded; an evicted source starts afresh", () => {
   const c = core({ requestsPerSecond: 1, requestBurst: 1, maxTrackedSources: 2 });
   c.handleDatagram(join("r"), A, T0);
