@@ -42,12 +42,14 @@ async function spawn(args: string[]) {
   return {
     child,
     line: buffered.split("\n")[0]!,
+    /** Sends `signal`; resolves with the exit status and what was printed after the first line. */
     async stop(signal: Deno.Signal = "SIGTERM") {
       child.kill(signal);
+      let stdout = buffered.slice(buffered.indexOf("\n") + 1);
+      for (let r = await lines.read(); !r.done; r = await lines.read()) stdout += r.value;
       const status = await child.status;
-      await lines.cancel();
       const stderr = await new Response(child.stderr).text();
-      return { status, stderr };
+      return { status, stdout, stderr };
     },
   };
 }
@@ -150,6 +152,10 @@ Deno.test("CLI: start-up line, serves UDP and the control plane, stops cleanly o
     config,
     "--max-rooms",
     "7",
+    "--max-members",
+    "9",
+    "--timeout",
+    "2.5",
     "--http",
     "0",
     "--log-level",
@@ -157,7 +163,7 @@ Deno.test("CLI: start-up line, serves UDP and the control plane, stops cleanly o
   ]);
   try {
     const match = server.line.match(
-      /^olaf bootstrap listening on udp:\/\/127\.0\.0\.1:(\d+) \(control plane (http:\/\/127\.0\.0\.1:\d+\/)\) rooms<=7 /,
+      /^olaf bootstrap listening on udp:\/\/127\.0\.0\.1:(\d+) \(control plane (http:\/\/127\.0\.0\.1:\d+\/)\) rooms<=7 members<=9 timeout=2.5s$/,
     );
     assert.ok(match, server.line);
     const udpPort = Number(match[1]);
@@ -176,10 +182,11 @@ Deno.test("CLI: start-up line, serves UDP and the control plane, stops cleanly o
     assert.equal(stats.rooms, 1);
     assert.equal(stats.members, 1);
   } finally {
-    const { status, stderr } = await server.stop("SIGTERM");
+    const { status, stdout, stderr } = await server.stop("SIGTERM");
     await Deno.remove(config);
     assert.equal(status.code, 0, stderr);
     assert.equal(stderr, "");
+    assert.equal(stdout, "", "--log-level warning keeps the info lines out");
   }
 });
 
@@ -189,8 +196,11 @@ Deno.test("CLI: SIGINT stops it too", async () => {
     server.line,
     /^olaf bootstrap listening on udp:\/\/127\.0\.0\.1:\d+ rooms<=10 members<=1000 timeout=15s$/,
   );
-  const { status } = await server.stop("SIGINT");
+  const { status, stdout } = await server.stop("SIGINT");
   assert.equal(status.code, 0);
+  // The default log level (info) shows the stop through LogTape.
+  assert.match(stdout, /stopping on "SIGINT"/);
+  assert.match(stdout, /stopped after \d+ s: 0 datagrams in, 0 out/);
 });
 
 Deno.test("main() runs in-process and stops on its abort signal", async () => {
