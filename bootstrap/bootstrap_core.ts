@@ -560,14 +560,15 @@ export class BootstrapCore {
     for (let read = 0; read < count; read++) {
       const o = read * STRIDE;
       const key = slots[o]!;
+      const id = slots[o + 1]!;
       if (seen.has(key)) {
         if (write !== read) slots.copyWithin(write * STRIDE, o, o + STRIDE);
         slots[write * STRIDE + 2] = now;
         present.add(key);
-        ids.add(slots[o + 1]!);
+        ids.add(id);
         write++;
       } else {
-        this.#memberLeft(room, key, slots[o + 1]!, "reconciled", now);
+        this.#memberLeft(room, key, id, "reconciled", now);
       }
     }
     this.#members -= count - write;
