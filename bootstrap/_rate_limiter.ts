@@ -47,11 +47,6 @@ export class SourceLimiter {
       limits.replyBytesPerSecond === Infinity;
   }
 
-  /** Number of sources tracked. */
-  get size(): number {
-    return this.#table.size;
-  }
-
   /**
    * Takes one request token for `ipv4`.
    *

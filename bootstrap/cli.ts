@@ -7,7 +7,12 @@ import { parseArgs } from "node:util";
 import { configure, getConsoleSink, getLogger, type LogLevel, reset } from "@logtape/logtape";
 import { type ControlServer, serveControl } from "@olaf/control";
 import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
-import { type BootstrapOptions, type BootstrapServer, startBootstrap } from "./server.ts";
+import {
+  type BootstrapOptions,
+  type BootstrapServer,
+  DEFAULT_BOOTSTRAP_PORT,
+  startBootstrap,
+} from "./server.ts";
 
 const logger = getLogger(["olaf", "bootstrap"]);
 
@@ -247,7 +252,7 @@ function parseFlags(args: string[]): Settings | "help" {
   }
   return {
     host: text(merged, "host") ?? "0.0.0.0",
-    port: integer(merged, "port", 0, 65535) ?? 5000,
+    port: integer(merged, "port", 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT,
     timeout: seconds(merged, "timeout") ?? DEFAULT_LIMITS.roomTimeoutMs / 1000,
     "max-rooms": integer(merged, "max-rooms", 1, Number.MAX_SAFE_INTEGER) ??
       DEFAULT_LIMITS.maxRooms,
