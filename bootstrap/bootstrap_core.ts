@@ -314,6 +314,11 @@ export class BootstrapCore {
 
     const bucket = this.#limiter.request(ipv4, now);
     if (bucket === undefined) return this.#drop("rate-limited");
+    // Types past v1's (extensions) are ignored whatever they carry: their
+    // layout is not ours to judge, and decoding them would be wasted work.
+    if (bytes.length > 0 && bytes[0]! > MessageType.PEER_COLLECTOR) {
+      return this.#drop("unknown-type");
+    }
 
     let message: Message;
     try {
@@ -326,8 +331,6 @@ export class BootstrapCore {
         return this.#join(message.room, message.peers, ipv4, port, to, bucket, now);
       case "PEER_COLLECTOR":
         return this.#collect(message.room, message.peers, ipv4, port, to, bucket, now);
-      case "EXTENSION":
-        return this.#drop("unknown-type");
       default:
         // PING, APP_R, BOOTSTRAP_R, ROOM_FULL are peer-to-peer or bootstrap-to-peer.
         return this.#drop("unexpected-type");

@@ -503,6 +503,8 @@ Deno.test("malformed datagrams are counted by reason and dropped", () => {
       encode({ type: "EXTENSION", code: 16, peers: [], payload: new Uint8Array(2) }),
       "unknown-type",
     ],
+    [new Uint8Array([9, 9, 9]), "unknown-type"], // not v1 framing: still just an unknown type
+    [new Uint8Array([200]), "unknown-type"],
     [encode({ type: "PING", peers: [], payload: new Uint8Array() }), "unexpected-type"],
     [encode({ type: "BOOTSTRAP_R", peers: [], self: rec(A, 1) }), "unexpected-type"],
   ];
