@@ -140,8 +140,16 @@ interface Candidate {
 /** Full-list answers to unknown senders per heartbeat (bounds reflection by spoofed pings). */
 const WELCOMES_PER_HEARTBEAT = 64;
 
+/** Answers to members' pings that did not name us, per heartbeat (same reason). */
+const ANSWERS_PER_HEARTBEAT = 64;
+
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
 const JOIN_RETRY_MS = 1000;
+
+/** Candidates are pinged again this often (not just every heartbeat) until they answer. */
+const CANDIDATE_RETRY_MS = 1000;
+
+const EMPTY = new Uint8Array();
 
 /** The collector re-joins at least this often: deployed bootstraps forget rooms idle for 15 s. */
 const JOIN_REFRESH_MS = 10_000;
@@ -157,11 +165,16 @@ const MAX_DATAGRAM = 65_507;
  *   member's ip:port refreshes it; being named in someone's list does not.
  * - **Membership**: anyone we hear from directly (`PING` or `APP_R`) becomes
  *   a member at once. Peers we only hear *about* (bootstrap reply, gossip)
- *   are *candidates*: we ping them at once and each heartbeat, and they turn
+ *   are *candidates*: we ping them at once and every second, and they turn
  *   into members when they answer. Crashed peers that deployed peers keep
  *   gossiping therefore never come back, and ghosts never show up as members.
  *   A peer that hears from an unknown sender pings it back at once with its
  *   list, so a newcomer learns the whole room in about two round trips.
+ * - **Repair**: our pings name their destination when it is our member, so
+ *   an Olaf peer whose ping to us does not name us has not counted us yet (a
+ *   datagram was lost): we answer at once with a small ping naming it. With
+ *   the one-second candidate pings, a lost datagram costs about a second,
+ *   not a heartbeat.
  * - **Ids**: our `PING` and `APP_R` lists carry our own record, so receivers
  *   learn a sender's id from its first datagram. (Deployed peers add listed
  *   peers, so this also makes them add us without waiting for the
@@ -188,7 +201,7 @@ const MAX_DATAGRAM = 65_507;
  * - **Budget**: every datagram with a peer list fits `datagramBudget` (1024).
  *   Heartbeat pings name at most `gossipSize` (20) members, in windows that
  *   differ per destination and rotate every heartbeat (a 200-member room
- *   costs ~220-byte pings instead of 1 KB ones); answers to newcomers carry
+ *   costs ~230-byte pings instead of 1 KB ones); answers to newcomers carry
  *   as many as fit.
  *
  * @example Two peers and a bootstrap, driven by hand
@@ -246,11 +259,13 @@ export class PeerMachine {
   #transmits = new Fifo<Transmit>();
   #events = new Fifo<PeerEvent>();
   #nextHeartbeat: number;
+  #nextCandidateRetry = 0;
   #left = false;
   #heartbeats = 0;
   #pingCache: Uint8Array | undefined;
   #smallPing: Uint8Array | undefined;
   #welcomesLeft = WELCOMES_PER_HEARTBEAT;
+  #answersLeft = ANSWERS_PER_HEARTBEAT;
 
   #bootstrapIndex = 0;
   #fallbackSince = 0;
@@ -378,10 +393,16 @@ export class PeerMachine {
     if (this.#bootstrapKeys.has(key)) return this.#fromBootstrap(message, key, now);
     if (key === this.#selfKey) return this.#drop("own-address");
     switch (message.type) {
-      case "PING":
+      case "PING": {
         if (isBye(message.payload)) return this.#bye(key, now);
-        this.#heardFrom(key, hostname, from.port, message.peers, now);
+        const stranger = !this.#members.has(key) && !this.#candidates.has(key);
+        const member = this.#heardFrom(key, hostname, from.port, message.peers, now);
+        // Olaf pings name their destination when it is a member of the sender: one that does
+        // not name us says a datagram between us was lost. Tell the sender now, not at our
+        // next heartbeat (a stranger already got our whole list from #heardFrom).
+        if (member?.olaf && !stranger && !this.#namesSelf(message.peers)) this.#answer(member);
         return;
+      }
       case "APP_R": {
         const member = this.#heardFrom(key, hostname, from.port, message.peers, now);
         if (member !== undefined) {
@@ -401,17 +422,24 @@ export class PeerMachine {
   }
 
   /**
-   * Runs whatever is due at `now` (the heartbeat). Call it when the time
-   * from {@linkcode PeerMachine.pollTimeout} has come; early calls do nothing.
+   * Runs whatever is due at `now`: the heartbeat, or pinging candidates
+   * again. Call it when the time from {@linkcode PeerMachine.pollTimeout}
+   * has come; early calls do nothing.
    *
    * @param now Current time in ms.
    */
   handleTimeout(now: number): void {
-    if (this.#left || now < this.#nextHeartbeat) return;
-    // Until the first BOOTSTRAP_R, retry (and fail over) faster than the heartbeat.
-    this.#nextHeartbeat = now +
-      (this.#self === undefined ? Math.min(this.#heartbeatMs, JOIN_RETRY_MS) : this.#heartbeatMs);
-    this.#heartbeat(now);
+    if (this.#left) return;
+    if (now >= this.#nextHeartbeat) {
+      // Until the first BOOTSTRAP_R, retry (and fail over) faster than the heartbeat.
+      this.#nextHeartbeat = now +
+        (this.#self === undefined ? Math.min(this.#heartbeatMs, JOIN_RETRY_MS) : this.#heartbeatMs);
+      this.#nextCandidateRetry = now + CANDIDATE_RETRY_MS;
+      this.#heartbeat(now); // pings the candidates too
+    } else if (this.#candidates.size > 0 && now >= this.#nextCandidateRetry) {
+      this.#nextCandidateRetry = now + CANDIDATE_RETRY_MS;
+      for (const c of this.#candidates.values()) this.#pingNow(c.address);
+    }
   }
 
   /**
@@ -444,7 +472,10 @@ export class PeerMachine {
    * @returns A time, possibly in the past (then it is due at once).
    */
   pollTimeout(): number | undefined {
-    return this.#left ? undefined : this.#nextHeartbeat;
+    if (this.#left) return undefined;
+    return this.#candidates.size > 0
+      ? Math.min(this.#nextHeartbeat, this.#nextCandidateRetry)
+      : this.#nextHeartbeat;
   }
 
   /**
@@ -646,6 +677,7 @@ export class PeerMachine {
         return;
       }
       const address = { hostname: ip, port };
+      if (this.#candidates.size === 0) this.#nextCandidateRetry = now + CANDIDATE_RETRY_MS;
       this.#candidates.set(key, { address, id, addedAt: now });
       this.#pingNow(address);
     }
@@ -656,6 +688,7 @@ export class PeerMachine {
   #heartbeat(now: number): void {
     this.#heartbeats++;
     this.#welcomesLeft = WELCOMES_PER_HEARTBEAT;
+    this.#answersLeft = ANSWERS_PER_HEARTBEAT;
     const timeout = this.#peerTimeoutMs;
     for (const [key, m] of this.#members) {
       if (now - m.lastSeen >= timeout) {
@@ -747,21 +780,22 @@ export class PeerMachine {
 
   /**
    * Heartbeat pings: the room's list cut into windows of `gossipSize`, a
-   * different window for each member, rotating every heartbeat.
+   * different window for each member, rotating every heartbeat. Every ping
+   * names its destination (when we know its id), so that a ping that does
+   * not tells an Olaf receiver we have not counted it yet.
    */
   #pingMembers(): void {
     const members = [...this.#members.values()];
     const gossip = members.filter((m) => m.id !== 0);
-    const fit = Math.min(
-      this.#gossipSize,
-      peersThatFit(this.#budget, { type: "PING" }) - (this.#self ? 1 : 0),
-    );
+    // Room for our own record and the destination's besides the window.
+    const fit = Math.min(this.#gossipSize, peersThatFit(this.#budget, { type: "PING" }) - 2);
     if (gossip.length <= fit) {
-      const data = this.#pingDatagram();
+      const data = this.#pingDatagram(); // names every member
       for (const m of members) this.#transmits.push({ data, to: m.address });
       return;
     }
     const windows = Math.ceil(gossip.length / fit);
+    const slices: PeerRecord[][] = [];
     const datagrams: Uint8Array[] = [];
     const start = (this.#heartbeats * fit) % gossip.length;
     for (let w = 0; w < windows; w++) {
@@ -769,11 +803,41 @@ export class PeerMachine {
       for (let j = 0; j < fit; j++) {
         slice.push(record(gossip[(start + w * fit + j) % gossip.length]!));
       }
-      datagrams.push(encode({ type: "PING", peers: slice, payload: new Uint8Array() }));
+      slices.push(slice);
+      datagrams.push(encode({ type: "PING", peers: slice, payload: EMPTY }));
     }
     for (let i = 0; i < members.length; i++) {
-      this.#transmits.push({ data: datagrams[i % windows]!, to: members[i]!.address });
+      const m = members[i]!;
+      const slice = slices[i % windows]!;
+      const named = m.id === 0 ||
+        slice.some((r) => r.port === m.address.port && r.ip === m.address.hostname);
+      const data = named
+        ? datagrams[i % windows]!
+        : encode({ type: "PING", peers: [...slice, record(m)], payload: EMPTY });
+      this.#transmits.push({ data, to: m.address });
     }
+  }
+
+  /** Whether a received list names us. */
+  #namesSelf(peers: PeerList): boolean {
+    const self = this.#self;
+    if (self === undefined) return true; // we cannot tell: do not answer
+    for (let i = 0; i < peers.length; i++) {
+      if (peers.portAt(i) === self.port && peers.ipAt(i) === self.ip) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Answers an Olaf ping that did not name us with a small ping naming its
+   * sender, which then counts us as a member and does not answer back.
+   * Bounded per heartbeat: spoofed pings must not draw answers at will.
+   */
+  #answer(to: Member): void {
+    if (this.#answersLeft <= 0) return;
+    this.#answersLeft--;
+    const peers = [this.#self!, record(to)];
+    this.#transmits.push({ data: encode({ type: "PING", peers, payload: EMPTY }), to: to.address });
   }
 
   /** Our current list for an immediate ping: self first, then as many members as fit. */
@@ -785,7 +849,7 @@ export class PeerMachine {
         if (peers.length >= fit) break;
         if (m.id !== 0) peers.push(record(m));
       }
-      this.#pingCache = encode({ type: "PING", peers, payload: new Uint8Array() });
+      this.#pingCache = encode({ type: "PING", peers, payload: EMPTY });
     }
     return this.#pingCache;
   }
@@ -804,7 +868,7 @@ export class PeerMachine {
       this.#smallPing ??= encode({
         type: "PING",
         peers: this.#self ? [this.#self] : [],
-        payload: new Uint8Array(),
+        payload: EMPTY,
       });
       this.#transmits.push({ data: this.#smallPing, to });
     }

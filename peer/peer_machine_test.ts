@@ -183,6 +183,51 @@ Deno.test("PeerMachine collector re-joins every ~10 s so a deployed bootstrap ke
   ]);
 });
 
+Deno.test("PeerMachine answers an Olaf member's ping that does not name us, once, naming it", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = joined(me, [bob, rec(3)]);
+  // Bob's ping does not name us: he has not counted us yet (our datagrams to him were lost).
+  m.handleDatagram(ping([bob, rec(3)]), addr(bob), 10);
+  const out = drain(m);
+  assert.deepEqual(out.map((t) => [t.to, t.msg.peers.toArray()]), [[addr(bob), [me, bob]]]);
+  // It names us now: nothing to say.
+  m.handleDatagram(ping([bob, rec(3), me]), addr(bob), 11);
+  assert.deepEqual(drain(m), []);
+  // A deployed member's pings never name us and never get an answer (it would not use it).
+  const dave = rec(4);
+  m.handleDatagram(ping([bob]), addr(dave), 12); // a stranger: the full-list welcome
+  assert.equal(drain(m).length, 1);
+  m.handleDatagram(ping([bob]), addr(dave), 13);
+  assert.deepEqual(drain(m), []);
+  // Bounded per heartbeat, like the welcomes (spoofed pings must not draw answers at will).
+  m.handleTimeout(3000); // a fresh heartbeat, a fresh budget
+  drain(m);
+  let answers = 0;
+  for (let i = 0; i < 100; i++) {
+    m.handleDatagram(ping([bob]), addr(bob), 3001);
+    answers += drain(m).length;
+  }
+  assert.equal(answers, 64);
+});
+
+Deno.test("PeerMachine pings candidates every second, not every heartbeat, until they answer", () => {
+  const me = rec(1);
+  const bob = rec(2);
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
+  m.handleTimeout(0);
+  drain(m);
+  m.handleDatagram(reply([me, bob], me), B1, 10);
+  assert.deepEqual(drain(m).map((t) => t.to), [addr(bob)]);
+  m.handleTimeout(1000); // the join retry pace: then the heartbeat pace
+  drain(m);
+  assert.equal(m.pollTimeout(), 2000, "bob is still a candidate: again in a second");
+  m.handleTimeout(2000);
+  assert.deepEqual(drain(m).map((t) => [t.msg.type, t.to]), [["PING", addr(bob)]]);
+  m.handleDatagram(ping([bob, me]), addr(bob), 2500);
+  assert.equal(m.pollTimeout(), 4000, "no candidate left: the next heartbeat");
+});
+
 Deno.test("PeerMachine: a deployed member with a lower id does not take the collector duty", () => {
   const me = rec(5);
   const m = joined(me, [rec(6)]);
@@ -294,7 +339,13 @@ Deno.test("PeerMachine keeps every peer list within 1024 bytes and rotates throu
     m.handleTimeout(hb * 3000);
     for (const t of drain(m)) {
       assert.ok(t.data.length <= 1024, `${t.msg.type} of ${t.data.length} bytes`);
-      if (t.msg.type === "PING") { for (const r of t.msg.peers) seen.add(r.id); }
+      if (t.msg.type !== "PING") continue;
+      const named = t.msg.peers.toArray();
+      for (const r of named) seen.add(r.id);
+      assert.ok(
+        named.some((r) => r.ip === t.to.hostname && r.port === t.to.port),
+        "names its destination",
+      );
     }
   }
   assert.equal(seen.size, 251, "every member is advertised");
