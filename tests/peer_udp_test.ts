@@ -276,3 +276,22 @@ Deno.test("examples/chat.ts: end of input leaves with bye", async () => {
   await until(() => seen.length === 2, "the line and the bye");
   assert.deepEqual(seen, ["last words", "bye"]);
 });
+
+Deno.test("library over real UDP: a bye reaches every member, not only the first", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  const options = {
+    bootstraps: [`127.0.0.1:${server.localAddress.port}`],
+    hostname: "127.0.0.1",
+    heartbeatMs: 200,
+  };
+  const rooms: Room[] = [];
+  for (let i = 0; i < 5; i++) rooms.push(await joinRoom("bye-room", options));
+  await until(() => rooms.every((r) => r.peers.length === 4), "membership");
+  const [leaving, ...rest] = rooms;
+  const reasons: string[] = [];
+  for (const r of rest) r.onPeerLeave((_p, reason) => reasons.push(reason));
+  await leaving!.leave();
+  await until(() => reasons.length === 4, "a bye at every member");
+  assert.deepEqual(reasons, ["bye", "bye", "bye", "bye"]);
+  await Promise.all(rest.map((r) => r.leave()));
+});

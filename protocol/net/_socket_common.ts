@@ -138,7 +138,7 @@ export class OrderedSender {
   }
 
   #done = (): void => {
-    const next = this.#stopped ? undefined : this.#queue.shift();
+    const next = this.#queue.shift(); // after stop() too: close() lets queued datagrams out
     if (next === undefined) {
       this.#busy = false;
       this.#queue.clear();
@@ -148,7 +148,7 @@ export class OrderedSender {
     this.#issue(next.data, next.to, this.#done);
   };
 
-  /** Drops whatever is still queued; resolves once the send in flight, if any, completed. */
+  /** Takes no more datagrams; resolves once every queued one has been sent (or failed). */
   stop(): Promise<void> {
     this.#stopped = true;
     if (!this.#busy) return Promise.resolve();

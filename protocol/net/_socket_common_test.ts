@@ -38,3 +38,20 @@ Deno.test("OrderedSender: a stalled socket keeps at most SEND_QUEUE_LIMIT datagr
   complete!();
   await stopped;
 });
+
+Deno.test("OrderedSender: stop() lets every queued datagram out before it resolves", async () => {
+  const issued: number[] = [];
+  let complete: (() => void) | undefined;
+  const sender = new OrderedSender((data, _to, done) => {
+    issued.push(data[0]!);
+    complete = done;
+  });
+  for (let i = 0; i < 4; i++) sender.send(Uint8Array.of(i), to); // e.g. a bye to each member
+  let stopped = false;
+  const stopping = sender.stop().then(() => (stopped = true));
+  sender.send(Uint8Array.of(9), to); // refused once stopping
+  for (let i = 0; i < 4; i++) complete!();
+  await stopping;
+  assert.ok(stopped);
+  assert.deepEqual(issued, [0, 1, 2, 3]);
+});
