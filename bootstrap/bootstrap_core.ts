@@ -1,6 +1,7 @@
 import {
   decode,
   type DecodeOptions,
+  endpointKey,
   formatIPv4,
   HEADER_BYTES,
   type Message,
@@ -453,7 +454,7 @@ export class BootstrapCore {
     bucket: SourceBucket,
     now: number,
   ): void {
-    const key = ipv4 * 65536 + port;
+    const key = endpointKey(ipv4, port);
     // Only a record naming the source itself is a claim to keep an id (v1 rule).
     const claimed = peers.length > 0 && peers.ipv4At(0) === ipv4 && peers.portAt(0) === port
       ? peers.idAt(0)
@@ -489,7 +490,7 @@ export class BootstrapCore {
     bucket: SourceBucket,
     now: number,
   ): void {
-    const key = ipv4 * 65536 + port;
+    const key = endpointKey(ipv4, port);
     let selfInReport = -1;
     if (report.length > 0) {
       for (let i = 0; i < report.length; i++) {
@@ -545,7 +546,7 @@ export class BootstrapCore {
       const ip = report.ipv4At(i);
       const port = report.portAt(i);
       if (ip === 0 || port === 0) continue; // not a reachable endpoint
-      const key = ip * 65536 + port;
+      const key = endpointKey(ip, port);
       if (seen.has(key)) continue;
       seen.add(key);
       keys.push(key);
@@ -654,7 +655,7 @@ export class BootstrapCore {
 
   #addMember(room: Room, ipv4: number, port: number, id: number, now: number): number {
     const wasEmpty = room.count === 0;
-    const index = room.add(ipv4 * 65536 + port, id, now, this.limits.maxMembersPerRoom);
+    const index = room.add(endpointKey(ipv4, port), id, now, this.limits.maxMembersPerRoom);
     this.#members++;
     if (wasEmpty) {
       // The room's member deadline may now come before its heap key.
