@@ -11,6 +11,7 @@ import {
   type PeerList,
   peersThatFit,
   ProtocolError,
+  Slab,
   writePeerFields,
 } from "@olaf/protocol";
 import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
@@ -99,8 +100,6 @@ export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
 const ROOM_FULL_BYTES = HEADER_BYTES + 4;
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_PAYLOAD_BYTES = 65_507;
-/** Size of the buffers outgoing datagrams are cut from. */
-const SLAB_BYTES = 16_384;
 /** Replies kept when nobody polls them (each datagram makes at most one). */
 const MAX_QUEUED_TRANSMITS = 4096;
 const MAX_ID = 0xffffffff;
@@ -250,8 +249,8 @@ export class BootstrapCore {
   #bytesIn = 0;
   #bytesOut = 0;
   readonly #drops = new Map<string, number>();
-  #slab: Uint8Array = new Uint8Array(0);
-  #slabOffset = 0;
+  /** Outgoing datagrams are views of shared buffers (the socket owns what it is given). */
+  readonly #slab = new Slab({ slabBytes: 16_384 });
   /** Scratch space for the recency sort of big rooms. */
   #scratch: Float64Array = new Float64Array(0);
 
@@ -753,8 +752,7 @@ export class BootstrapCore {
 
   #sendRoomFull(to: NetAddress, bucket: SourceBucket): void {
     if (!takeBytes(bucket, ROOM_FULL_BYTES)) return this.#drop("rate-limited-reply");
-    const out = this.#allocate(ROOM_FULL_BYTES);
-    out.fill(0);
+    const out = this.#slab.take(ROOM_FULL_BYTES);
     out[0] = MessageType.ROOM_FULL;
     this.#transmit(out, to);
   }
@@ -774,7 +772,7 @@ export class BootstrapCore {
       if (!takeBytes(bucket, replySize(records))) return this.#drop("rate-limited-reply");
       this.#drop("reply-rate-trimmed");
     }
-    const out = this.#allocate(replySize(records));
+    const out = this.#slab.take(replySize(records));
     out[0] = MessageType.BOOTSTRAP_R;
     out[1] = records >>> 8;
     out[2] = records;
@@ -812,22 +810,6 @@ export class BootstrapCore {
     if (selfIndex >= 0) writeMember(out, offset, slots, selfIndex);
     // else the payload stays 0.0.0.0:0 id 0: "no record"
     this.#transmit(out, to);
-  }
-
-  /**
-   * A fresh view for one outgoing datagram, cut from a shared slab: creating
-   * a small typed array costs several times more than a view of an existing
-   * buffer. Views are never reused (the socket owns what it is given); a slab
-   * is freed once its last datagram is gone.
-   */
-  #allocate(size: number): Uint8Array {
-    if (this.#slabOffset + size > this.#slab.length) {
-      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, size));
-      this.#slabOffset = 0;
-    }
-    const view = this.#slab.subarray(this.#slabOffset, this.#slabOffset + size);
-    this.#slabOffset += size;
-    return view;
   }
 
   #transmit(data: Uint8Array, to: NetAddress): void {

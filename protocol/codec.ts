@@ -3,6 +3,7 @@ import { formatIPv4 } from "./ipv4.ts";
 import type { BootstrapReplyMessage, Message, MessageInit, MessageTypeName } from "./message.ts";
 import { MessageType } from "./message.ts";
 import { PEER_RECORD_BYTES, PeerList, type PeerListLike, writePeerRecord } from "./peer_list.ts";
+import { Slab } from "./slab.ts";
 
 /** Size of the `type | peer count` header. */
 export const HEADER_BYTES = 3;
@@ -238,12 +239,8 @@ function write(
 }
 
 // Allocating a typed array costs several times more than encoding a small
-// message, so small results are carved from a shared slab. A slab region is
-// handed out once and never written again, so results stay independent.
-const SLAB_BYTES = 32 * 1024;
-const POOLED_MAX_BYTES = 4 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabOffset = 0;
+// message, so results of up to 4 KiB are carved from a shared slab.
+const slab = new Slab({ slabBytes: 32 * 1024, maxPooledBytes: 4 * 1024 });
 
 /**
  * Encodes a message into a new datagram.
@@ -271,19 +268,8 @@ let slabOffset = 0;
  */
 export function encode(message: MessageInit, options?: EncodeOptions): Uint8Array {
   const plan = layout(message, options);
-  const size = plan.size;
-  if (size > POOLED_MAX_BYTES) {
-    const out = new Uint8Array(size);
-    write(message, plan, out, 0);
-    return out;
-  }
-  if (slabOffset + size > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabOffset = 0;
-  }
-  const out = slab.subarray(slabOffset, slabOffset + size);
-  write(message, plan, out, 0); // throws before the region is handed out
-  slabOffset += size;
+  const out = slab.take(plan.size);
+  write(message, plan, out, 0); // a throw here only wastes the region
   return out;
 }
 

@@ -35,3 +35,4 @@ export * from "./ipv4.ts";
 export * from "./peer_list.ts";
 export * from "./message.ts";
 export * from "./codec.ts";
+export * from "./slab.ts";

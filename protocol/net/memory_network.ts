@@ -34,6 +34,7 @@
  *
  * @module
  */
+import { Slab } from "../slab.ts";
 import { mulberry32 } from "./_prng.ts";
 import { EventQueue } from "./_event_queue.ts";
 import {
@@ -255,8 +256,8 @@ export class MemoryNetwork {
   #partitions: Partition[] = [];
   #microtaskTurns: number;
   #running = false;
-  #slab = new Uint8Array(0);
-  #slabUsed = 0;
+  // 8-byte aligned views, so callers can build aligned DataViews/typed arrays.
+  #slab = new Slab({ slabBytes: SLAB_BYTES, align: 8 });
 
   /**
    * Creates a network. With no options: seed 1, 1 ms delay, no loss,
@@ -592,15 +593,8 @@ export class MemoryNetwork {
   // Copies into a shared slab: one ArrayBuffer per 64 KiB of traffic rather
   // than per datagram, which is most of the cost of a send otherwise.
   #copy(data: Uint8Array): Uint8Array {
-    const length = data.byteLength;
-    if (this.#slabUsed + length > this.#slab.byteLength) {
-      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, length));
-      this.#slabUsed = 0;
-    }
-    const copy = this.#slab.subarray(this.#slabUsed, this.#slabUsed + length);
+    const copy = this.#slab.take(data.byteLength);
     copy.set(data);
-    // Keep views 8-byte aligned so callers can build aligned DataViews/typed arrays.
-    this.#slabUsed += (length + 7) & ~7;
     return copy;
   }
 
