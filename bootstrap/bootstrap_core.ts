@@ -2,6 +2,8 @@ import {
   decode,
   type DecodeOptions,
   endpointKey,
+  endpointKeyIPv4,
+  endpointKeyPort,
   formatIPv4,
   HEADER_BYTES,
   type Message,
@@ -432,12 +434,7 @@ export class BootstrapCore {
     for (let i = 0; i < room.count; i++) {
       const o = i * STRIDE;
       const key = slots[o]!;
-      members[i] = {
-        ip: formatIPv4(Math.floor(key / 65536)),
-        port: key % 65536,
-        id: slots[o + 1]!,
-        lastSeen: slots[o + 2]!,
-      };
+      members[i] = { ...memberRecord(key, slots[o + 1]!), lastSeen: slots[o + 2]! };
     }
     return { ...summary(room), members };
   }
@@ -587,7 +584,7 @@ export class BootstrapCore {
         ? this.#keepId(claimed)
         : this.#nextId(now);
       ids.add(id);
-      this.#addMember(room, Math.floor(key / 65536), key % 65536, id, now);
+      this.#addMember(room, endpointKeyIPv4(key), endpointKeyPort(key), id, now);
     }
     return room.indexOfKey(selfKey);
   }
@@ -686,7 +683,7 @@ export class BootstrapCore {
     this.#event({
       type: "member-left",
       room: room.name,
-      member: { ip: formatIPv4(Math.floor(key / 65536)), port: key % 65536, id },
+      member: memberRecord(key, id),
       reason,
       at: now,
     });
@@ -890,8 +887,13 @@ export class BootstrapCore {
 function writeMember(out: Uint8Array, offset: number, slots: Float64Array, index: number): number {
   const o = index * STRIDE;
   const key = slots[o]!;
-  writePeerFields(out, offset, Math.floor(key / 65536), key % 65536, slots[o + 1]!);
+  writePeerFields(out, offset, endpointKeyIPv4(key), endpointKeyPort(key), slots[o + 1]!);
   return offset + PEER_RECORD_BYTES;
+}
+
+/** A member as the control plane shows it, from its endpoint key and id. */
+function memberRecord(key: number, id: number): { ip: string; port: number; id: number } {
+  return { ip: formatIPv4(endpointKeyIPv4(key)), port: endpointKeyPort(key), id };
 }
 
 function replySize(records: number): number {

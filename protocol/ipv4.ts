@@ -106,3 +106,39 @@ export function isIPv4(text: string): boolean {
 export function endpointKey(address: number, port: number): number {
   return address * 65536 + port;
 }
+
+/**
+ * The IPv4 address of an {@linkcode endpointKey}.
+ *
+ * @param key The endpoint key.
+ * @returns The address as a number.
+ *
+ * @example
+ * ```ts
+ * import { endpointKey, endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ * const key = endpointKey(0x7f000001, 5000);
+ * assert.equal(endpointKeyIPv4(key), 0x7f000001);
+ * assert.equal(endpointKeyPort(key), 5000);
+ * ```
+ */
+export function endpointKeyIPv4(key: number): number {
+  return Math.floor(key / 65536);
+}
+
+/**
+ * The port of an {@linkcode endpointKey}.
+ *
+ * @param key The endpoint key.
+ * @returns The port.
+ *
+ * @example
+ * ```ts
+ * import { endpointKey, endpointKeyPort } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ * assert.equal(endpointKeyPort(endpointKey(1, 80)), 80);
+ * ```
+ */
+export function endpointKeyPort(key: number): number {
+  return key % 65536;
+}
