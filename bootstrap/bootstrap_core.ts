@@ -487,17 +487,9 @@ export class BootstrapCore {
     now: number,
   ): void {
     const key = endpointKey(ipv4, port);
-    let selfInReport = -1;
-    if (report.length > 0) {
-      for (let i = 0; i < report.length; i++) {
-        if (report.ipv4At(i) === ipv4 && report.portAt(i) === port) {
-          selfInReport = i;
-          break;
-        }
-      }
-      // Anyone can send a report naming others; only one naming its own sender is trusted.
-      if (selfInReport < 0) this.#drop("untrusted-report");
-    }
+    const selfInReport = report.indexOf(ipv4, port);
+    // Anyone can send a report naming others; only one naming its own sender is trusted.
+    if (report.length > 0 && selfInReport < 0) this.#drop("untrusted-report");
     const room = this.#openRoom(name, to, bucket, now);
     if (room === undefined) return;
     this.#touchRoom(room, now);

@@ -291,10 +291,14 @@ export class PeerMachine {
    *
    * @param options Room, bootstraps and timing.
    * @throws {RangeError} Without bootstraps, with a non-IPv4 bootstrap, a room name over
-   *   1000 bytes, or bad timings (not positive, or a peer timeout not longer than the heartbeat).
+   *   1000 bytes or with a lone surrogate, or bad timings (not positive, or a peer timeout not longer than the heartbeat).
    */
   constructor(options: PeerMachineOptions) {
     this.#room = options.room;
+    // Checked here: the codec would refuse such a name later, inside a timer.
+    if (!options.room.isWellFormed()) {
+      throw new RangeError("room name is not valid Unicode (it has a lone surrogate)");
+    }
     this.#roomBytes = new TextEncoder().encode(options.room).length;
     if (this.#roomBytes > 1000) throw new RangeError("room name is over 1000 UTF-8 bytes");
     if (options.bootstraps.length === 0) throw new RangeError("at least one bootstrap is needed");
@@ -489,10 +493,7 @@ export class PeerMachine {
    * @throws {RangeError} When the payload does not fit a UDP datagram, or after leaving.
    */
   send(payload: Uint8Array): number {
-    const data = this.#appDatagram(payload);
-    for (const m of this.#members.values()) this.#transmits.push({ data, to: m.address });
-    for (const c of this.#candidates.values()) this.#transmits.push({ data, to: c.address });
-    return this.#members.size + this.#candidates.size;
+    return this.#toEveryone(this.#appDatagram(payload));
   }
 
   /**
@@ -515,9 +516,7 @@ export class PeerMachine {
   leave(): void {
     if (this.#left) return;
     this.#left = true;
-    const data = encode({ type: "PING", peers: [], payload: BYE });
-    for (const m of this.#members.values()) this.#transmits.push({ data, to: m.address });
-    for (const c of this.#candidates.values()) this.#transmits.push({ data, to: c.address });
+    this.#toEveryone(encode({ type: "PING", peers: [], payload: BYE }));
     this.#members.clear();
     this.#candidates.clear();
     this.#tombstones.clear();
@@ -568,13 +567,8 @@ export class PeerMachine {
     } else if (this.#self !== undefined) {
       this.#rejoinNeeded = true; // the bootstrap does not know us: the room was forgotten
     }
-    if (this.#self !== undefined) {
-      let listed = false;
-      const peers = message.peers;
-      for (let i = 0; i < peers.length; i++) {
-        if (peers.portAt(i) === this.#self.port && peers.ipAt(i) === this.#self.ip) listed = true;
-      }
-      if (!listed) this.#rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
+    if (this.#self !== undefined && message.peers.indexOf(this.#self.ip, this.#self.port) < 0) {
+      this.#rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
     }
     this.#learn(message.peers, undefined, now);
   }
@@ -822,10 +816,7 @@ export class PeerMachine {
   #namesSelf(peers: PeerList): boolean {
     const self = this.#self;
     if (self === undefined) return true; // we cannot tell: do not answer
-    for (let i = 0; i < peers.length; i++) {
-      if (peers.portAt(i) === self.port && peers.ipAt(i) === self.ip) return true;
-    }
-    return false;
+    return peers.indexOf(self.ip, self.port) >= 0;
   }
 
   /**
@@ -874,6 +865,13 @@ export class PeerMachine {
     }
   }
 
+  /** Queues `data` to every member and every candidate; returns how many. */
+  #toEveryone(data: Uint8Array): number {
+    for (const m of this.#members.values()) this.#transmits.push({ data, to: m.address });
+    for (const c of this.#candidates.values()) this.#transmits.push({ data, to: c.address });
+    return this.#members.size + this.#candidates.size;
+  }
+
   #pingNow(to: NetAddress): void {
     this.#transmits.push({ data: this.#pingDatagram(), to });
   }
@@ -897,10 +895,8 @@ function positive(name: string, value: number): number {
 
 /** The id a sender claims for itself: its own record in its list (Olaf peers put it there). */
 function ownId(peers: PeerList, ip: string, port: number): number {
-  for (let i = 0; i < peers.length; i++) {
-    if (peers.portAt(i) === port && peers.ipAt(i) === ip) return peers.idAt(i);
-  }
-  return 0;
+  const index = peers.indexOf(ip, port);
+  return index < 0 ? 0 : peers.idAt(index);
 }
 
 function record(m: Member): PeerRecord {

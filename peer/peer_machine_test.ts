@@ -304,6 +304,8 @@ Deno.test("PeerMachine refuses options it cannot run with", () => {
   const ok = { room: "lobby", bootstraps: [B1] };
   assert.throws(() => new PeerMachine({ ...ok, bootstraps: [] }), RangeError);
   assert.throws(() => new PeerMachine({ ...ok, room: "é".repeat(501) }), /1000 UTF-8 bytes/);
+  // The codec would refuse it inside the first heartbeat's timer: refused up front instead.
+  assert.throws(() => new PeerMachine({ ...ok, room: "lobby\ud800" }), /lone surrogate/);
   assert.throws(() => new PeerMachine({ ...ok, heartbeatMs: 0 }), /heartbeatMs/);
   assert.throws(
     () => new PeerMachine({ ...ok, heartbeatMs: 3000, peerTimeoutMs: 3000 }),

@@ -193,6 +193,17 @@ Deno.test("PeerList gives numeric fields without allocating records", () => {
   assert.equal(list.idAt(0), 4294967295);
   assert.equal(list.keyAt(0), 0xcb007107 * 65536 + 65535);
   assert.throws(() => list.get(1), RangeError);
+  assert.equal(list.indexOf("203.0.113.7", 65535), 0);
+  assert.equal(list.indexOf(0xcb007107, 65535), 0);
+  assert.equal(list.indexOf("203.0.113.7", 65534), -1, "same ip, other port");
+  assert.equal(list.indexOf("203.0.113.8", 65535), -1, "same port, other ip");
+  assert.equal(list.indexOf("not an ip", 65535), -1);
+  const two = PeerList.from([{ ip: "1.1.1.1", port: 1, id: 1 }, { ip: "2.2.2.2", port: 2, id: 2 }]);
+  assert.equal(two.indexOf("2.2.2.2", 2), 1);
+  // A decoded list starts 3 bytes into its datagram.
+  const decoded = decode(encode({ type: "PING", peers: two, payload: new Uint8Array() })).peers;
+  assert.equal(decoded.indexOf("2.2.2.2", 2), 1);
+  assert.equal(decoded.indexOf("1.1.1.1", 1), 0);
 });
 
 Deno.test("encoded results stay independent: later encodes, even failed ones, never touch them", () => {

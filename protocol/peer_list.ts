@@ -34,6 +34,7 @@ export interface PeerRecord {
  * assert.equal(list.length, 1);
  * assert.equal(list.portAt(0), 5000);
  * assert.deepEqual(list.toArray(), [{ ip: "10.0.0.1", port: 5000, id: 7 }]);
+ * assert.equal(list.indexOf("10.0.0.1", 5000), 0);
  * ```
  */
 export class PeerList implements Iterable<PeerRecord> {
@@ -134,6 +135,36 @@ export class PeerList implements Iterable<PeerRecord> {
    */
   keyAt(index: number): number {
     return endpointKey(this.ipv4At(index), this.portAt(index));
+  }
+
+  /**
+   * Where the record for an endpoint is in the list.
+   *
+   * @param ip The endpoint's IPv4 address, as text or as a number.
+   * @param port The endpoint's port.
+   * @returns The first matching index, or -1 (also for text that is not IPv4).
+   */
+  indexOf(ip: string | number, port: number): number {
+    let ipv4: number;
+    if (typeof ip === "number") {
+      ipv4 = ip;
+    } else {
+      try {
+        ipv4 = parseIPv4(ip);
+      } catch {
+        return -1;
+      }
+    }
+    const b = this.#bytes;
+    for (let i = 0, o = this.#offset; i < this.length; i++, o += PEER_RECORD_BYTES) {
+      if (
+        ((b[o + 4]! << 8) | b[o + 5]!) === port &&
+        ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0 === ipv4
+      ) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /**
