@@ -12,6 +12,7 @@ import {
   type Clock,
   type DatagramBinder,
   type DatagramSocket,
+  Fifo,
   type NetAddress,
   systemClock,
 } from "@olaf/protocol/net";
@@ -562,7 +563,7 @@ export class Room implements AsyncDisposable {
 
 /** A bounded async queue of messages behind {@linkcode Room.messages}. */
 class Inbox implements AsyncIterable<RoomMessage>, AsyncIterator<RoomMessage> {
-  #queue: RoomMessage[] = [];
+  #queue = new Fifo<RoomMessage>(MESSAGE_QUEUE_LIMIT);
   #waiting: ((result: IteratorResult<RoomMessage>) => void) | undefined;
   #ended = false;
   readonly #onReturn: () => void;
@@ -579,8 +580,7 @@ class Inbox implements AsyncIterable<RoomMessage>, AsyncIterator<RoomMessage> {
       resolve({ value: message, done: false });
       return;
     }
-    if (this.#queue.length >= MESSAGE_QUEUE_LIMIT) this.#queue.shift();
-    this.#queue.push(message);
+    this.#queue.push(message); // past the limit the oldest goes
   }
 
   end(): void {
@@ -600,7 +600,7 @@ class Inbox implements AsyncIterable<RoomMessage>, AsyncIterator<RoomMessage> {
   }
 
   return(): Promise<IteratorResult<RoomMessage>> {
-    this.#queue = [];
+    this.#queue.clear();
     this.end();
     this.#onReturn();
     return Promise.resolve({ value: undefined, done: true });
@@ -685,6 +685,13 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
       if (target.room) target.room._receive(data, from);
       else early.push([data, from]);
     },
+    // A failed send (unreachable network, say) must not take the process down: UDP is lossy
+    // anyway, and the heartbeat retries.
+    onError: (error) =>
+      logger.warn("{room}: socket error: {message}", {
+        room: name,
+        message: error.message,
+      }),
   });
   const room = target.room = new Room(name, machine, socket, clock);
   for (const [data, from] of early) room._receive(data, from);

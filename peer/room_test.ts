@@ -154,3 +154,23 @@ Deno.test("await using leaves the room with bye at the end of the block", async 
   await alice.leave();
   await server.close();
 });
+
+Deno.test("a socket error (a failed send, say) is logged, not thrown: the room keeps working", async () => {
+  const { net, server, join } = await setup();
+  let onError: ((error: Error) => void) | undefined;
+  const bind: JoinRoomOptions["bind"] = (options) => {
+    onError = options.onError;
+    return net.bind(options);
+  };
+  await using a = await join("errors", "10.0.0.1", { bind });
+  await using b = await join("errors", "10.0.0.2");
+  assert.ok(onError, "joinRoom handles socket errors itself");
+  onError(new Error("network is unreachable")); // would be rethrown as uncaught without it
+  const got: string[] = [];
+  b.onMessage((message) => got.push(message.text()));
+  await net.advance(3_000);
+  a.send("still here");
+  await net.advance(100);
+  assert.deepEqual(got, ["still here"]);
+  await server.close();
+});
