@@ -254,7 +254,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       if (io.interrupt?.aborted) resolve();
       io.interrupt?.addEventListener("abort", () => resolve(), { once: true });
     });
-    const send = (line: string) => {
+    const send = (text: string) => {
+      const line = text.replace(/\r$/, ""); // Windows line ends
       if (line === "" || room.left) return;
       try {
         room.send(line);
@@ -272,12 +273,11 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         buffer += value;
         let newline;
         while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, newline).replace(/\r$/, "");
+          send(buffer.slice(0, newline));
           buffer = buffer.slice(newline + 1);
-          send(line);
         }
       }
-      send(buffer);
+      send(buffer); // the last line may have no newline
     })();
     await Promise.race([typed, interrupted]);
     await room.leave();

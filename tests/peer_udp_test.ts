@@ -154,10 +154,16 @@ Deno.test("CLI --json, one-shot script: a piped line reaches the room before the
   // Like `echo "ünïcode line" | olaf-peer ... --json`: the line is there before the join.
   const cli = new CliPeer(["--bootstrap", spec, "--room", "pipe-room", "--json"]);
   await cli.type("ünïcode line");
+  await cli.write("crlf line\r\nlast line, no newline\r"); // Windows line ends, unterminated end
   assert.equal((await cli.close()).code, 0);
   assert.ok(cli.find("joined"));
-  await until(() => seen.length === 2, "the message and the bye");
-  assert.deepEqual(seen, ["message ünïcode line", "left bye"]);
+  await until(() => seen.length === 4, "the messages and the bye");
+  assert.deepEqual(seen, [
+    "message ünïcode line",
+    "message crlf line",
+    "message last line, no newline",
+    "left bye",
+  ]);
 });
 
 Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
