@@ -4,7 +4,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { configure, getConsoleSink, getLogger, type LogLevel, reset } from "@logtape/logtape";
+import {
+  configure,
+  getConsoleSink,
+  getLogger,
+  getLogLevels,
+  isLogLevel,
+  type LogLevel,
+  reset,
+} from "@logtape/logtape";
 import { type ControlServer, serveControl } from "@olaf/control";
 import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
 import {
@@ -43,8 +51,6 @@ Examples:
 
 Stop it with Ctrl-C (SIGINT) or SIGTERM.
 `;
-
-const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
 
 /** Settings the CLI understands, as read from flags or a config file. */
 interface Settings {
@@ -325,10 +331,12 @@ function seconds(values: Record<string, unknown>, key: string): number | undefin
 function logLevel(values: Record<string, unknown>): LogLevel | undefined {
   const value = values["log-level"];
   if (value === undefined) return undefined;
-  if (!LOG_LEVELS.includes(value as LogLevel)) {
-    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${show(value)}`);
+  if (typeof value !== "string" || !isLogLevel(value)) {
+    throw new UsageError(
+      `--log-level must be one of ${getLogLevels().join(", ")}, got ${show(value)}`,
+    );
   }
-  return value as LogLevel;
+  return value;
 }
 
 function show(value: unknown): string {

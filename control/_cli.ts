@@ -1,7 +1,14 @@
 // The `deno run -A control/mod.ts` command line: parse flags, configure
 // logging (only here, never in library code), serve until SIGINT/SIGTERM.
 import { parseArgs } from "node:util";
-import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
+import {
+  configure,
+  getConsoleSink,
+  getLogger,
+  getLogLevels,
+  isLogLevel,
+  type LogLevel,
+} from "@logtape/logtape";
 import { KvSessionStore } from "./kv_session_store.ts";
 import { serveControl } from "./serve.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
@@ -24,8 +31,6 @@ Options:
 
 Without a bootstrap attached, /stats, /rooms and /events answer 503; run the
 bootstrap with --http PORT to serve them with live data.`;
-
-const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
 
 class ConfigError extends Error {}
 
@@ -77,9 +82,9 @@ export function parseConfig(
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new ConfigError(`--port must be an integer in 0..65535, got ${JSON.stringify(portText)}`);
   }
-  const logLevel = (values["log-level"] ?? "info") as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  const logLevel = values["log-level"] ?? "info";
+  if (!isLogLevel(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${getLogLevels().join(", ")}`);
   }
   if (values.kv === "") throw new ConfigError("--kv needs a file path");
   const hostname = values.host ?? "0.0.0.0";
