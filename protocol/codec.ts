@@ -160,8 +160,6 @@ function decodeRoom(bytes: Uint8Array, options: DecodeOptions | undefined): stri
   }
 }
 
-const CODES: Record<Exclude<MessageTypeName, never>, number> = MessageType;
-
 function roomBytes(room: string): Uint8Array {
   if (!room.isWellFormed()) fail("room-not-utf8", "room name has lone surrogates");
   return utf8Encoder.encode(room);
@@ -183,7 +181,7 @@ function layout(message: MessageInit, options: EncodeOptions | undefined): Layou
   switch (message.type) {
     case "JOIN_B":
     case "PEER_COLLECTOR":
-      code = CODES[message.type];
+      code = MessageType[message.type];
       payload = roomBytes(message.room);
       break;
     case "BOOTSTRAP_R":
@@ -197,7 +195,7 @@ function layout(message: MessageInit, options: EncodeOptions | undefined): Layou
       payload = message.payload;
       break;
     default:
-      code = CODES[message.type];
+      code = MessageType[message.type];
       payload = message.payload;
   }
   const peersEnd = HEADER_BYTES + count * PEER_RECORD_BYTES;
