@@ -291,7 +291,8 @@ export interface MemoryNat {
 interface Mapping {
   internal: NetAddress;
   external: NetAddress;
-  remote: string | undefined;
+  // What a dependent mapping is bound to, for NatMappingInfo.
+  remote: NetAddress | undefined;
   key: string;
   refreshedAt: number;
   // Remote hosts (ADF) or endpoints (APDF) this mapping has sent to; unused for EIF.
@@ -406,7 +407,11 @@ class NatBox implements MemoryNat {
     return [...this.#byExternal.values()].map((m) => ({
       internal: m.internal,
       external: m.external,
-      remote: m.remote,
+      remote: m.remote === undefined
+        ? undefined
+        : this.mapping === ADDRESS_DEPENDENT
+        ? m.remote.hostname
+        : endpointText(m.remote),
       expiresAt: m.refreshedAt + this.mappingTimeoutMs,
     }));
   }
@@ -417,14 +422,11 @@ class NatBox implements MemoryNat {
       this.#stats.hairpinDropped++;
       return undefined;
     }
-    const remote = this.mapping === ENDPOINT_INDEPENDENT
-      ? undefined
-      : this.mapping === ADDRESS_DEPENDENT
-      ? to.hostname
-      : endpointText(to);
-    const key = remote === undefined
+    const key = this.mapping === ENDPOINT_INDEPENDENT
       ? `${from.hostname}|${from.port}`
-      : `${from.hostname}|${from.port}>${remote}`;
+      : this.mapping === ADDRESS_DEPENDENT
+      ? `${from.hostname}|${from.port}>${to.hostname}`
+      : `${from.hostname}|${from.port}>${to.hostname}|${to.port}`;
     let mapping = this.#byInternal.get(key);
     if (mapping !== undefined && now - mapping.refreshedAt >= this.mappingTimeoutMs) {
       this.#expire(mapping);
@@ -439,7 +441,7 @@ class NatBox implements MemoryNat {
       mapping = {
         internal: from,
         external: Object.freeze({ hostname: this.publicHostname, port }),
-        remote,
+        remote: this.mapping === ENDPOINT_INDEPENDENT ? undefined : to,
         key,
         refreshedAt: now,
         permissions: new Set(),
@@ -452,7 +454,7 @@ class NatBox implements MemoryNat {
     mapping.refreshedAt = now;
     if (this.filtering !== ENDPOINT_INDEPENDENT) {
       mapping.permissions.add(
-        this.filtering === ADDRESS_DEPENDENT ? to.hostname : endpointText(to),
+        this.filtering === ADDRESS_DEPENDENT ? to.hostname : `${to.hostname}|${to.port}`,
       );
     }
     this.#stats.translatedOut++;
@@ -473,7 +475,7 @@ class NatBox implements MemoryNat {
     if (
       this.filtering !== ENDPOINT_INDEPENDENT &&
       !mapping.permissions.has(
-        this.filtering === ADDRESS_DEPENDENT ? from.hostname : endpointText(from),
+        this.filtering === ADDRESS_DEPENDENT ? from.hostname : `${from.hostname}|${from.port}`,
       )
     ) {
       this.#stats.filtered++;
