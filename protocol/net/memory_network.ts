@@ -9,7 +9,8 @@
  * {@linkcode MemoryNetwork.runUntil}. Delay, loss, duplication, reordering
  * and partitions are configurable; every random choice comes from one seeded
  * generator, so a given seed and a given sequence of calls always produce the
- * same run.
+ * same run. Hosts can sit behind NAT boxes ({@linkcode MemoryNetwork.addNat}:
+ * RFC 4787 mapping and filtering, timeouts, hairpinning) for hole punching.
  *
  * @example Two nodes, one datagram, 5 ms of virtual latency
  * ```ts
