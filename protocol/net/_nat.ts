@@ -121,7 +121,17 @@ export const NAT_TYPES: Readonly<
   }),
 });
 
-/** Default {@linkcode NatOptions.mappingTimeoutMs}: RFC 4787 REQ-5's minimum of two minutes. */
+/**
+ * Default {@linkcode NatOptions.mappingTimeoutMs}: RFC 4787 REQ-5's minimum of two minutes.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_NAT_MAPPING_TIMEOUT_MS, MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import assert from "node:assert/strict";
+ * const nat = new MemoryNetwork().addNat({ publicHostname: "198.51.100.1", hosts: ["10.1.0.2"] });
+ * assert.equal(nat.mappingTimeoutMs, DEFAULT_NAT_MAPPING_TIMEOUT_MS);
+ * ```
+ */
 export const DEFAULT_NAT_MAPPING_TIMEOUT_MS = 120_000;
 
 /**

@@ -442,8 +442,10 @@ export class MemoryNetwork {
         throw new RangeError(`addNat: a socket is bound on ${options.publicHostname}`);
       }
     }
-    this.#nats ??= new NatTable(this.#seed, () => this.#now);
-    return this.#nats.add(options);
+    const nats = this.#nats ?? new NatTable(this.#seed, () => this.#now);
+    const nat = nats.add(options);
+    this.#nats = nats; // only once one is configured: a refused NAT leaves the fast path
+    return nat;
   }
 
   /**
