@@ -296,6 +296,12 @@ export interface MemoryNat {
   stats(): NatStats;
   /** The live mappings, oldest first. */
   mappings(): NatMappingInfo[];
+  /**
+   * Expires every mapping now (counted in `mappingsExpired`), as a NAT reboot
+   * would: remote hosts lose their way in, and each private host's next
+   * outbound datagram gets a new mapping. For rebinding tests.
+   */
+  expireAll(): void;
 }
 
 interface Mapping {
@@ -424,6 +430,10 @@ class NatBox implements MemoryNat {
         : endpointText(m.remote),
       expiresAt: m.refreshedAt + this.mappingTimeoutMs,
     }));
+  }
+
+  expireAll(): void {
+    for (const mapping of this.#byExternal.values()) this.#expire(mapping);
   }
 
   /** Rewrites the source of a datagram leaving for the public side; undefined drops it. */

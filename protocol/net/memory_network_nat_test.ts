@@ -292,6 +292,22 @@ Deno.test("NAT: after expiry the host is rebound to a new public port", async ()
   assert.deepEqual(kept.echoSeen.map(show), ["198.51.100.1:49152", "198.51.100.1:49152"]);
 });
 
+Deno.test("NAT: expireAll() is a NAT reboot: the way in closes, the host rebinds", async () => {
+  const { net, nat, echo, echoSeen, client } = await natWithEcho();
+  const server = await net.bind({ hostname: "203.0.113.1", port: 9 });
+  send(client, "x", echo.localAddress);
+  await net.advance(10);
+  nat.expireAll();
+  send(server, "lost", { hostname: "198.51.100.1", port: 1024 });
+  await net.advance(10);
+  assert.equal(nat.stats().unmapped, 1);
+  send(client, "x", echo.localAddress);
+  await net.advance(10);
+  assert.deepEqual(echoSeen.map(show), ["198.51.100.1:1024", "198.51.100.1:1025"]);
+  assert.equal(nat.stats().mappingsExpired, 1);
+  assert.equal(nat.stats().mappingsLive, 1);
+});
+
 Deno.test("NAT: hairpinning loops a datagram to the public mapping back inside, or drops it", async () => {
   for (const hairpinning of [true, false]) {
     const net = new MemoryNetwork();
