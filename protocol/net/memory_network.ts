@@ -9,7 +9,8 @@
  * {@linkcode MemoryNetwork.runUntil}. Delay, loss, duplication, reordering
  * and partitions are configurable; every random choice comes from one seeded
  * generator, so a given seed and a given sequence of calls always produce the
- * same run.
+ * same run. Hosts can sit behind NAT boxes ({@linkcode MemoryNetwork.addNat}:
+ * RFC 4787 mapping and filtering, timeouts, hairpinning) for hole punching.
  *
  * @example Two nodes, one datagram, 5 ms of virtual latency
  * ```ts
@@ -37,6 +38,7 @@
 import { Slab } from "../slab.ts";
 import { mulberry32 } from "./_prng.ts";
 import { EventQueue } from "./_event_queue.ts";
+import { type MemoryNat, type NatOptions, NatTable } from "./_nat.ts";
 import {
   addrInUseError,
   checkPort,
@@ -53,6 +55,19 @@ import type {
   DatagramSocket,
   NetAddress,
 } from "./types.ts";
+
+export {
+  DEFAULT_NAT_MAPPING_TIMEOUT_MS,
+  type MemoryNat,
+  NAT_TYPES,
+  type NatFiltering,
+  type NatMapping,
+  type NatMappingInfo,
+  type NatOptions,
+  type NatPortAllocation,
+  type NatStats,
+  type NatType,
+} from "./_nat.ts";
 
 /** A delay in virtual milliseconds: fixed, or uniform over whole milliseconds in `min..max`. */
 export type DelaySpec = number | { readonly min: number; readonly max: number };
@@ -110,6 +125,8 @@ export interface MemoryNetworkStats {
   unroutable: number;
   /** Datagrams dropped because the receiving socket's iterator queue was full. */
   overflowed: number;
+  /** Datagrams a NAT dropped (filtered, unmapped, ...: each NAT's `stats()` says why). */
+  natDropped: number;
   /** Timer callbacks run. */
   timersFired: number;
 }
@@ -197,6 +214,7 @@ export class MemoryNetwork {
     partitioned: 0,
     unroutable: 0,
     overflowed: 0,
+    natDropped: 0,
     timersFired: 0,
   };
 
@@ -239,6 +257,9 @@ export class MemoryNetwork {
   readonly bind: DatagramBinder;
 
   #random: () => number;
+  #seed: number;
+  // Undefined until addNat: hosts without NAT then cost one check per datagram.
+  #nats: NatTable | undefined;
   #conditions: Required<NetworkConditions> = {
     delayMs: 1,
     loss: 0,
@@ -271,7 +292,8 @@ export class MemoryNetwork {
    * ```
    */
   constructor(options: MemoryNetworkOptions = {}) {
-    this.#random = mulberry32(options.seed ?? 1);
+    this.#seed = options.seed ?? 1;
+    this.#random = mulberry32(this.#seed);
     this.#now = options.startTime ?? 0;
     this.#microtaskTurns = options.microtaskTurns ?? 16;
     this.configure(options);
@@ -369,6 +391,61 @@ export class MemoryNetwork {
    */
   heal(): void {
     this.#partitions = [];
+  }
+
+  /**
+   * Puts `options.hosts` behind a NAT box with public address
+   * `options.publicHostname` (RFC 4787 behaviours, see {@linkcode NatOptions}).
+   *
+   * A datagram from a private host to anywhere outside its NAT leaves with
+   * its source rewritten to the public address and a mapped port (created or
+   * refreshed at send time); one arriving at the public address goes to the
+   * mapped private host if the mapping is alive and the filter admits the
+   * sender (checked at arrival time), else it is dropped and counted. Private
+   * hosts of one NAT reach each other directly; nothing outside reaches a
+   * private address. Receivers see translated addresses, as on a real NAT.
+   * Partitions cut a datagram if they match its addresses before or after
+   * translation.
+   *
+   * @returns The NAT's handle: configuration, `stats()` and `mappings()`.
+   * @throws {RangeError} On bad options, a public address that is bound, or
+   * hosts that overlap another NAT's.
+   *
+   * @example Two peers behind cone NATs punch a hole to each other
+   * ```ts
+   * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import assert from "node:assert/strict";
+   *
+   * const net = new MemoryNetwork();
+   * const natA = net.addNat({ publicHostname: "198.51.100.1", hosts: ["10.1.0.2"] });
+   * net.addNat({ publicHostname: "198.51.100.2", hosts: ["10.2.0.0/24"] });
+   * const got: string[] = [];
+   * const a = await net.bind({ hostname: "10.1.0.2", onDatagram: () => got.push("a") });
+   * const b = await net.bind({ hostname: "10.2.0.2", onDatagram: () => got.push("b") });
+   *
+   * // Public mappings as a rendezvous server would observe them (sequential from 1024).
+   * const publicA = { hostname: "198.51.100.1", port: 1024 };
+   * const publicB = { hostname: "198.51.100.2", port: 1024 };
+   * a.send(new Uint8Array([1]), publicB); // opens A's NAT for B, dropped by B's
+   * await net.advance(10);
+   * assert.equal(net.stats.natDropped, 1);
+   * b.send(new Uint8Array([2]), publicA); // B's NAT now admits A; A's admits B
+   * a.send(new Uint8Array([3]), publicB);
+   * await net.advance(10);
+   * assert.deepEqual(got.sort(), ["a", "b"]);
+   * assert.equal(natA.stats().translatedIn, 1);
+   * ```
+   */
+  addNat(options: NatOptions): MemoryNat {
+    for (const key of this.#sockets.keys()) {
+      if (key.startsWith(`${options.publicHostname}|`)) {
+        throw new RangeError(`addNat: a socket is bound on ${options.publicHostname}`);
+      }
+    }
+    const nats = this.#nats ?? new NatTable(this.#seed, () => this.#now);
+    const nat = nats.add(options);
+    this.#nats = nats; // only once one is configured: a refused NAT leaves the fast path
+    return nat;
   }
 
   /**
@@ -482,6 +559,20 @@ export class MemoryNetwork {
       this.stats.partitioned++;
       return;
     }
+    if (this.#nats !== undefined) {
+      const inner = this.#nats.inbound(from, to, this.#now);
+      if (inner === undefined) {
+        this.stats.natDropped++;
+        return;
+      }
+      if (inner !== to) {
+        if (this.#partitions.length > 0 && this.#isPartitioned(from, inner)) {
+          this.stats.partitioned++;
+          return;
+        }
+        to = inner;
+      }
+    }
     const socket = this.#sockets.get(endpointKey(to.hostname, to.port));
     if (socket === undefined) {
       this.stats.unroutable++;
@@ -522,7 +613,9 @@ export class MemoryNetwork {
       let port = resolved.port;
       if (port === 0) port = this.#freePort(hostname);
       const key = endpointKey(hostname, port);
-      if (this.#sockets.has(key)) throw addrInUseError({ hostname, port });
+      if (this.#sockets.has(key) || this.#nats?.isPublic(hostname)) {
+        throw addrInUseError({ hostname, port });
+      }
       const localAddress: NetAddress = Object.freeze({ hostname, port });
       const socket: MemorySocket = new MemorySocket(
         localAddress,
@@ -563,6 +656,20 @@ export class MemoryNetwork {
     if (this.#partitions.length > 0 && this.#isPartitioned(from, target)) {
       stats.partitioned++;
       return;
+    }
+    if (this.#nats !== undefined) {
+      const wire = this.#nats.outbound(from, target, this.#now);
+      if (wire === undefined) {
+        stats.natDropped++;
+        return;
+      }
+      if (wire !== from) {
+        if (this.#partitions.length > 0 && this.#isPartitioned(wire, target)) {
+          stats.partitioned++;
+          return;
+        }
+        from = wire;
+      }
     }
     const c = this.#conditions;
     const random = this.#random;
