@@ -1,0 +1,231 @@
+/**
+ * The path a user takes: `deno run -A jsr:@olaf/bootstrap` and `import ... from "jsr:@olaf/peer"`,
+ * from a folder with no deno.json, against a local JSR registry that `deno publish` filled
+ * (tools/jsr_registry.ts). A fresh DENO_DIR means every jsr: module comes from that registry and
+ * npm packages from npm, not from the workspace's cache. Without a deno.json there is no
+ * `--unstable-net`, so the bootstrap and the peer run on the node:dgram fallback.
+ */
+import assert from "node:assert/strict";
+import { decode, encode } from "@olaf/protocol";
+import { bindDatagram, type NetAddress } from "@olaf/protocol/net";
+import { joinRoom, type PeerRecord } from "@olaf/peer";
+import { startJsrRegistry } from "../tools/jsr_registry.ts";
+
+const decoder = new TextDecoder();
+
+/** A child `deno` whose stdout and stderr lines are collected as they come. */
+class Child implements AsyncDisposable {
+  readonly process: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly #done: Promise<unknown>;
+
+  constructor(args: string[], cwd: string, env: Record<string, string>) {
+    this.process = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#done = Promise.all([this.#read(this.process.stdout), this.#read(this.process.stderr)]);
+  }
+
+  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let buffered = "";
+    for await (const chunk of stream) {
+      buffered += decoder.decode(chunk, { stream: true });
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      this.lines.push(...parts);
+    }
+    if (buffered) this.lines.push(buffered);
+  }
+
+  /** The first line matching `pattern`, polling until `ms` passes or the child exits. */
+  async waitForLine(pattern: RegExp, what: string, ms = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let exited = false;
+    this.process.status.then(() => exited = true);
+    while (true) {
+      for (const line of this.lines) {
+        const match = line.match(pattern);
+        if (match) return match;
+      }
+      if (exited || Date.now() > deadline) {
+        await this.#done;
+        throw new Error(`no ${what} (${exited ? "exited" : "timed out"}):\n${this.output()}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  output(): string {
+    return this.lines.join("\n");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.process.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await this.process.status;
+    await this.#done;
+  }
+}
+
+/** Resolves when `check()` holds, polling every 20 ms; rejects after `ms`. */
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Fails if a config file in `dir` or above would make this a workspace run. */
+async function assertNoConfigAbove(dir: string): Promise<void> {
+  for (let at = dir; at !== "/"; at = at.slice(0, at.lastIndexOf("/")) || "/") {
+    for (const name of ["deno.json", "deno.jsonc", "package.json"]) {
+      const found = await Deno.stat(`${at}/${name}`).then(() => true, () => false);
+      assert.ok(!found, `${at}/${name} would be picked up as the config`);
+    }
+  }
+}
+
+const PEER_SCRIPT = `
+import { joinRoom } from "jsr:@olaf/peer";
+import { resolveUdpImplementation } from "jsr:@olaf/protocol/net";
+
+const [bootstrap, roomName] = Deno.args;
+console.log(JSON.stringify({ event: "udp", implementation: resolveUdpImplementation() }));
+await using room = await joinRoom(roomName, { bootstraps: [bootstrap], hostname: "127.0.0.1" });
+console.log(JSON.stringify({ event: "joined", self: room.self }));
+for await (const message of room.messages()) {
+  room.sendTo(message.from, "pong: " + message.text());
+  console.log(JSON.stringify({ event: "message", from: message.from, text: message.text() }));
+  break;
+}
+`;
+
+Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside the workspace", async (t) => {
+  await using registry = await startJsrRegistry();
+  const dir = await Deno.makeTempDir({ prefix: "olaf-jsr-path-" });
+  try {
+    await assertNoConfigAbove(dir);
+    const env = {
+      ...Deno.env.toObject(),
+      JSR_URL: registry.url,
+      DENO_DIR: `${dir}/deno_dir`,
+      NO_COLOR: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+    };
+
+    await t.step("the registry holds the rewritten upload", () => {
+      assert.deepEqual([...registry.packages.keys()].sort(), [
+        "@olaf/bootstrap",
+        "@olaf/control",
+        "@olaf/peer",
+        "@olaf/protocol",
+      ]);
+      const room = decoder.decode(
+        registry.packages.get("@olaf/peer")!.files.get("/room.ts")!.bytes,
+      );
+      assert.match(room, /from "jsr:@olaf\/protocol@\^0\.1\.0\/net"/);
+      assert.match(room, /from "npm:@logtape\/logtape@2\.4\.2"/);
+      assert.doesNotMatch(room, /^import[^;]*from "@/m);
+      assert.ok(!registry.packages.get("@olaf/peer")!.files.has("/room_test.ts"));
+    });
+
+    await t.step("deno run -A jsr:@olaf/bootstrap --help", async () => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "jsr:@olaf/bootstrap", "--help"],
+        cwd: dir,
+        env,
+        stdin: "null",
+      }).output();
+      const text = decoder.decode(output.stdout);
+      assert.equal(output.code, 0, text + decoder.decode(output.stderr));
+      assert.match(text, /olaf-bootstrap/);
+      assert.match(text, /--max-rooms/);
+      assert.match(text, /deno run -A jsr:@olaf\/bootstrap/);
+      // It came from the local registry: meta, version meta (checksums), then the modules.
+      for (const path of ["meta.json", "0.1.0_meta.json", "0.1.0/mod.ts", "0.1.0/cli.ts"]) {
+        assert.ok(registry.served.includes(`/@olaf/bootstrap/${path}`), path);
+      }
+      assert.ok(registry.served.includes("/@olaf/protocol/0.1.0/codec.ts"));
+    });
+
+    await using bootstrap = new Child(
+      ["run", "-A", "jsr:@olaf/bootstrap", "--host", "127.0.0.1", "--port", "0"],
+      dir,
+      env,
+    );
+    const [, ip, portText] = await bootstrap.waitForLine(
+      /listening.*?(\d+\.\d+\.\d+\.\d+):(\d+)/,
+      "listening line from the bootstrap",
+    );
+    const bootstrapAddress: NetAddress = { hostname: ip, port: Number(portText) };
+
+    await t.step("a raw JOIN_B to that bootstrap gets a BOOTSTRAP_R", async () => {
+      await using socket = await bindDatagram({ hostname: "127.0.0.1", port: 0 });
+      const replies = socket[Symbol.asyncIterator]();
+      socket.send(encode({ type: "JOIN_B", peers: [], room: "jsr-raw" }), bootstrapAddress);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const reply = await Promise.race([
+        replies.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no BOOTSTRAP_R")), 10_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.ok(!reply.done);
+      const message = decode(reply.value.data);
+      assert.equal(message.type, "BOOTSTRAP_R");
+      if (message.type !== "BOOTSTRAP_R") return;
+      assert.equal(message.self.port, socket.localAddress.port);
+      assert.deepEqual(message.peers.toArray(), [message.self]);
+    });
+
+    await t.step(
+      "a script importing jsr:@olaf/peer joins it and talks to a workspace peer",
+      async () => {
+        await Deno.writeTextFile(`${dir}/peer.ts`, PEER_SCRIPT);
+        const spec = `${ip}:${bootstrapAddress.port}`;
+        await using script = new Child(["run", "-A", "peer.ts", spec, "jsr-room"], dir, env);
+        const [, udp] = await script.waitForLine(
+          /"event":"udp".*"implementation":"(\w+)"/,
+          "udp line",
+        );
+        assert.equal(udp, "node", "outside a workspace there is no --unstable-net");
+        const [joinedLine] = await script.waitForLine(/^\{"event":"joined".*$/, "joined line");
+        const scriptSelf = JSON.parse(joinedLine).self as PeerRecord;
+
+        await using room = await joinRoom("jsr-room", {
+          bootstraps: [spec],
+          hostname: "127.0.0.1",
+          heartbeatMs: 200,
+        });
+        const inbox = room.messages()[Symbol.asyncIterator]();
+        await until(() => room.peers.some((p) => p.port === scriptSelf.port), "the script's peer");
+        const left = new Promise((resolve) => room.onPeerLeave((_peer, why) => resolve(why)));
+        room.sendTo(room.peers.find((p) => p.port === scriptSelf.port)!, "ping");
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const reply = await Promise.race([
+          inbox.next(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no reply:\n${script.output()}`)), 15_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        assert.ok(!reply.done);
+        assert.equal(reply.value.text(), "pong: ping");
+        assert.equal(reply.value.from.port, scriptSelf.port);
+        await script.waitForLine(/"event":"message".*"text":"ping"/, "the script's message line");
+        assert.equal((await script.process.status).code, 0, script.output());
+        assert.equal(await left, "bye");
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
