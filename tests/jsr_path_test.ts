@@ -10,79 +10,9 @@ import { decode, encode } from "@olaf/protocol";
 import { bindDatagram, type NetAddress } from "@olaf/protocol/net";
 import { joinRoom, type PeerRecord } from "@olaf/peer";
 import { startJsrRegistry } from "../tools/jsr_registry.ts";
+import { Child, until } from "./_child.ts";
 
 const decoder = new TextDecoder();
-
-/** A child `deno` whose stdout and stderr lines are collected as they come. */
-class Child implements AsyncDisposable {
-  readonly process: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  readonly #done: Promise<unknown>;
-
-  constructor(args: string[], cwd: string, env: Record<string, string>) {
-    this.process = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#done = Promise.all([this.#read(this.process.stdout), this.#read(this.process.stderr)]);
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let buffered = "";
-    for await (const chunk of stream) {
-      buffered += decoder.decode(chunk, { stream: true });
-      const parts = buffered.split("\n");
-      buffered = parts.pop()!;
-      this.lines.push(...parts);
-    }
-    if (buffered) this.lines.push(buffered);
-  }
-
-  /** The first line matching `pattern`, polling until `ms` passes or the child exits. */
-  async waitForLine(pattern: RegExp, what: string, ms = 30_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    let exited = false;
-    this.process.status.then(() => exited = true);
-    while (true) {
-      for (const line of this.lines) {
-        const match = line.match(pattern);
-        if (match) return match;
-      }
-      if (exited || Date.now() > deadline) {
-        await this.#done;
-        throw new Error(`no ${what} (${exited ? "exited" : "timed out"}):\n${this.output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  output(): string {
-    return this.lines.join("\n");
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.process.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    await this.process.status;
-    await this.#done;
-  }
-}
-
-/** Resolves when `check()` holds, polling every 20 ms; rejects after `ms`. */
-async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Fails if a config file in `dir` or above would make this a workspace run. */
 async function assertNoConfigAbove(dir: string): Promise<void> {
@@ -159,8 +89,7 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
 
     await using bootstrap = new Child(
       ["run", "-A", "jsr:@olaf/bootstrap", "--host", "127.0.0.1", "--port", "0"],
-      dir,
-      env,
+      { cwd: dir, env },
     );
     const [, ip, portText] = await bootstrap.waitForLine(
       /listening.*?(\d+\.\d+\.\d+\.\d+):(\d+)/,
@@ -192,7 +121,10 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
       async () => {
         await Deno.writeTextFile(`${dir}/peer.ts`, PEER_SCRIPT);
         const spec = `${ip}:${bootstrapAddress.port}`;
-        await using script = new Child(["run", "-A", "peer.ts", spec, "jsr-room"], dir, env);
+        await using script = new Child(["run", "-A", "peer.ts", spec, "jsr-room"], {
+          cwd: dir,
+          env,
+        });
         const [, udp] = await script.waitForLine(
           /"event":"udp".*"implementation":"(\w+)"/,
           "udp line",
