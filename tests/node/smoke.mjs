@@ -2,7 +2,7 @@
 // finds the bootstrap by name through node:dns (a stub DNS server here answers every A query with
 // 127.0.0.1, so the name needs no network).
 // Usage: node smoke.mjs BUNDLE.mjs VECTORS.json BOOTSTRAP_PORT ROOM
-// Prints one JSON object per line; tests/node_runtime_test.ts drives it.
+// Prints one JSON object per line; tests/other_runtimes_test.ts drives it.
 import dgram from "node:dgram";
 import dns from "node:dns/promises";
 import { readFileSync } from "node:fs";
