@@ -161,3 +161,33 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("jsr path: in its first day a release needs --minimum-dependency-age=0", async () => {
+  // Deno 2.9 skips versions younger than 24 hours by default; jsr.io reports the publish time.
+  await using registry = await startJsrRegistry({ createdAt: new Date() });
+  const dir = await Deno.makeTempDir({ prefix: "olaf-jsr-fresh-" });
+  try {
+    const env = {
+      ...Deno.env.toObject(),
+      JSR_URL: registry.url,
+      DENO_DIR: `${dir}/deno_dir`,
+      NO_COLOR: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+    };
+    const run = (...flags: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", ...flags, "jsr:@olaf/bootstrap", "--help"],
+        cwd: dir,
+        env,
+        stdin: "null",
+      }).output();
+    const refused = await run();
+    assert.equal(refused.success, false);
+    assert.match(decoder.decode(refused.stderr), /minimum dependency age/);
+    const allowed = await run("--minimum-dependency-age=0");
+    assert.ok(allowed.success, decoder.decode(allowed.stderr));
+    assert.match(decoder.decode(allowed.stdout), /olaf-bootstrap/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
