@@ -13,6 +13,7 @@ import { startJsrRegistry } from "../tools/jsr_registry.ts";
 import { Child, until } from "./_child.ts";
 
 const decoder = new TextDecoder();
+const ROOT = new URL("..", import.meta.url);
 
 /** Fails if a config file in `dir` or above would make this a workspace run. */
 async function assertNoConfigAbove(dir: string): Promise<void> {
@@ -66,6 +67,28 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
       assert.match(room, /from "npm:@logtape\/logtape@2\.4\.2"/);
       assert.doesNotMatch(room, /^import[^;]*from "@/m);
       assert.ok(!registry.packages.get("@olaf/peer")!.files.has("/room_test.ts"));
+    });
+
+    await t.step("it holds the files deno publish --dry-run lists", async () => {
+      const dryRun = await new Deno.Command(Deno.execPath(), {
+        args: ["publish", "--dry-run", "--allow-dirty"],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+      }).output();
+      assert.ok(dryRun.success, decoder.decode(dryRun.stderr));
+      const listed = new Map<string, string[]>();
+      let files: string[] = [];
+      for (const line of decoder.decode(dryRun.stderr).split("\n")) {
+        const pkg = line.match(/^Simulating publish of (@[^@]+)@/);
+        if (pkg) listed.set(pkg[1], files = []);
+        const file = line.match(/^\s+(file:\/\/\S+) \(/);
+        // file:///…/repo/peer/room.ts -> /room.ts
+        if (file) files.push(file[1].slice(ROOT.href.length).replace(/^[^/]+/, ""));
+      }
+      assert.equal(listed.size, 4);
+      for (const [name, paths] of listed) {
+        assert.deepEqual([...registry.packages.get(name)!.files.keys()].sort(), paths.sort(), name);
+      }
     });
 
     await t.step("deno run -A jsr:@olaf/bootstrap --help", async () => {

@@ -180,7 +180,15 @@ export async function startJsrRegistry(options: JsrRegistryOptions = {}): Promis
     if (configBytes === undefined) {
       return apiError("missingConfigFile", `the tarball has no ${config}`, 400);
     }
-    const parsed = JSON.parse(decoder.decode(configBytes)) as { exports?: unknown };
+    const parsed = JSON.parse(decoder.decode(configBytes)) as {
+      name?: string;
+      version?: string;
+      exports?: unknown;
+    };
+    // jsr.io refuses an upload whose config names another package or version; so does this.
+    if (parsed.name !== key || (parsed.version !== undefined && parsed.version !== version)) {
+      return apiError("configFileNameMismatch", `${config} is not ${key}@${version}`, 400);
+    }
     const exports: Record<string, string> = typeof parsed.exports === "string"
       ? { ".": parsed.exports }
       : (parsed.exports ?? {}) as Record<string, string>;
