@@ -111,7 +111,7 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
     });
 
     await using bootstrap = new Child(
-      ["run", "-A", "jsr:@olaf/bootstrap", "--host", "127.0.0.1", "--port", "0"],
+      ["run", "-A", "jsr:@olaf/bootstrap", "--host", "127.0.0.1", "--port", "0", "--http", "0"],
       { cwd: dir, env },
     );
     const [, ip, portText] = await bootstrap.waitForLine(
@@ -119,6 +119,10 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
       "listening line from the bootstrap",
     );
     const bootstrapAddress: NetAddress = { hostname: ip, port: Number(portText) };
+    const [controlUrl] = await bootstrap.waitForLine(
+      /http:\/\/\d+\.\d+\.\d+\.\d+:\d+/,
+      "control plane URL from the bootstrap",
+    );
 
     await t.step("a raw JOIN_B to that bootstrap gets a BOOTSTRAP_R", async () => {
       await using socket = await bindDatagram({ hostname: "127.0.0.1", port: 0 });
@@ -137,6 +141,11 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
       if (message.type !== "BOOTSTRAP_R") return;
       assert.equal(message.self.port, socket.localAddress.port);
       assert.deepEqual(message.peers.toArray(), [message.self]);
+      // The control plane (Hono from npm, resolved outside any workspace) sees the room.
+      const room = await fetch(new URL("/rooms/jsr-raw", controlUrl));
+      assert.equal(room.status, 200);
+      const detail = await room.json();
+      assert.equal(detail.members.length, 1, JSON.stringify(detail));
     });
 
     await t.step(
