@@ -91,7 +91,7 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
       }
     });
 
-    await t.step("deno run -A jsr:@olaf/bootstrap --help", async () => {
+    await t.step("deno run -A jsr:@olaf/bootstrap --help (and peer, control)", async () => {
       const output = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "jsr:@olaf/bootstrap", "--help"],
         cwd: dir,
@@ -108,6 +108,18 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
         assert.ok(registry.served.includes(`/@olaf/bootstrap/${path}`), path);
       }
       assert.ok(registry.served.includes("/@olaf/protocol/0.1.0/codec.ts"));
+      // The other two command-line entry points start from JSR too.
+      const clis: [string, RegExp][] = [["peer", /--room NAME/], ["control", /olaf control plane/]];
+      for (const [pkg, usage] of clis) {
+        const other = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", `jsr:@olaf/${pkg}`, "--help"],
+          cwd: dir,
+          env,
+          stdin: "null",
+        }).output();
+        assert.equal(other.code, 0, decoder.decode(other.stderr));
+        assert.match(decoder.decode(other.stdout), usage);
+      }
     });
 
     await using bootstrap = new Child(
