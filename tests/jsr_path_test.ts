@@ -13,7 +13,30 @@ import { startJsrRegistry } from "../tools/jsr_registry.ts";
 import { Child, until } from "./_child.ts";
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 const ROOT = new URL("..", import.meta.url);
+
+/** A one-file tar archive (ustar), the shape `deno publish` uploads. */
+function tar(name: string, body: Uint8Array): Uint8Array {
+  const header = new Uint8Array(512);
+  const put = (at: number, text: string) => header.set(encoder.encode(text), at);
+  put(0, name);
+  put(100, "0000644\0");
+  put(124, body.length.toString(8).padStart(11, "0") + "\0");
+  put(136, "00000000000\0");
+  put(148, "        "); // checksum field counts as spaces while summing
+  put(156, "0");
+  put(257, "ustar\u000000");
+  put(148, header.reduce((sum, b) => sum + b, 0).toString(8).padStart(6, "0") + "\0 ");
+  const out = new Uint8Array(512 + Math.ceil(body.length / 512) * 512 + 1024);
+  out.set(header);
+  out.set(body, 512);
+  return out;
+}
+
+function gzip(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
+}
 
 /** Fails if a config file in `dir` or above would make this a workspace run. */
 async function assertNoConfigAbove(dir: string): Promise<void> {
@@ -68,6 +91,22 @@ Deno.test("jsr path: bootstrap and peer installed from a JSR registry, outside t
       assert.doesNotMatch(room, /^import[^;]*from "@/m);
       assert.ok(!registry.packages.get("@olaf/peer")!.files.has("/room_test.ts"));
     });
+
+    await t.step(
+      "it refuses what jsr.io refuses: a republished version, a wrong config",
+      async () => {
+        const config = encoder.encode(JSON.stringify({ name: "@olaf/peer", version: "0.1.0" }));
+        const upload = (path: string) =>
+          fetch(`${registry.url}api/scopes/olaf/packages/${path}?config=/deno.json`, {
+            method: "POST",
+            body: gzip(tar("./deno.json", config)),
+          }).then(async (r) => [r.status, (await r.json()).code]);
+        assert.deepEqual(await upload("peer/versions/0.1.0"), [409, "duplicateVersionPublish"]);
+        assert.deepEqual(await upload("other/versions/0.1.0"), [400, "configFileNameMismatch"]);
+        assert.deepEqual(await upload("peer/versions/0.2.0"), [400, "configFileNameMismatch"]);
+        assert.equal(registry.packages.get("@olaf/peer")!.version, "0.1.0");
+      },
+    );
 
     await t.step("it holds the files deno publish --dry-run lists", async () => {
       const dryRun = await new Deno.Command(Deno.execPath(), {

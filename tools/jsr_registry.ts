@@ -167,7 +167,12 @@ export async function startJsrRegistry(options: JsrRegistryOptions = {}): Promis
     const key = `@${scope}/${name}`;
     const existing = packages.get(key);
     if (existing?.version === version) {
-      return apiError("duplicateVersionPublish", `${key}@${version} is already published`, 409);
+      // `deno publish` reads `task` from this error to tell "already published" from "pending".
+      return json({
+        code: "duplicateVersionPublish",
+        message: `${key}@${version} is already published`,
+        task: { id: "published", status: "success", error: null },
+      }, 409);
     }
     const config = new URL(request.url).searchParams.get("config") ?? "/deno.json";
     let files: Map<string, Uint8Array>;
@@ -180,11 +185,12 @@ export async function startJsrRegistry(options: JsrRegistryOptions = {}): Promis
     if (configBytes === undefined) {
       return apiError("missingConfigFile", `the tarball has no ${config}`, 400);
     }
-    const parsed = JSON.parse(decoder.decode(configBytes)) as {
-      name?: string;
-      version?: string;
-      exports?: unknown;
-    };
+    let parsed: { name?: string; version?: string; exports?: unknown };
+    try {
+      parsed = JSON.parse(decoder.decode(configBytes));
+    } catch (error) {
+      return apiError("invalidConfigFile", `${config}: ${error}`, 400);
+    }
     // jsr.io refuses an upload whose config names another package or version; so does this.
     if (parsed.name !== key || (parsed.version !== undefined && parsed.version !== version)) {
       return apiError("configFileNameMismatch", `${config} is not ${key}@${version}`, 400);
@@ -192,6 +198,9 @@ export async function startJsrRegistry(options: JsrRegistryOptions = {}): Promis
     const exports: Record<string, string> = typeof parsed.exports === "string"
       ? { ".": parsed.exports }
       : (parsed.exports ?? {}) as Record<string, string>;
+    if (Object.keys(exports).length === 0) {
+      return apiError("configFileExportsInvalid", `${config} exports nothing`, 400);
+    }
     const entries = new Map<string, RegistryFile>();
     for (const [path, bytes] of files) {
       entries.set(path, { bytes, checksum: `sha256-${await sha256Hex(bytes)}` });
