@@ -3,6 +3,7 @@
  *
  * @module
  */
+import dns from "node:dns/promises";
 import { isIPv4 } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/net";
 
@@ -46,7 +47,8 @@ export function parseHostPort(text: string): NetAddress {
 /**
  * Parses and resolves `"host:port"` to an IPv4 address: IPv4 text as is,
  * `localhost` to `127.0.0.1` without DNS, other names through
- * `Deno.resolveDns` (A records; needs network permission).
+ * `Deno.resolveDns` (A records; needs network permission), or `node:dns`
+ * where there is no `Deno` (Node, Bun).
  *
  * @param text The address.
  * @returns The address with an IPv4 hostname.
@@ -65,7 +67,7 @@ export async function resolveHostPort(text: string): Promise<NetAddress> {
   if (LOOPBACK_NAMES.has(hostname.toLowerCase())) return { hostname: "127.0.0.1", port };
   let records: string[];
   try {
-    records = await Deno.resolveDns(hostname, "A");
+    records = await resolveA(hostname);
   } catch (error) {
     throw new TypeError(
       `cannot resolve ${JSON.stringify(hostname)}: ${(error as Error).message ?? error}`,
@@ -74,4 +76,10 @@ export async function resolveHostPort(text: string): Promise<NetAddress> {
   const ip = records.find(isIPv4);
   if (ip === undefined) throw new TypeError(`${JSON.stringify(hostname)} has no IPv4 address`);
   return { hostname: ip, port };
+}
+
+/** A records of `hostname`: `Deno.resolveDns` on Deno, `node:dns` elsewhere (Node, Bun). */
+function resolveA(hostname: string): Promise<string[]> {
+  const deno = (globalThis as { Deno?: { resolveDns?: typeof Deno.resolveDns } }).Deno;
+  return deno?.resolveDns ? deno.resolveDns(hostname, "A") : dns.resolve4(hostname);
 }
