@@ -189,7 +189,10 @@ export const DASHBOARD_JS: string = `"use strict";
   var peakMembers = 0;
   var eventCount = 0;
   var pausedUntil = 0;
-  var refreshSoon = 0;
+  var timer = 0;              // the next poll, due at dueAt
+  var dueAt = 0;
+  var polling = false;
+  var lastPollAt = 0;
 
   function $(id) { return document.getElementById(id); }
   function el(tag, className, text) {
@@ -501,9 +504,9 @@ export const DASHBOARD_JS: string = `"use strict";
     while (list.children.length > MAX_EVENTS) list.removeChild(list.lastChild);
     eventCount++;
     $("events-summary").textContent = eventCount + " since this page opened";
-    // Membership changed: refresh soon rather than at the next tick.
-    if (type !== "lagged" && !refreshSoon) {
-      refreshSoon = setTimeout(function () { refreshSoon = 0; poll(); }, 300);
+    // Membership changed: bring the next poll forward, to at most one poll a second.
+    if (type !== "lagged" && !polling) {
+      schedule(Math.max(300, lastPollAt + POLL_MS / 2 - Date.now()));
     }
   }
 
@@ -523,9 +526,25 @@ export const DASHBOARD_JS: string = `"use strict";
     };
   }
 
+  // One poll at a time, each POLL_MS after the last one ended (or sooner after an event).
+  function schedule(delay) {
+    if (timer && Date.now() + delay >= dueAt) return; // never later: a stream of events cannot starve it
+    clearTimeout(timer);
+    dueAt = Date.now() + delay;
+    timer = setTimeout(function () {
+      timer = 0;
+      polling = true;
+      lastPollAt = Date.now();
+      function done() {
+        polling = false;
+        schedule(POLL_MS);
+      }
+      poll().then(done, done);
+    }, delay);
+  }
+
   renderChart([]);
   follow();
-  poll();
-  setInterval(poll, POLL_MS);
+  schedule(0);
 })();
 `;
