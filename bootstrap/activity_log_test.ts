@@ -127,15 +127,22 @@ Deno.test("CLI logs rooms created and expired, refusals and limits at info, and 
     const result = await cli.stop();
     stopped = true;
     assert.equal(result.code, 0, result.stderr);
-    // The summary on stop counts the whole flood...
-    const summary = result.stdout.match(
-      /INF olaf·bootstrap·activity last \d+ s: (\d+) datagrams in \(\d+ B\), (\d+) out .*/,
-    );
-    assert.ok(summary, result.stdout);
-    assert.equal(Number(summary[1]), stats.datagramsIn);
-    assert.match(summary[0], /rooms 0 \(\+1 -1\); members 0 \(\+1 -1\)/);
-    assert.match(summary[0], /refused ROOM_FULL: 1 room-limit, 1 member-limit/);
-    assert.match(summary[0], /limits hit: \d+ rate-limited/);
+    // The summary on stop counts the whole flood (with the minute's summary too, should this
+    // run have taken over a minute on a loaded machine)...
+    const summaries = [
+      ...result.stdout.matchAll(
+        /INF olaf·bootstrap·activity last \d+ s: (\d+) datagrams in \(\d+ B\), (\d+) out .*/g,
+      ),
+    ];
+    assert.ok(summaries.length >= 1 && summaries.length <= 2, result.stdout);
+    const counted = summaries.reduce((sum, match) => sum + Number(match[1]), 0);
+    assert.equal(counted, stats.datagramsIn);
+    if (summaries.length === 1) {
+      const summary = summaries[0]![0];
+      assert.match(summary, /rooms 0 \(\+1 -1\); members 0 \(\+1 -1\)/);
+      assert.match(summary, /refused ROOM_FULL: 1 room-limit, 1 member-limit/);
+      assert.match(summary, /limits hit: \d+ rate-limited/);
+    }
     // ...in a handful of lines, not one per datagram.
     const lines = infoLines(result.stdout);
     assert.ok(lines.length <= 12, `${lines.length} info lines:\n${result.stdout}`);
