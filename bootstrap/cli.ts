@@ -15,6 +15,7 @@ import {
 } from "@logtape/logtape";
 import { type ControlServer, serveControl } from "@olaf/control";
 import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
+import { ActivityLog } from "./_activity_log.ts";
 import {
   type BootstrapOptions,
   type BootstrapServer,
@@ -149,8 +150,9 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     maxMembersPerRoom: settings["max-members"],
   };
   let server: BootstrapServer;
+  const activity = new ActivityLog(); // rooms, refusals, limits at info; datagrams at debug
   try {
-    server = await startBootstrap(bootstrapOptions);
+    server = await startBootstrap({ ...bootstrapOptions, bind: activity.binder() });
   } catch (error) {
     console.error(
       `error: cannot listen on UDP ${formatHostPort(settings.host, settings.port)}: ${
@@ -178,6 +180,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     }
   }
 
+  activity.start(server);
   // Listen for signals before announcing readiness, so a signal right after the line stops cleanly.
   const stopped = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stopped.resolve(name);
@@ -215,6 +218,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   options.signal?.removeEventListener("abort", onAbort);
   await control?.shutdown();
+  activity.stop(); // logs the last partial summary
   await server.close();
   const stats = server.stats();
   logger.info("stopped after {seconds} s: {datagramsIn} datagrams in, {datagramsOut} out", {

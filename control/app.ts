@@ -8,6 +8,7 @@ import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { getLogger } from "@logtape/logtape";
 import { accessLog } from "./_access_log.ts";
+import { dashboardRoute } from "./_dashboard_route.ts";
 import { ApiError, errorJson, quoted } from "./_errors.ts";
 import { eventsRoute } from "./_events_route.ts";
 import { gamesRoutes } from "./_games_routes.ts";
@@ -102,6 +103,7 @@ export interface ControlAppOptions {
  * Builds the control-plane app. Routes (all JSON unless said otherwise, every
  * error `{"error": code, "message": text}`):
  *
+ * - `GET /`: the live dashboard (a JSON index for `Accept: application/json`);
  * - `GET /health`, `GET /stats`, `GET /rooms?offset&limit`, `GET /rooms/:name`,
  *   `GET /metrics` (Prometheus text), `GET /events` (server-sent events);
  * - `POST /games/register`, `POST /games/poll`, `POST /games/start`,
@@ -198,6 +200,7 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
 
   app.route("/", statsRoutes(state));
   app.route("/", eventsRoute(state));
+  app.route("/", dashboardRoute(state)); // GET / and /dashboard.js
   app.route("/games", gamesRoutes(state));
   // The cast only matters on Deno 2.5 (Deploy), where @types/node's global
   // RequestInit merges into Deno's and no longer matches the one in Hono's
