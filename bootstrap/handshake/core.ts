@@ -97,7 +97,7 @@ export type HandshakeEvent =
   | { type: "node-rebound"; network: string; id: string; from: string; addr: string };
 
 /** Totals of the dialect, served in `/stats` (`handshake`) and `/handshake`. */
-export interface HandshakeStats {
+export type HandshakeStats = {
   /** When the core started, ms since the epoch. */
   startedAt: number;
   /** Milliseconds since then. */
@@ -142,10 +142,10 @@ export interface HandshakeStats {
   stunResponses: number;
   /** Datagrams or requests refused, by reason. */
   drops: Record<string, number>;
-}
+};
 
 /** One node, as `/handshake/networks/:id` shows it. */
-export interface HandshakeNodeSummary {
+export type HandshakeNodeSummary = {
   /** The node's id. */
   id: string;
   /** Its name and version. */
@@ -162,7 +162,7 @@ export interface HandshakeNodeSummary {
   lastSeen: number;
   /** Whether its address is proven (it acknowledged one of our messages). */
   validated: boolean;
-}
+};
 
 /** A network and how many nodes it has. */
 export interface HandshakeNetworkSummary {
