@@ -645,10 +645,12 @@ export class HandshakeCore {
         return this.#sendList(node, now, false);
       case "ListNodesRequest": {
         const entries = this.#others(node).map((n) => ({ ...n.info, listen_addr: n.key }));
+        const fixed = { id: this.#uuid(), seq: this.#nextSeq(node) };
         const fitted = this.#fit(
           node,
           entries,
-          (list) => this.#build("ListNodesResponse", { nodes: list }, node, false, now),
+          (list) =>
+            this.#build("ListNodesResponse", { nodes: list }, node, false, now, null, fixed),
         );
         this.#transmit(node.addr, node.key, fitted, node);
         return;
@@ -1009,9 +1011,10 @@ export class HandshakeCore {
       capabilities: n.info.capabilities,
     }));
     let cut = false;
+    const fixed = { id: this.#uuid(), seq: this.#nextSeq(node) };
     const data = this.#fit(node, entries, (list) => {
       cut = list.length < entries.length;
-      return this.#build("DiscoveryResponse", list, node, reliable, now);
+      return this.#build("DiscoveryResponse", list, node, reliable, now, null, fixed);
     });
     const message = this.#lastBuilt!;
     const sent = this.#transmit(node.addr, node.key, data, node);
@@ -1035,19 +1038,25 @@ export class HandshakeCore {
     requiresAck: boolean,
     now: number,
     ackFor: string | number | null = null,
+    fixed?: { id: string; seq: number | null },
   ): Uint8Array {
     const message: HandshakeMessage = {
-      id: this.#uuid(),
+      id: fixed?.id ?? this.#uuid(),
       message_type: type,
       timestamp: Math.floor(now / 1000),
       payload,
-      sender_addr: this.limits.listenAddr || null,
-      sequence_number: node ? (node.seq = (node.seq + 1) >>> 0) : null,
+      // Our own address is in node_info; repeating it in every envelope only costs bytes.
+      sender_addr: null,
+      sequence_number: fixed ? fixed.seq : node ? this.#nextSeq(node) : null,
       requires_ack: requiresAck,
       ack_for: ackFor,
     };
     this.#lastBuilt = message;
     return serializeMessage(message);
+  }
+
+  #nextSeq(node: Node): number {
+    return node.seq = (node.seq + 1) >>> 0;
   }
 
   /** Cuts a list so its message fits `maxReplyBytes` and the node's amplification budget. */
