@@ -485,8 +485,8 @@ function handshakeSettings(
       throw new UsageError(`--address must be HOST:PORT, got ${show(address)}`);
     }
     const h = match[1] ?? match[2]!;
-    // The bootstrap's own address: share its socket; any other: a socket of its own.
-    if (h !== host || p !== port) {
+    // The bootstrap's own address: share its socket; any other (or port 0): a socket of its own.
+    if (h !== host || p !== port || p === 0) {
       options.hostname = h;
       options.port = p;
     }
