@@ -22,13 +22,13 @@ class JsonClient implements AsyncDisposable {
   private constructor(readonly socket: DatagramSocket, readonly server: NetAddress) {}
 
   static async open(server: NetAddress): Promise<JsonClient> {
-    let client: JsonClient | undefined;
+    const box: { client?: JsonClient } = {};
     const socket = await bindDatagram({
       hostname: "127.0.0.1",
-      onDatagram: (data) => client?.receive(data),
+      onDatagram: (data) => box.client?.receive(data),
     });
-    client = new JsonClient(socket, server);
-    return client;
+    box.client = new JsonClient(socket, server);
+    return box.client;
   }
 
   receive(data: Uint8Array): void {

@@ -324,6 +324,8 @@ export class HandshakeCore {
   readonly #drops: Record<string, number> = {};
 
   /**
+   * Makes a core with no nodes.
+   *
    * @param limits Settings; see {@linkcode HandshakeLimits}.
    * @throws {RangeError} For a limit out of range.
    */

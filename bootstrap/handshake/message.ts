@@ -102,6 +102,8 @@ export class HandshakeParseError extends Error {
   /** Which check failed, for the drop counters. */
   readonly reason: ParseReason;
   /**
+   * Makes the error.
+   *
    * @param reason Which check failed.
    * @param message Details for a log line.
    */

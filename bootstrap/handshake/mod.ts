@@ -36,3 +36,4 @@ export * from "./message.ts";
 export * from "./stun.ts";
 export * from "./core.ts";
 export * from "./server.ts";
+export type { Clock, DatagramBinder, NetAddress } from "@olaf/protocol/net";
