@@ -226,12 +226,17 @@ interface Node {
   budget: number;
   /** A list was cut by the budget: send a full one once validated. */
   trimmed: boolean;
+  /** A list was given up on: send a fresh one when the node is next heard from. */
+  stale: boolean;
+  /** Id of the list on its way to it, if any. */
+  listPending: string | undefined;
   requests: Bucket;
   relayBytes: Bucket;
 }
 
 interface Pending {
   id: string;
+  type: MessageType;
   data: Uint8Array;
   to: NetAddress;
   key: string;
@@ -403,6 +408,15 @@ export class HandshakeCore {
     this.#messagesIn[message.message_type] = (this.#messagesIn[message.message_type] ?? 0) + 1;
     try {
       this.#dispatch(message, from, key, node, now);
+      // Heard from again while its list was cut, blocked or given up on, and none is in
+      // flight: it gets a fresh one (within its budget until its address is proven).
+      if (
+        node && (node.stale || node.trimmed) && node.listPending === undefined &&
+        this.#byAddr.get(key) === node
+      ) {
+        node.stale = false;
+        this.#sendList(node, now, true);
+      }
     } finally {
       this.#from = undefined;
       this.#replyLog = undefined;
@@ -455,6 +469,8 @@ export class HandshakeCore {
       if (p.retries >= delays.length) {
         this.#forget(p);
         this.#s.unacked++;
+        const node = this.#byAddr.get(p.key);
+        if (node && p.type === "DiscoveryResponse") node.stale = true;
         continue;
       }
       p.retries++;
@@ -584,7 +600,8 @@ export class HandshakeCore {
     if (m.message_type === "Ack") return this.#onAck(m, key, node, now);
     // Dedup: by id, and by sender + sequence number within one handshake of that sender.
     // A HandshakeRequest starts a new epoch, so only its id counts.
-    const idKey = `i:${m.id}`;
+    // Per sender: a copy from elsewhere must not be answered with the original's replies.
+    const idKey = `i:${key}#${m.id}`;
     const seqKey = m.sequence_number !== null && m.message_type !== "HandshakeRequest"
       ? `s:${key}#${node?.epoch ?? 0}#${m.sequence_number}`
       : undefined;
@@ -635,6 +652,8 @@ export class HandshakeCore {
           );
         }
         return this.#onNodeRequest(m, node, now);
+      case "Pong":
+        return; // the answer to our heartbeat Ping: being heard from is all it means
       default:
         // Responses and Error are what a server sends, not what it is sent.
         this.#drop("unexpected-type");
@@ -705,6 +724,8 @@ export class HandshakeCore {
         if (atAddress && atAddress !== node) this.#remove(atAddress, "replaced", now);
         const fromKey = node.key;
         this.#byAddr.delete(node.key);
+        // What was on its way to the old address is not retransmitted there any more.
+        for (const p of [...this.#pending.values()]) if (p.key === fromKey) this.#forget(p);
         node.addr = { hostname: from.hostname, port: from.port };
         node.key = key;
         node.validated = false;
@@ -758,6 +779,8 @@ export class HandshakeCore {
         validated: false,
         budget: this.#strangerBudget,
         trimmed: false,
+        stale: false,
+        listPending: undefined,
         requests: { tokens: 2 * this.limits.requestsPerSecond, at: now },
         relayBytes: { tokens: 2 * this.limits.relayBytesPerSecond, at: now },
       };
@@ -1023,7 +1046,7 @@ export class HandshakeCore {
     // A list the budget cut or blocked is sent again in full once the address is proven.
     node.trimmed = (cut || !sent) && !node.validated;
     if (sent && !cut) node.listVersion = this.#networks.get(node.info.network_id)?.version ?? -1;
-    if (sent && reliable) this.#track(message, data, node, now);
+    if (sent && reliable && this.#track(message, data, node, now)) node.listPending = message.id;
     if (sent && node.key === this.#from) {
       this.#replyLog?.push({ data, pendingId: reliable ? message.id : undefined });
     }
@@ -1137,10 +1160,14 @@ export class HandshakeCore {
     return true;
   }
 
-  #track(message: HandshakeMessage, data: Uint8Array, node: Node, now: number): void {
-    if (this.#pending.size >= this.limits.maxPending) return this.#drop("pending-full");
+  #track(message: HandshakeMessage, data: Uint8Array, node: Node, now: number): boolean {
+    if (this.#pending.size >= this.limits.maxPending) {
+      this.#drop("pending-full");
+      return false;
+    }
     const p: Pending = {
       id: message.id,
+      type: message.message_type,
       data,
       to: node.addr,
       key: node.key,
@@ -1150,6 +1177,7 @@ export class HandshakeCore {
     };
     this.#pending.set(p.id, p);
     if (p.seq !== null) this.#pendingBySeq.set(`${p.key}#${p.seq}`, p.id);
+    return true;
   }
 
   #lookupPending(ref: string | number | null, key: string): Pending | undefined {
@@ -1162,6 +1190,8 @@ export class HandshakeCore {
 
   #forget(p: Pending): void {
     this.#pending.delete(p.id);
+    const node = this.#byAddr.get(p.key);
+    if (node?.listPending === p.id) node.listPending = undefined;
     if (p.seq !== null) this.#pendingBySeq.delete(`${p.key}#${p.seq}`);
   }
 
