@@ -275,16 +275,20 @@ Deno.test("list requests need a handshake; replies to strangers stay under 3x", 
   assert.ok(sent <= 3 * size, `${sent} > 3 x ${size}`);
   const list = replies.find((o) => o.m.message_type === "DiscoveryResponse");
   assert.ok(!list || (list.m.payload as Json[]).length < 40);
-  // No retransmission to it goes past the budget either.
+  // Once the address proves itself (it acknowledges the response), it gets the full list.
+  const response = replies.find((o) => o.m.message_type === "HandshakeResponse")!;
+  h.send(7000, msg("Ack", null, { ack_for: response.m.id }));
+  const full = h.out().filter((o) => o.port === 7000 && o.m.message_type === "DiscoveryResponse");
+  assert.equal((full[0]!.m.payload as Json[]).length, 40);
+
+  // Another spoofed handshake: no retransmission goes past its budget either.
+  const other = msg("HandshakeRequest", nodeInfo("victim-2"));
+  const otherSize = enc.encode(JSON.stringify(other)).length;
+  h.send(7001, other);
   h.advance(10_000);
-  assert.deepEqual(h.out().filter((o) => o.port === 7000 && o.m.message_type !== "Ping"), []);
-  // Once the address proves itself (an Ack), it gets the full list.
-  h.send(7000, msg("Ack", null, { ack_for: replies[0]!.m.id }));
-  h.advance(1);
-  const full = h.out().filter((o) => o.port === 7000);
-  const lists = full.filter((o) => o.m.message_type === "DiscoveryResponse");
-  // The first Ack only validates if the response is still pending; otherwise none is sent.
-  if (lists.length) assert.equal((lists[0]!.m.payload as Json[]).length, 40);
+  const total = h.out().filter((o) => o.port === 7001)
+    .reduce((n, o) => n + enc.encode(JSON.stringify(o.m)).length, 0);
+  assert.ok(total <= 3 * otherSize, `${total} > 3 x ${otherSize}`);
 });
 
 Deno.test("ping, data echo, list nodes and disconnect", () => {
