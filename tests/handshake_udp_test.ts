@@ -382,3 +382,11 @@ Deno.test("control plane: /stats section, /handshake views and Prometheus counte
   assert.match(metrics, /^olaf_handshake_handshakes_total 1$/m);
   assert.match(metrics, /^olaf_handshake_messages_in_total\{type="HandshakeRequest"\} 1$/m);
 });
+
+Deno.test("without the dialect, a '{' datagram is still a v1 unknown type (unchanged)", async () => {
+  await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+  assert.equal(server.handshake, undefined);
+  await using client = await JsonClient.open(server.localAddress);
+  client.send("Ping", null);
+  await until(() => server.stats().drops["unknown-type"] === 1, "the unknown-type count");
+});

@@ -798,6 +798,8 @@ export class HandshakeCore {
       }
       node.lastSeen = now;
     }
+    // Every handshake starts a new sequence space (a restarted client counts from 1 again).
+    node.epoch = ++this.#epochs;
     this.#s.handshakes++;
     this.#send(
       node.addr,

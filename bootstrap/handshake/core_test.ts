@@ -388,3 +388,28 @@ Deno.test("STUN Binding only when enabled", () => {
   assert.equal(on.stats(0).stunResponses, 1);
   assert.equal(on.stats(0).drops["stun-malformed"], 1);
 });
+
+Deno.test("a restarted client counting from 1 again is not taken for a repeat", () => {
+  const h = new Harness();
+  h.ackAll(4001, h.handshake(4001, "a"));
+  h.send(4001, msg("Data", { n: 1 }, { sequence_number: 2 }));
+  assert.equal(h.out().filter((o) => o.m.message_type === "Data").length, 1);
+  // Same address, new handshake (new message id, sequence numbers from 1 again).
+  h.ackAll(4001, h.handshake(4001, "a"));
+  h.send(4001, msg("Data", { n: 2 }, { sequence_number: 2 }));
+  const echo = h.out().filter((o) => o.m.message_type === "Data");
+  assert.deepEqual(echo.map((o) => payload(o.m).echo), [{ n: 2 }]);
+  assert.equal(h.core.stats(h.now).duplicates, 0);
+});
+
+Deno.test("a copy of a message from another address is not answered with the original's replies", () => {
+  const h = new Harness();
+  h.ackAll(4001, h.handshake(4001, "a"));
+  const request = msg("HandshakeRequest", nodeInfo("b"));
+  h.send(4002, request);
+  const token = payload(h.out().find((o) => o.m.message_type === "HandshakeResponse")!.m).token;
+  h.send(4003, request); // replayed from elsewhere: a takeover attempt, refused, no token
+  const replies = h.out().filter((o) => o.port === 4003);
+  assert.deepEqual(replies.map((o) => payload(o.m).code), ["id-in-use"]);
+  assert.ok(!JSON.stringify(replies).includes(token as string));
+});
