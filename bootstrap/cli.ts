@@ -22,6 +22,9 @@ import {
   DEFAULT_BOOTSTRAP_PORT,
   startBootstrap,
 } from "./server.ts";
+// --- handshake dialect (issue 14) ---
+import { DEFAULT_STUN_PORT, type HandshakeServerOptions } from "./handshake/server.ts";
+// --- end handshake dialect ---
 
 const logger = getLogger(["olaf", "bootstrap"]);
 
@@ -43,6 +46,20 @@ Flags:
                        ("host", "port", "timeout", "max-rooms", "max-members", "http",
                        "log-level"); flags given on the command line win
   --log-level LEVEL    trace, debug, info, warning, error or fatal (default info)
+
+JSON handshake dialect (the handshake-server seed's protocol; off unless one of these is given):
+  --handshake          serve it on the bootstrap's UDP port (datagrams starting with '{')
+  --handshake-port N   serve it on a UDP port of its own
+  -a, --address H:P    serve it on HOST:PORT (the seed's listen_address)
+  -m, --max-connections N  most handshaken nodes (default 100)
+  --network-id ID      the only network_id accepted (default: any, each its own network)
+  --relay              forward RelayRequest between nodes of one network (default off)
+  --STUN               answer STUN Binding requests on --stun-port (default 3478)
+  --TRACE, --DEBUG, --INFO, --WARN, --ERROR   the seed's log flags (= --log-level)
+  -c FILE.json         same as --config; it may hold the seed's keys too: listen_address,
+                       max_connections, heartbeat_interval, connection_timeout, network_id,
+                       peerlist_broadcast_debounce_ms, stun_server {enable, port},
+                       allow_symmetric_nat_relay
   -h, --help           show this help
 
 Examples:
@@ -62,6 +79,7 @@ interface Settings {
   "max-members": number;
   http: number | undefined;
   "log-level": LogLevel;
+  handshake: HandshakeServerOptions | undefined; // handshake dialect (issue 14)
 }
 
 const SETTING_KEYS = [
@@ -148,6 +166,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     roomTimeoutMs: settings.timeout * 1000,
     maxRooms: settings["max-rooms"],
     maxMembersPerRoom: settings["max-members"],
+    handshake: settings.handshake, // handshake dialect (issue 14)
   };
   let server: BootstrapServer;
   const activity = new ActivityLog(); // rooms, refusals, limits at info; datagrams at debug
@@ -166,6 +185,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     try {
       control = await serveControl({
         bootstrap: server,
+        handshake: server.handshake, // handshake dialect (issue 14)
         hostname: settings.host,
         port: settings.http,
       });
@@ -211,6 +231,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
         limits.roomTimeoutMs / 1000
       }s`,
   );
+  if (server.handshake) console.log(describeHandshake(server)); // handshake dialect (issue 14)
   options.onListening?.(server, control);
 
   const reason = await stopped.promise;
@@ -243,9 +264,10 @@ function parseFlags(args: string[]): Settings | "help" {
         "max-rooms": { type: "string" },
         "max-members": { type: "string" },
         http: { type: "string" },
-        config: { type: "string" },
+        config: { type: "string", short: "c" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
+        ...HANDSHAKE_FLAGS, // handshake dialect (issue 14)
       },
     }));
   } catch (error) {
@@ -260,15 +282,18 @@ function parseFlags(args: string[]): Settings | "help" {
   for (const key of SETTING_KEYS) {
     if (values[key] !== undefined) merged[key] = values[key];
   }
+  const host = text(merged, "host") ?? "0.0.0.0";
+  const port = integer(merged, "port", 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT;
   return {
-    host: text(merged, "host") ?? "0.0.0.0",
-    port: integer(merged, "port", 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT,
+    host,
+    port,
     timeout: seconds(merged, "timeout") ?? DEFAULT_LIMITS.roomTimeoutMs / 1000,
     "max-rooms": integer(merged, "max-rooms", 1, Number.MAX_SAFE_INTEGER) ??
       DEFAULT_LIMITS.maxRooms,
     "max-members": integer(merged, "max-members", 1, 65535) ?? DEFAULT_LIMITS.maxMembersPerRoom,
     http: integer(merged, "http", 0, 65535),
-    "log-level": logLevel(merged) ?? "info",
+    "log-level": seedLogLevel(values) ?? logLevel(merged) ?? "info",
+    handshake: handshakeSettings(values, merged, host, port), // handshake dialect (issue 14)
   };
 }
 
@@ -289,7 +314,7 @@ function readConfig(path: string): Record<string, unknown> {
     throw new UsageError(`config file ${path} must hold a JSON object`);
   }
   for (const key of Object.keys(config)) {
-    if (!(SETTING_KEYS as readonly string[]).includes(key)) {
+    if (!(SETTING_KEYS as readonly string[]).includes(key) && !HANDSHAKE_CONFIG_KEYS.has(key)) {
       throw new UsageError(
         `config file ${path}: unknown key "${key}" (known: ${SETTING_KEYS.join(", ")})`,
       );
@@ -359,3 +384,149 @@ function errorMessage(error: unknown): string {
   }
   return String(error);
 }
+
+// --- handshake dialect (issue 14) ---
+// The seed's flags and config keys, mapped onto HandshakeServerOptions.
+
+const HANDSHAKE_FLAGS = {
+  handshake: { type: "boolean" },
+  "handshake-port": { type: "string" },
+  address: { type: "string", short: "a" },
+  "max-connections": { type: "string", short: "m" },
+  "network-id": { type: "string" },
+  relay: { type: "boolean" },
+  STUN: { type: "boolean" },
+  "stun-port": { type: "string" },
+  TRACE: { type: "boolean" },
+  DEBUG: { type: "boolean" },
+  INFO: { type: "boolean" },
+  WARN: { type: "boolean" },
+  ERROR: { type: "boolean" },
+} as const;
+
+/** Config keys of the dialect: Olaf's (flag names) and the seed's config.json keys. */
+const HANDSHAKE_CONFIG_KEYS = new Set([
+  "handshake",
+  "handshake-port",
+  "listen_address",
+  "max_connections",
+  "heartbeat_interval",
+  "connection_timeout",
+  "network_id",
+  "peerlist_broadcast_debounce_ms",
+  "stun_server",
+  "allow_symmetric_nat_relay",
+]);
+
+const SEED_LOG_LEVELS: [flag: keyof typeof HANDSHAKE_FLAGS, level: LogLevel][] = [
+  ["TRACE", "trace"],
+  ["DEBUG", "debug"],
+  ["INFO", "info"],
+  ["WARN", "warning"],
+  ["ERROR", "error"],
+];
+
+function seedLogLevel(values: Record<string, unknown>): LogLevel | undefined {
+  const given = SEED_LOG_LEVELS.filter(([flag]) => values[flag] === true);
+  if (given.length > 1) {
+    throw new UsageError("give at most one of --TRACE, --DEBUG, --INFO, --WARN, --ERROR");
+  }
+  if (given.length === 1 && values["log-level"] !== undefined) {
+    throw new UsageError(`--${given[0]![0]} and --log-level contradict each other`);
+  }
+  return given[0]?.[1];
+}
+
+function handshakeSettings(
+  values: Record<string, unknown>,
+  merged: Record<string, unknown>,
+  host: string,
+  port: number,
+): HandshakeServerOptions | undefined {
+  // Flags win over the config file, as for every other setting.
+  const pick = (flag: string, key: string) => values[flag] ?? merged[key];
+  const c: Record<string, unknown> = {
+    handshake: pick("handshake", "handshake"),
+    "handshake-port": pick("handshake-port", "handshake-port"),
+    address: pick("address", "listen_address"),
+    "max-connections": pick("max-connections", "max_connections"),
+    "network-id": pick("network-id", "network_id"),
+    relay: pick("relay", "allow_symmetric_nat_relay"),
+    "heartbeat-interval": merged.heartbeat_interval,
+    "connection-timeout": merged.connection_timeout,
+    "broadcast-debounce": merged.peerlist_broadcast_debounce_ms,
+  };
+  const stunServer = merged.stun_server;
+  if (
+    stunServer !== undefined &&
+    (typeof stunServer !== "object" || stunServer === null || Array.isArray(stunServer))
+  ) {
+    throw new UsageError("stun_server must be an object {enable, port}");
+  }
+  const stunConfig = (stunServer ?? {}) as Record<string, unknown>;
+  c.stun = values.STUN ?? stunConfig.enable;
+  c["stun-port"] = values["stun-port"] ?? stunConfig.port;
+  for (const key of ["handshake", "relay", "stun"]) {
+    if (c[key] !== undefined && typeof c[key] !== "boolean") {
+      throw new UsageError(`--${key} must be true or false, got ${show(c[key])}`);
+    }
+  }
+  const on = c.handshake === true || c["handshake-port"] !== undefined ||
+    c.address !== undefined || [...HANDSHAKE_CONFIG_KEYS].some((k) => merged[k] !== undefined) ||
+    ["max-connections", "network-id", "relay", "STUN", "stun-port"].some((k) =>
+      values[k] !== undefined
+    );
+  if (!on || c.handshake === false) return undefined;
+
+  const options: HandshakeServerOptions = {};
+  const ownPort = integer(c, "handshake-port", 0, 65535);
+  if (ownPort !== undefined) options.port = ownPort;
+  if (c.address !== undefined) {
+    const address = text(c, "address")!;
+    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+    const p = match ? Number(match[3]) : NaN;
+    if (!match || p > 65535) {
+      throw new UsageError(`--address must be HOST:PORT, got ${show(address)}`);
+    }
+    const h = match[1] ?? match[2]!;
+    // The bootstrap's own address: share its socket; any other (or port 0): a socket of its own.
+    if (h !== host || p !== port || p === 0) {
+      options.hostname = h;
+      options.port = p;
+    }
+  }
+  const maxConnections = integer(c, "max-connections", 1, 1_000_000);
+  if (maxConnections !== undefined) options.maxConnections = maxConnections;
+  const networkId = c["network-id"];
+  if (networkId !== undefined) {
+    if (typeof networkId !== "string") throw new UsageError("--network-id must be a string");
+    options.networkId = networkId;
+  }
+  const heartbeat = seconds(c, "heartbeat-interval");
+  if (heartbeat !== undefined) options.heartbeatIntervalMs = heartbeat * 1000;
+  const timeout = seconds(c, "connection-timeout");
+  if (timeout !== undefined) options.connectionTimeoutMs = timeout * 1000;
+  const debounce = integer(c, "broadcast-debounce", 0, 3_600_000);
+  if (debounce !== undefined) options.broadcastDebounceMs = debounce;
+  if (c.relay === true) options.relay = true;
+  if (c.stun === true) {
+    options.stun = true;
+    options.stunPort = integer(c, "stun-port", 0, 65535) ?? DEFAULT_STUN_PORT;
+  }
+  return options;
+}
+
+function describeHandshake(server: BootstrapServer): string {
+  const hs = server.handshake!;
+  const where = hs.localAddress
+    ? `udp://${formatHostPort(hs.localAddress.hostname, hs.localAddress.port)}`
+    : "the bootstrap port";
+  const limits = hs.limits;
+  const stun = hs.stunAddress
+    ? `udp://${formatHostPort(hs.stunAddress.hostname, hs.stunAddress.port)}`
+    : "off";
+  return `olaf handshake dialect on ${where} network=${
+    limits.networkId ?? "any"
+  } max-connections=${limits.maxConnections} relay=${limits.relay ? "on" : "off"} stun=${stun}`;
+}
+// --- end handshake dialect ---

@@ -39,6 +39,8 @@
 export * from "./bootstrap_core.ts";
 export * from "./server.ts";
 export { main, type MainOptions } from "./cli.ts";
+// Handshake dialect (issue 14); the full API is the "./handshake" entry.
+export type { HandshakeServer, HandshakeServerOptions } from "./handshake/server.ts";
 export type {
   BootstrapEvent,
   BootstrapStats,

@@ -19,6 +19,13 @@ import {
   type BootstrapLimits,
   type ResolvedBootstrapLimits,
 } from "./bootstrap_core.ts";
+// --- handshake dialect (issue 14) ---
+import {
+  type HandshakeServer,
+  type HandshakeServerOptions,
+  startHandshakeServer,
+} from "./handshake/server.ts";
+// --- end handshake dialect ---
 
 const logger = getLogger(["olaf", "bootstrap"]);
 
@@ -38,6 +45,14 @@ export interface BootstrapOptions extends BootstrapLimits {
   bind?: DatagramBinder;
   /** Time and timers. Default: `systemClock`. */
   clock?: Clock;
+  // --- handshake dialect (issue 14) ---
+  /**
+   * Serve the JSON handshake dialect too (see `@olaf/bootstrap/handshake`):
+   * on this port (datagrams starting with `{`) when its `port` is left out,
+   * else on a port of its own. Default: off.
+   */
+  handshake?: HandshakeServerOptions;
+  // --- end handshake dialect ---
 }
 
 /**
@@ -51,6 +66,10 @@ export interface BootstrapServer extends BootstrapView, AsyncDisposable {
   readonly limits: Readonly<ResolvedBootstrapLimits>;
   /** Stops the server: closes the socket and cancels its timer. Idempotent. */
   close(): Promise<void>;
+  // --- handshake dialect (issue 14) ---
+  /** The JSON handshake dialect, when `options.handshake` was given. */
+  readonly handshake: HandshakeServer | undefined;
+  // --- end handshake dialect ---
 }
 
 /**
@@ -96,6 +115,19 @@ export async function startBootstrap(options: BootstrapOptions = {}): Promise<Bo
     onError: (error) => logger.warn("socket error: {message}", { message: error.message }),
   });
   driver.attach(socket);
+  // --- handshake dialect (issue 14) ---
+  if (options.handshake) {
+    try {
+      driver.handshake = await startHandshakeServer(
+        { hostname: options.hostname, bind, clock, ...options.handshake },
+        { send: (data, to) => socket.send(data, to) },
+      );
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+  }
+  // --- end handshake dialect ---
   logger.debug("bootstrap listening on {hostname}:{port}", { ...socket.localAddress });
   return driver;
 }
@@ -110,6 +142,7 @@ class Driver implements BootstrapServer {
   #armedAt: number | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  handshake: HandshakeServer | undefined; // handshake dialect (issue 14)
 
   constructor(core: BootstrapCore, clock: Clock) {
     this.#core = core;
@@ -130,6 +163,9 @@ class Driver implements BootstrapServer {
 
   receive(data: Uint8Array, from: NetAddress): void {
     if (this.#closed) return;
+    // Handshake dialect (issue 14): '{' (123) is no v1 type and is reserved for it.
+    const hs = this.handshake;
+    if (data[0] === 0x7b && hs && !hs.localAddress) return hs.receive(data, from);
     this.#core.handleDatagram(data, from, this.#clock.now());
     this.#flush();
   }
@@ -201,6 +237,7 @@ class Driver implements BootstrapServer {
       if (this.#armedAt !== undefined) this.#clock.clearTimer(this.#timer);
       this.#armedAt = undefined;
       this.#listeners.clear();
+      await this.handshake?.close(); // handshake dialect (issue 14)
       await this.#socket?.close();
       logger.debug("bootstrap stopped");
     })();

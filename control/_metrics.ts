@@ -1,5 +1,6 @@
 // Prometheus text exposition format 0.0.4 for GET /metrics.
 import type { BootstrapStats } from "./bootstrap_view.ts";
+import type { HandshakeViewStats } from "./handshake_view.ts"; // handshake dialect (issue 14)
 
 export interface MetricsInput {
   /** Bootstrap totals, when a bootstrap is attached. */
@@ -10,6 +11,8 @@ export interface MetricsInput {
   rateLimited: number;
   /** Open /events streams. */
   eventStreams: number;
+  /** Handshake dialect totals, when attached (issue 14). */
+  handshake?: HandshakeViewStats;
 }
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -56,8 +59,45 @@ export function formatMetrics(input: MetricsInput): string {
     [{}, input.rateLimited],
   ]);
   metric("olaf_event_streams", "gauge", "Open /events streams.", [[{}, input.eventStreams]]);
+  if (input.handshake) formatHandshakeMetrics(input.handshake, metric); // handshake dialect (issue 14)
   return lines.join("\n") + "\n";
 }
+
+// --- handshake dialect (issue 14) ---
+const HANDSHAKE_GAUGES = new Set(["nodes", "networks", "pending", "uptimeMs", "startedAt"]);
+
+function formatHandshakeMetrics(
+  stats: HandshakeViewStats,
+  metric: (
+    name: string,
+    type: "gauge" | "counter",
+    help: string,
+    samples: [Record<string, string>, number][],
+  ) => void,
+): void {
+  const sorted = <T>(o: Record<string, T>) =>
+    Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of sorted(stats)) {
+    if (typeof value !== "number" || name === "startedAt") continue;
+    const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const gauge = HANDSHAKE_GAUGES.has(name);
+    const full = `olaf_handshake_${snake}${gauge ? "" : "_total"}`;
+    metric(full, gauge ? "gauge" : "counter", `Handshake dialect: ${name}.`, [[{}, value]]);
+  }
+  metric(
+    "olaf_handshake_messages_in_total",
+    "counter",
+    "Handshake dialect messages received, by type.",
+    sorted(stats.messagesIn).map(([type, n]) => [{ type }, n]),
+  );
+  metric(
+    "olaf_handshake_drops_total",
+    "counter",
+    "Handshake dialect datagrams or requests refused, by reason.",
+    sorted(stats.drops).map(([reason, n]) => [{ reason }, n]),
+  );
+}
+// --- end handshake dialect ---
 
 function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);

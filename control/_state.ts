@@ -2,9 +2,11 @@
 // rendezvous rules, live counters and the settings of createControlApp.
 import type { BootstrapView } from "./bootstrap_view.ts";
 import type { Rendezvous } from "./_rendezvous.ts";
+import type { HandshakeView } from "./handshake_view.ts"; // handshake dialect (issue 14)
 
 export interface ControlState {
   view: BootstrapView | undefined;
+  handshake?: HandshakeView; // handshake dialect (issue 14)
   rendezvous: Rendezvous;
   now: () => number;
   startedAt: number;

@@ -41,7 +41,11 @@ export function statsRoutes(state: ControlState): Hono {
       bootstrap: state.view !== undefined,
     }));
 
-  app.get("/stats", (c) => c.json(requireView(state).stats()));
+  app.get("/stats", (c) => {
+    const stats = requireView(state).stats();
+    // Handshake dialect (issue 14): its totals as a section of their own.
+    return c.json(state.handshake ? { ...stats, handshake: state.handshake.stats() } : stats);
+  });
 
   app.get("/rooms", (c) => {
     const view = requireView(state);
@@ -64,6 +68,7 @@ export function statsRoutes(state: ControlState): Hono {
       sessions: total,
       rateLimited: state.counters.rateLimited,
       eventStreams: state.counters.eventStreams,
+      handshake: state.handshake?.stats(), // handshake dialect (issue 14)
     });
     return c.body(body, 200, { "Content-Type": METRICS_CONTENT_TYPE });
   });

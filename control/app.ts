@@ -12,6 +12,8 @@ import { dashboardRoute } from "./_dashboard_route.ts";
 import { ApiError, errorJson, quoted } from "./_errors.ts";
 import { eventsRoute } from "./_events_route.ts";
 import { gamesRoutes } from "./_games_routes.ts";
+import { handshakeRoutes } from "./_handshake_routes.ts"; // handshake dialect (issue 14)
+import type { HandshakeView } from "./handshake_view.ts"; // handshake dialect (issue 14)
 import { Rendezvous } from "./_rendezvous.ts";
 import type { ControlState } from "./_state.ts";
 import { statsRoutes } from "./_stats_routes.ts";
@@ -75,6 +77,11 @@ export interface ControlAppOptions {
    * `/health` and the rendezvous work as usual.
    */
   bootstrap?: BootstrapView;
+  /**
+   * The JSON handshake dialect to report on (`GET /handshake`, a `handshake`
+   * section in `/stats`, `olaf_handshake_*` in `/metrics`). Default: none.
+   */
+  handshake?: HandshakeView; // handshake dialect (issue 14)
   /** Where rendezvous sessions live. Default: a new {@linkcode MemorySessionStore}. */
   store?: SessionStore;
   /** A token that may also rename or delete any session. Default: none. */
@@ -140,6 +147,7 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   const now = options.now ?? Date.now;
   const state: ControlState = {
     view: options.bootstrap,
+    handshake: options.handshake, // handshake dialect (issue 14)
     rendezvous: new Rendezvous({
       store: options.store ?? new MemorySessionStore(),
       ttlMs: positive(options.sessionTtlMs, 10 * 60_000, "sessionTtlMs"),
@@ -202,6 +210,7 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   app.route("/", eventsRoute(state));
   app.route("/", dashboardRoute(state)); // GET / and /dashboard.js
   app.route("/games", gamesRoutes(state));
+  app.route("/handshake", handshakeRoutes(state)); // handshake dialect (issue 14)
   // The cast only matters on Deno 2.5 (Deploy), where @types/node's global
   // RequestInit merges into Deno's and no longer matches the one in Hono's
   // types; `deno check` there fails without it. Deno 2.9 needs no cast.

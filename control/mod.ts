@@ -30,6 +30,7 @@ export type {
   RoomDetail,
   RoomSummary,
 } from "./bootstrap_view.ts";
+export type { HandshakeView, HandshakeViewNode, HandshakeViewStats } from "./handshake_view.ts"; // issue 14
 export {
   type ControlApp,
   type ControlAppOptions,
