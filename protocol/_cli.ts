@@ -242,15 +242,9 @@ export function describeError(error: unknown): string {
 function dnsMessage(error: Error): string | undefined {
   const message = error.message;
   const code = (error as { code?: string }).code;
-  if (
-    /no records found|NXDomain|no such host|Name or service not known/i.test(message) ||
-    code === "ENOTFOUND"
-  ) {
-    return "no such host";
-  }
-  if (/proto error|resolve|EAI_AGAIN/i.test(message) || code === "EAI_AGAIN") {
-    if (/timed? ?out|timeout/i.test(message)) return "DNS look-up timed out";
-    return "DNS look-up failed";
+  if (/no records found|NXDomain/i.test(message) || code === "ENOTFOUND") return "no such host";
+  if (/^proto error|^io error/i.test(message) || code === "EAI_AGAIN") {
+    return /timed? ?out|timeout/i.test(message) ? "DNS look-up timed out" : "DNS look-up failed";
   }
   return undefined;
 }
