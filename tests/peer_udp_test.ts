@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { joinRoom, type Room } from "@olaf/peer";
+import { bindDatagram } from "@olaf/protocol/net";
 
 const ROOT = new URL("..", import.meta.url);
 const PEER_MOD = new URL("peer/mod.ts", ROOT).pathname;
@@ -300,4 +301,22 @@ Deno.test("library over real UDP: a bye reaches every member, not only the first
   await until(() => reasons.length === 4, "a bye at every member");
   assert.deepEqual(reasons, ["bye", "bye", "bye", "bye"]);
   await Promise.all(rest.map((r) => r.leave()));
+});
+
+Deno.test("examples/chat.ts: with the bootstrap down, one line and exit 1 (no stack trace)", async () => {
+  // A bound socket that never answers stands for a bootstrap that is down: the join times out.
+  await using down = await bindDatagram({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHAT_EXAMPLE, `127.0.0.1:${down.localAddress.port}`, "lobby"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(code, 1);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    `chat: no answer from the bootstrap within 15000 ms (tried 127.0.0.1:${down.localAddress.port})\n`,
+  );
 });
