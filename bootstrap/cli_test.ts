@@ -143,6 +143,13 @@ Deno.test("CLI: an address it cannot bind or a malformed host is one line and ex
     result.stderr,
     /^olaf-bootstrap: cannot listen on UDP 192\.0\.2\.1:0: address not available on this machine$/,
   );
+  // .invalid never resolves (RFC 6761): the resolver's words, not its internals.
+  result = await run(["--host", "boot.invalid", "--port", "0"]);
+  assert.equal(result.code, 1);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: cannot listen on UDP boot\.invalid:0: (no such host|DNS look-up failed)$/,
+  );
   result = await run(["--host", "bad..name", "--port", "0"]);
   assert.equal(result.code, 1);
   assertOneLineError(

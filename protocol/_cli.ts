@@ -35,7 +35,11 @@ export const USAGE_HINT = "Run with --help for usage.";
  * ```
  */
 export class UsageError extends Error {
-  /** @param message What is wrong, as one line. */
+  /**
+   * Makes one.
+   *
+   * @param message What is wrong, as one line.
+   */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
@@ -242,8 +246,14 @@ export function describeError(error: unknown): string {
 function dnsMessage(error: Error): string | undefined {
   const message = error.message;
   const code = (error as { code?: string }).code;
-  if (/no records found|NXDomain/i.test(message) || code === "ENOTFOUND") return "no such host";
-  if (/^proto error|^io error/i.test(message) || code === "EAI_AGAIN") {
+  // hickory (Deno.resolveDns), getaddrinfo (binding to a name), node:dns.
+  if (
+    /no records found|NXDomain|Name or service not known|nodename nor servname/i.test(message) ||
+    code === "ENOTFOUND"
+  ) {
+    return "no such host";
+  }
+  if (/^proto error|^io error|failed to lookup address/i.test(message) || code === "EAI_AGAIN") {
     return /timed? ?out|timeout/i.test(message) ? "DNS look-up timed out" : "DNS look-up failed";
   }
   return undefined;

@@ -49,4 +49,17 @@ Deno.test("describeError: OS and resolver errors in plain words", async () => {
     "no such host",
   );
   assert.deepEqual(failure("olaf-x", new Error("a\nb")), { lines: ["olaf-x: a"], status: 1 });
+  // What Deno.listenDatagram says for a host name that does not resolve (getaddrinfo).
+  assert.equal(
+    describeError(
+      new Error("failed to lookup address information: Name or service not known"),
+    ),
+    "no such host",
+  );
+  assert.equal(
+    describeError(
+      new Error("failed to lookup address information: Temporary failure in name resolution"),
+    ),
+    "DNS look-up failed",
+  );
 });

@@ -167,7 +167,7 @@ Deno.test("CLI --json, one-shot script: a piped line reaches the room before the
   ]);
 });
 
-Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
+Deno.test("CLI: SIGINT leaves the room with bye and exits 130", async () => {
   await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
   const spec = `127.0.0.1:${server.localAddress.port}`;
   await using watcher = await joinRoom("sigint-room", {
@@ -182,7 +182,7 @@ Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
     cli.child.kill("SIGINT");
     assert.equal(await left, "bye");
   } finally {
-    assert.equal((await cli.close()).code, 0);
+    assert.equal((await cli.close()).code, 130, "Ctrl-C exits 130, as shells expect");
   }
 });
 
@@ -198,7 +198,10 @@ Deno.test("CLI for people: member changes and messages, control characters neutr
     friend.send("hi \x1b[2Jthere");
     await until(() => cli.stdout.includes(`<${name}> hi \\u001b[2Jthere`), "message line");
     await friend.leave();
-    await until(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left`), "leave line");
+    await until(
+      () => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left (bye)`),
+      "leave line",
+    );
   } finally {
     assert.equal((await cli.close()).code, 0);
   }
