@@ -17,6 +17,7 @@ import {
   writePeerFields,
 } from "@olaf/protocol";
 import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
+import { MAX_ROOM_NAME_BYTES } from "@olaf/protocol"; // issue 16: one room-name limit
 
 export type { Transmit } from "@olaf/protocol/net";
 import { Room, STRIDE } from "./_room.ts";
@@ -89,7 +90,7 @@ export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
   memberTimeoutMs: 15_000,
   maxRooms: 10,
   maxMembersPerRoom: 1000,
-  maxRoomNameBytes: 255,
+  maxRoomNameBytes: MAX_ROOM_NAME_BYTES, // the peer refuses longer names up front
   maxDatagramBytes: 16_384,
   replyBudgetBytes: 1024,
   requestsPerSecond: 20,

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   configure,
   getConsoleSink,
@@ -14,19 +13,45 @@ import {
   reset,
 } from "@logtape/logtape";
 import { type ControlServer, serveControl } from "@olaf/control";
+import {
+  describeError,
+  failure,
+  integerFlag,
+  listenForStop,
+  parseFlags as parseCliFlags,
+  secondsFlag,
+  stopStatus,
+  UsageError,
+  watchLauncher,
+} from "@olaf/protocol/_cli";
 import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
-import { ActivityLog } from "./_activity_log.ts";
 import {
   type BootstrapOptions,
   type BootstrapServer,
   DEFAULT_BOOTSTRAP_PORT,
   startBootstrap,
 } from "./server.ts";
+import { ActivityLog } from "./_activity_log.ts";
 // --- handshake dialect (issue 14) ---
 import { DEFAULT_STUN_PORT, type HandshakeServerOptions } from "./handshake/server.ts";
 // --- end handshake dialect ---
 
 const logger = getLogger(["olaf", "bootstrap"]);
+
+/** The program name in error lines and `--version`. */
+const PROGRAM = "olaf-bootstrap";
+
+/**
+ * Version of `@olaf/bootstrap` (what `--version` prints).
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "@olaf/bootstrap";
+ * import assert from "node:assert/strict";
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
+export const VERSION = "0.1.0";
 
 /** The CLI's help text. */
 const HELP: string = `olaf-bootstrap: the Olaf UDP bootstrap server (wire-compatible with v1 peers)
@@ -46,7 +71,6 @@ Flags:
                        ("host", "port", "timeout", "max-rooms", "max-members", "http",
                        "log-level"); flags given on the command line win
   --log-level LEVEL    trace, debug, info, warning, error or fatal (default info)
-
 JSON handshake dialect (the handshake-server seed's protocol; off unless one of these is given):
   --handshake          serve it on the bootstrap's UDP port (datagrams starting with '{')
   --handshake-port N   serve it on a UDP port of its own
@@ -61,6 +85,10 @@ JSON handshake dialect (the handshake-server seed's protocol; off unless one of 
                        peerlist_broadcast_debounce_ms, stun_server {enable, port},
                        allow_symmetric_nat_relay
   -h, --help           show this help
+  --version            print the version
+
+Exit status: 0 after SIGTERM, 130 after Ctrl-C (SIGINT), 1 when it cannot
+listen, 2 for bad flags or configuration.
 
 Examples:
   deno run -A jsr:@olaf/bootstrap
@@ -92,9 +120,6 @@ const SETTING_KEYS = [
   "log-level",
 ] as const;
 
-/** A problem with the flags or the config file: one line for the user, no stack trace. */
-class UsageError extends Error {}
-
 /** Options of {@linkcode main}, for tests and embedding. */
 export interface MainOptions {
   /** Stops the server when aborted, as SIGINT/SIGTERM do. */
@@ -110,8 +135,8 @@ export interface MainOptions {
  *
  * @param args Command-line arguments (without the program name).
  * @param options Signal and hooks, for tests and embedding.
- * @returns The process exit code: 0 after a clean stop, 1 when the server
- *   cannot start, 2 for bad flags or configuration.
+ * @returns The process exit code: 0 after a clean stop, 130 after SIGINT, 1 when
+ *   the server cannot start, 2 for bad flags or configuration.
  *
  * @example Print the help
  * ```ts
@@ -137,11 +162,13 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       console.log(HELP);
       return 0;
     }
+    if (parsed === "version") {
+      console.log(`${PROGRAM} ${VERSION}`);
+      return 0;
+    }
     settings = parsed;
   } catch (error) {
-    console.error(`error: ${errorMessage(error)}`);
-    console.error("Run with --help for usage.");
-    return 2;
+    return fail(error);
   }
 
   await configure({
@@ -173,12 +200,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
   try {
     server = await startBootstrap({ ...bootstrapOptions, bind: activity.binder() });
   } catch (error) {
-    console.error(
-      `error: cannot listen on UDP ${formatHostPort(settings.host, settings.port)}: ${
-        errorMessage(error)
-      }`,
-    );
-    return 1;
+    return fail(error, `cannot listen on UDP ${formatHostPort(settings.host, settings.port)}`);
   }
   let control: ControlServer | undefined;
   if (settings.http !== undefined) {
@@ -191,31 +213,21 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
       });
     } catch (error) {
       await server.close();
-      console.error(
-        `error: cannot listen on HTTP ${formatHostPort(settings.host, settings.http)}: ${
-          errorMessage(error)
-        }`,
-      );
-      return 1;
+      return fail(error, `cannot listen on HTTP ${formatHostPort(settings.host, settings.http)}`);
     }
   }
 
   activity.start(server);
   // Listen for signals before announcing readiness, so a signal right after the line stops cleanly.
   const stopped = Promise.withResolvers<string>();
-  const onSignal = (name: string) => () => stopped.resolve(name);
-  const signals: [Deno.Signal, () => void][] = [];
-  if (options.handleSignals ?? true) {
-    for (const name of ["SIGINT", "SIGTERM"] as const) {
-      const handler = onSignal(name);
-      try {
-        Deno.addSignalListener(name, handler);
-        signals.push([name, handler]);
-      } catch {
-        // SIGTERM is not available on Windows; Ctrl-C still works.
-      }
-    }
-  }
+  using stop = (options.handleSignals ?? true) ? listenForStop() : undefined;
+  stop?.signal.addEventListener("abort", () => stopped.resolve(stop?.received ?? "signal"), {
+    once: true,
+  });
+  // `npx deno task start`: a SIGTERM to npx does not get through its `sh -c` (see watchLauncher).
+  using _launcher = (options.handleSignals ?? true)
+    ? watchLauncher(() => stopped.resolve("launcher exit"))
+    : undefined;
   const onAbort = () => stopped.resolve("abort");
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -236,7 +248,6 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
 
   const reason = await stopped.promise;
   logger.info("stopping on {reason}", { reason });
-  for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   options.signal?.removeEventListener("abort", onAbort);
   await control?.shutdown();
   activity.stop(); // logs the last partial summary
@@ -247,35 +258,55 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     datagramsIn: stats.datagramsIn,
     datagramsOut: stats.datagramsOut,
   });
-  return 0;
+  return stopStatus(reason);
 }
 
-function parseFlags(args: string[]): Settings | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        timeout: { type: "string" },
-        "max-rooms": { type: "string" },
-        "max-members": { type: "string" },
-        http: { type: "string" },
-        config: { type: "string", short: "c" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        ...HANDSHAKE_FLAGS, // handshake dialect (issue 14)
-      },
-    }));
-  } catch (error) {
-    // node:util's messages run over several lines and sentences; keep the first sentence.
-    const first = errorMessage(error).split("\n")[0]!.split(". ")[0]!;
-    throw new UsageError(first.replace(/\.$/, ""));
+/** Prints the one error line (and the usage hint for usage errors); returns the exit status. */
+function fail(error: unknown, context?: string): number {
+  const { lines, status } = failure(PROGRAM, error);
+  if (context !== undefined) {
+    lines[0] = `${PROGRAM}: ${context}: ${lines[0]!.slice(PROGRAM.length + 2)}`;
   }
+  for (const line of lines) console.error(line);
+  return status;
+}
+
+/** The handshake dialect's flags (issue 14): the seed's names. */
+const HANDSHAKE_FLAGS = {
+  handshake: { type: "boolean" },
+  "handshake-port": { type: "string" },
+  address: { type: "string", short: "a" },
+  "max-connections": { type: "string", short: "m" },
+  "network-id": { type: "string" },
+  relay: { type: "boolean" },
+  STUN: { type: "boolean" },
+  "stun-port": { type: "string" },
+  TRACE: { type: "boolean" },
+  DEBUG: { type: "boolean" },
+  INFO: { type: "boolean" },
+  WARN: { type: "boolean" },
+  ERROR: { type: "boolean" },
+} as const;
+
+/** The flags; each setting also has a config-file key of the same name. */
+const FLAGS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  timeout: { type: "string" },
+  "max-rooms": { type: "string" },
+  "max-members": { type: "string" },
+  http: { type: "string" },
+  config: { type: "string", short: "c" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+  ...HANDSHAKE_FLAGS, // handshake dialect (issue 14)
+} as const;
+
+function parseFlags(args: string[]): Settings | "help" | "version" {
+  const { values } = parseCliFlags(args, { options: FLAGS });
   if (values.help) return "help";
+  if (values.version) return "version";
 
   const merged: Record<string, unknown> = {};
   if (values.config !== undefined) Object.assign(merged, readConfig(values.config));
@@ -283,15 +314,16 @@ function parseFlags(args: string[]): Settings | "help" {
     if (values[key] !== undefined) merged[key] = values[key];
   }
   const host = text(merged, "host") ?? "0.0.0.0";
-  const port = integer(merged, "port", 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT;
+  const port = integerFlag("port", merged.port, 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT;
   return {
     host,
     port,
-    timeout: seconds(merged, "timeout") ?? DEFAULT_LIMITS.roomTimeoutMs / 1000,
-    "max-rooms": integer(merged, "max-rooms", 1, Number.MAX_SAFE_INTEGER) ??
+    timeout: secondsFlag("timeout", merged.timeout) ?? DEFAULT_LIMITS.roomTimeoutMs / 1000,
+    "max-rooms": integerFlag("max-rooms", merged["max-rooms"], 1, Number.MAX_SAFE_INTEGER) ??
       DEFAULT_LIMITS.maxRooms,
-    "max-members": integer(merged, "max-members", 1, 65535) ?? DEFAULT_LIMITS.maxMembersPerRoom,
-    http: integer(merged, "http", 0, 65535),
+    "max-members": integerFlag("max-members", merged["max-members"], 1, 65535) ??
+      DEFAULT_LIMITS.maxMembersPerRoom,
+    http: integerFlag("http", merged.http, 0, 65535),
     "log-level": seedLogLevel(values) ?? logLevel(merged) ?? "info",
     handshake: handshakeSettings(values, merged, host, port), // handshake dialect (issue 14)
   };
@@ -302,13 +334,13 @@ function readConfig(path: string): Record<string, unknown> {
   try {
     source = Deno.readTextFileSync(path);
   } catch (error) {
-    throw new UsageError(`cannot read config file ${path}: ${errorMessage(error)}`);
+    throw new UsageError(`cannot read config file ${path}: ${describeError(error)}`);
   }
   let config: unknown;
   try {
     config = JSON.parse(source);
   } catch (error) {
-    throw new UsageError(`config file ${path} is not valid JSON: ${errorMessage(error)}`);
+    throw new UsageError(`config file ${path} is not valid JSON: ${describeError(error)}`);
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new UsageError(`config file ${path} must hold a JSON object`);
@@ -332,31 +364,6 @@ function text(values: Record<string, unknown>, key: string): string | undefined 
   return value;
 }
 
-function integer(
-  values: Record<string, unknown>,
-  key: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const value = values[key];
-  if (value === undefined) return undefined;
-  const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
-    throw new UsageError(`--${key} must be an integer from ${min} to ${max}, got ${show(value)}`);
-  }
-  return number;
-}
-
-function seconds(values: Record<string, unknown>, key: string): number | undefined {
-  const value = values[key];
-  if (value === undefined) return undefined;
-  const number = typeof value === "string" && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-  if (typeof number !== "number" || !(number > 0) || !Number.isFinite(number)) {
-    throw new UsageError(`--${key} must be a positive number of seconds, got ${show(value)}`);
-  }
-  return number;
-}
-
 function logLevel(values: Record<string, unknown>): LogLevel | undefined {
   const value = values["log-level"];
   if (value === undefined) return undefined;
@@ -376,33 +383,8 @@ function formatHostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
-function errorMessage(error: unknown): string {
-  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
-  if (error instanceof Error) {
-    if ((error as { code?: string }).code === "EADDRINUSE") return "address already in use";
-    return error.message;
-  }
-  return String(error);
-}
-
 // --- handshake dialect (issue 14) ---
 // The seed's flags and config keys, mapped onto HandshakeServerOptions.
-
-const HANDSHAKE_FLAGS = {
-  handshake: { type: "boolean" },
-  "handshake-port": { type: "string" },
-  address: { type: "string", short: "a" },
-  "max-connections": { type: "string", short: "m" },
-  "network-id": { type: "string" },
-  relay: { type: "boolean" },
-  STUN: { type: "boolean" },
-  "stun-port": { type: "string" },
-  TRACE: { type: "boolean" },
-  DEBUG: { type: "boolean" },
-  INFO: { type: "boolean" },
-  WARN: { type: "boolean" },
-  ERROR: { type: "boolean" },
-} as const;
 
 /** Config keys of the dialect: Olaf's (flag names) and the seed's config.json keys. */
 const HANDSHAKE_CONFIG_KEYS = new Set([
@@ -479,7 +461,7 @@ function handshakeSettings(
   if (!on || c.handshake === false) return undefined;
 
   const options: HandshakeServerOptions = {};
-  const ownPort = integer(c, "handshake-port", 0, 65535);
+  const ownPort = integerFlag("handshake-port", c["handshake-port"], 0, 65535);
   if (ownPort !== undefined) options.port = ownPort;
   if (c.address !== undefined) {
     const address = text(c, "address")!;
@@ -495,23 +477,23 @@ function handshakeSettings(
       options.port = p;
     }
   }
-  const maxConnections = integer(c, "max-connections", 1, 1_000_000);
+  const maxConnections = integerFlag("max-connections", c["max-connections"], 1, 1_000_000);
   if (maxConnections !== undefined) options.maxConnections = maxConnections;
   const networkId = c["network-id"];
   if (networkId !== undefined) {
     if (typeof networkId !== "string") throw new UsageError("--network-id must be a string");
     options.networkId = networkId;
   }
-  const heartbeat = seconds(c, "heartbeat-interval");
+  const heartbeat = secondsFlag("heartbeat-interval", c["heartbeat-interval"]);
   if (heartbeat !== undefined) options.heartbeatIntervalMs = heartbeat * 1000;
-  const timeout = seconds(c, "connection-timeout");
+  const timeout = secondsFlag("connection-timeout", c["connection-timeout"]);
   if (timeout !== undefined) options.connectionTimeoutMs = timeout * 1000;
-  const debounce = integer(c, "broadcast-debounce", 0, 3_600_000);
+  const debounce = integerFlag("broadcast-debounce", c["broadcast-debounce"], 0, 3_600_000);
   if (debounce !== undefined) options.broadcastDebounceMs = debounce;
   if (c.relay === true) options.relay = true;
   if (c.stun === true) {
     options.stun = true;
-    options.stunPort = integer(c, "stun-port", 0, 65535) ?? DEFAULT_STUN_PORT;
+    options.stunPort = integerFlag("stun-port", c["stun-port"], 0, 65535) ?? DEFAULT_STUN_PORT;
   }
   return options;
 }

@@ -79,21 +79,31 @@ Deno.test("CLI: bad flags and bad config give one line and exit code 2", async (
   assert.equal(result.code, 2);
   assertOneLineError(
     result.stderr,
-    /^error: --port must be an integer from 0 to 65535, got "70000"$/,
+    /^olaf-bootstrap: --port must be 0\.\.65535, got 70000$/,
   );
 
   result = await run(["--nope"]);
   assert.equal(result.code, 2);
-  assertOneLineError(result.stderr, /^error: Unknown option '--nope'$/);
+  assertOneLineError(result.stderr, /^olaf-bootstrap: unknown option --nope$/);
+  assert.equal(result.stderr.trim().split("\n")[1], "Run with --help for usage.");
 
-  // node:util explains a value that looks like a flag over three lines.
-  result = await run(["--port", "-1"]);
+  // A negative number is a value out of range, not an "ambiguous" flag.
+  result = await run(["--port", "-5"]);
   assert.equal(result.code, 2);
-  assertOneLineError(result.stderr, /^error: Option '--port' argument is ambiguous$/);
+  assertOneLineError(result.stderr, /^olaf-bootstrap: --port must be 0\.\.65535, got -5$/);
+  result = await run(["--timeout", "-1"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: --timeout must be a positive number of seconds, got -1$/,
+  );
 
   result = await run(["--config", "/does/not/exist.json"]);
   assert.equal(result.code, 2);
-  assertOneLineError(result.stderr, /^error: cannot read config file \/does\/not\/exist.json/);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: cannot read config file \/does\/not\/exist.json/,
+  );
 
   const bad = await Deno.makeTempFile({ suffix: ".json" });
   try {
@@ -104,7 +114,7 @@ Deno.test("CLI: bad flags and bad config give one line and exit code 2", async (
     await Deno.writeTextFile(bad, JSON.stringify({ "max-rooms": 0 }));
     result = await run(["--config", bad]);
     assert.equal(result.code, 2);
-    assertOneLineError(result.stderr, /--max-rooms must be an integer from 1/);
+    assertOneLineError(result.stderr, /--max-rooms must be 1\.\./);
     await Deno.writeTextFile(bad, JSON.stringify({ rooms: 5 }));
     result = await run(["--config", bad]);
     assertOneLineError(result.stderr, /unknown key "rooms"/);
@@ -120,9 +130,39 @@ Deno.test("CLI: an address in use gives one line and exit code 1", async () => {
   assertOneLineError(
     result.stderr,
     new RegExp(
-      `^error: cannot listen on UDP 127.0.0.1:${taken.localAddress.port}: address already in use$`,
+      `^olaf-bootstrap: cannot listen on UDP 127.0.0.1:${taken.localAddress.port}: address already in use$`,
     ),
   );
+});
+
+Deno.test("CLI: an address it cannot bind or a malformed host is one line and exit 1", async () => {
+  // 192.0.2.1 (TEST-NET-1) is on no interface of a test machine.
+  let result = await run(["--host", "192.0.2.1", "--port", "0"]);
+  assert.equal(result.code, 1);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: cannot listen on UDP 192\.0\.2\.1:0: address not available on this machine$/,
+  );
+  // .invalid never resolves (RFC 6761): the resolver's words, not its internals.
+  result = await run(["--host", "boot.invalid", "--port", "0"]);
+  assert.equal(result.code, 1);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: cannot listen on UDP boot\.invalid:0: (no such host|DNS look-up failed)$/,
+  );
+  result = await run(["--host", "bad..name", "--port", "0"]);
+  assert.equal(result.code, 1);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: cannot listen on UDP bad\.\.name:0: not a valid host name$/,
+  );
+});
+
+Deno.test("CLI: --version prints the program and package version", async () => {
+  const { code, stdout } = await run(["--version"]);
+  assert.equal(code, 0);
+  const { version } = JSON.parse(await Deno.readTextFile(new URL("deno.json", import.meta.url)));
+  assert.equal(stdout, `olaf-bootstrap ${version}\n`);
 });
 
 Deno.test("CLI: an HTTP port in use gives one line and exit code 1", async () => {
@@ -139,7 +179,7 @@ Deno.test("CLI: an HTTP port in use gives one line and exit code 1", async () =>
   assertOneLineError(
     result.stderr,
     new RegExp(
-      `^error: cannot listen on HTTP 127.0.0.1:${taken.addr.port}: address already in use$`,
+      `^olaf-bootstrap: cannot listen on HTTP 127.0.0.1:${taken.addr.port}: address already in use$`,
     ),
   );
 });
@@ -197,7 +237,7 @@ Deno.test("CLI: SIGINT stops it too", async () => {
     /^olaf bootstrap listening on udp:\/\/127\.0\.0\.1:\d+ rooms<=10 members<=1000 timeout=15s$/,
   );
   const { status, stdout } = await server.stop("SIGINT");
-  assert.equal(status.code, 0);
+  assert.equal(status.code, 130, "Ctrl-C exits 130, as shells expect");
   // The default log level (info) shows the stop through LogTape.
   assert.match(stdout, /stopping on "SIGINT"/);
   assert.match(stdout, /stopped after \d+ s: 0 datagrams in, 0 out/);
@@ -218,3 +258,63 @@ Deno.test("main() runs in-process and stops on its abort signal", async () => {
   assert.equal(code, 0);
   assert.notEqual(port, 0);
 });
+
+/** Runs `deno task start` the way `npx deno task start` does: under npm's `sh -c`, npm's env. */
+async function startTask(viaShell: boolean) {
+  const task = [
+    Deno.execPath(),
+    "task",
+    "start",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http",
+    "0",
+  ];
+  // `; true` keeps sh from exec-ing deno, as npm's sh does not either.
+  const args = viaShell ? ["sh", "-c", `"$@"; true`, "sh", ...task] : task;
+  const child = new Deno.Command(args[0]!, {
+    args: args.slice(1),
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1", npm_command: "exec" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  let match;
+  while (!(match = out.match(/udp:\/\/127\.0\.0\.1:(\d+)/))) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`task ended before listening: ${out}`);
+    out += value;
+  }
+  return { child, reader, port: Number(match[1]) };
+}
+
+/** True once nothing holds the UDP port (bounded polling: a loaded machine is slow, not stuck). */
+async function portFreed(port: number): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const socket = await bindDatagram({ hostname: "127.0.0.1", port });
+      await socket.close();
+      return true;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return false;
+}
+
+for (const viaShell of [false, true]) {
+  const how = viaShell ? "npx's sh -c, which does not pass it on" : "deno task directly";
+  Deno.test(`CLI: SIGTERM through ${how} stops the bootstrap`, async () => {
+    const { child, reader, port } = await startTask(viaShell);
+    child.kill("SIGTERM");
+    assert.ok(await portFreed(port), `UDP port ${port} still in use: the bootstrap kept running`);
+    // Every process holding the pipe (sh, deno task, the bootstrap) has exited: EOF.
+    for (let r = await reader.read(); !r.done; r = await reader.read());
+    await child.status;
+  });
+}

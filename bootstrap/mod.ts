@@ -38,7 +38,7 @@
  */
 export * from "./bootstrap_core.ts";
 export * from "./server.ts";
-export { main, type MainOptions } from "./cli.ts";
+export { main, type MainOptions, VERSION } from "./cli.ts";
 // Handshake dialect (issue 14); the full API is the "./handshake" entry.
 export type { HandshakeServer, HandshakeServerOptions } from "./handshake/server.ts";
 export type {

@@ -1,6 +1,5 @@
 // The `deno run -A control/mod.ts` command line: parse flags, configure
 // logging (only here, never in library code), serve until SIGINT/SIGTERM.
-import { parseArgs } from "node:util";
 import {
   configure,
   getConsoleSink,
@@ -9,10 +8,21 @@ import {
   isLogLevel,
   type LogLevel,
 } from "@logtape/logtape";
+import {
+  failure,
+  integerFlag,
+  listenForStop,
+  parseFlags,
+  stopStatus,
+  UsageError,
+  watchLauncher,
+} from "@olaf/protocol/_cli";
 import { KvSessionStore } from "./kv_session_store.ts";
 import { serveControl } from "./serve.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { VERSION } from "./_state.ts";
+
+const PROGRAM = "olaf-control";
 
 const USAGE = `olaf control plane ${VERSION}: bootstrap stats and REST rendezvous over HTTP
 
@@ -21,18 +31,21 @@ Usage: deno run -A control/mod.ts [options]
 Options:
   --host HOST             interface to listen on (default 0.0.0.0)
   --port PORT             TCP port, 0 for any free one (default 8080)
-  --kv PATH               keep sessions in a Deno KV database file (default: in memory)
+  --kv PATH               keep sessions in a Deno KV database file (default: in memory;
+                          needs --unstable-kv outside this workspace)
   --operator-token TOKEN  token that may rename or delete any session
                           (default: $OLAF_OPERATOR_TOKEN, else none)
   --session-ttl DURATION  session lifetime after the host's last call: 90s, 10m, 1h,
                           500ms or plain seconds (default 10m)
   --log-level LEVEL       trace, debug, info, warning, error or fatal (default info)
   -h, --help              show this help and exit
+  --version               print the version and exit
+
+Exit status: 0 after SIGTERM, 130 after Ctrl-C, 1 when it cannot listen or open
+the KV database, 2 for bad flags.
 
 Without a bootstrap attached, /stats, /rooms and /events answer 503; run the
 bootstrap with --http PORT to serve them with live data.`;
-
-class ConfigError extends Error {}
 
 interface Config {
   hostname: string;
@@ -46,52 +59,44 @@ interface Config {
 /** Parses a duration: `500ms`, `90s`, `10m`, `1h`, or plain seconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new ConfigError(`--session-ttl: not a duration: ${JSON.stringify(text)}`);
+  if (!match) throw new UsageError(`--session-ttl: not a duration: ${JSON.stringify(text)}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
   const ms = Number(match[1]) * unit;
-  if (!(ms >= 1)) throw new ConfigError("--session-ttl must be at least 1ms");
+  if (!(ms >= 1)) throw new UsageError("--session-ttl must be at least 1ms");
   return ms;
 }
+
+/** The flags (other packages' helpers add theirs here). */
+const FLAGS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  kv: { type: "string" },
+  "operator-token": { type: "string" },
+  "session-ttl": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
 
 /** Turns the arguments into a config, or a usage request. */
 export function parseConfig(
   args: string[],
   env: (name: string) => string | undefined,
-): Config | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        kv: { type: "string" },
-        "operator-token": { type: "string" },
-        "session-ttl": { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
-  }
+): Config | "help" | "version" {
+  const { values } = parseFlags(args, { options: FLAGS });
   if (values.help) return "help";
-  const portText = values.port ?? "8080";
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new ConfigError(`--port must be an integer in 0..65535, got ${JSON.stringify(portText)}`);
-  }
+  if (values.version) return "version";
+  const port = integerFlag("port", values.port ?? "8080", 0, 65535)!;
   const logLevel = values["log-level"] ?? "info";
   if (!isLogLevel(logLevel)) {
-    throw new ConfigError(`--log-level must be one of ${getLogLevels().join(", ")}`);
+    throw new UsageError(`--log-level must be one of ${getLogLevels().join(", ")}`);
   }
-  if (values.kv === "") throw new ConfigError("--kv needs a file path");
+  if (values.kv === "") throw new UsageError("--kv needs a file path");
   const hostname = values.host ?? "0.0.0.0";
-  if (hostname === "") throw new ConfigError("--host must not be empty");
+  if (hostname === "") throw new UsageError("--host must not be empty");
   return {
     hostname,
-    port: Number(portText),
+    port,
     kvPath: values.kv,
     operatorToken: values["operator-token"] || env("OLAF_OPERATOR_TOKEN") || undefined,
     sessionTtlMs: parseDuration(values["session-ttl"] ?? "10m"),
@@ -99,19 +104,42 @@ export function parseConfig(
   };
 }
 
+/** Prints the one error line (and the usage hint for usage errors); returns the exit status. */
+function fail(error: unknown, context?: string): number {
+  const { lines, status } = failure(PROGRAM, error);
+  if (context !== undefined) {
+    lines[0] = `${PROGRAM}: ${context}: ${lines[0]!.slice(PROGRAM.length + 2)}`;
+  }
+  for (const line of lines) console.error(line);
+  return status;
+}
+
 /** Runs the command line; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let config: Config | "help";
+  let config: Config | "help" | "version";
   try {
     config = parseConfig(args, (name) => Deno.env.get(name));
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`olaf-control: ${error.message} (see --help)`);
-    return 2;
+    if (!(error instanceof UsageError)) throw error;
+    return fail(error);
   }
   if (config === "help") {
     console.log(USAGE);
     return 0;
+  }
+  if (config === "version") {
+    console.log(`${PROGRAM} ${VERSION}`);
+    return 0;
+  }
+  // Deno KV is unstable: without the flag Deno.openKv is missing and the error would only say
+  // "Deno.openKv is not a function".
+  if (config.kvPath && typeof Deno.openKv !== "function") {
+    return fail(
+      new Error(
+        `--kv needs Deno KV, which is behind a flag: run deno with --unstable-kv ` +
+          `(deno run -A --unstable-kv ...)`,
+      ),
+    );
   }
   await configure({
     sinks: { console: getConsoleSink() },
@@ -126,8 +154,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     store = config.kvPath ? await KvSessionStore.open(config.kvPath) : new MemorySessionStore();
   } catch (error) {
-    console.error(`olaf-control: cannot open KV database ${config.kvPath}: ${message(error)}`);
-    return 1;
+    return fail(error, `cannot open KV database ${config.kvPath}`);
   }
 
   let server;
@@ -141,30 +168,30 @@ export async function main(args: string[]): Promise<number> {
     });
   } catch (error) {
     await store.close();
-    console.error(
-      `olaf-control: cannot listen on ${config.hostname}:${config.port}: ${message(error)}`,
-    );
-    return 1;
+    return fail(error, `cannot listen on ${hostPort(config.hostname, config.port)}`);
   }
-  // One start-up line, pre-formatted: logtape would quote every string property.
+  // One start-up line, pre-formatted: logtape would quote every string property. It names the
+  // address really bound (0.0.0.0 is every interface), not the loopback URL used to reach it.
   const storage = config.kvPath ? `kv ${config.kvPath}` : "memory";
   const operator = config.operatorToken ? "on" : "off";
+  const bound = hostPort(server.addr.hostname, server.addr.port);
+  const wildcard = server.addr.hostname === "0.0.0.0" || server.addr.hostname === "::";
   logger.info(
-    `olaf control ${VERSION} listening on ${server.url.href} ` +
-      `(sessions: ${storage}, operator token: ${operator})`,
+    `olaf control ${VERSION} listening on http://${bound}/` +
+      (wildcard ? ` (all interfaces; locally ${server.url.href})` : "") +
+      ` (sessions: ${storage}, operator token: ${operator})`,
   );
 
-  const stop = () => void server.shutdown();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  using stop = listenForStop(Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"]);
+  stop.signal.addEventListener("abort", () => void server.shutdown(), { once: true });
+  using _launcher = watchLauncher(() => void server.shutdown());
   await server.finished;
-  for (const signal of signals) Deno.removeSignalListener(signal, stop);
   await server.shutdown();
   await store.close();
   logger.info("olaf control stopped");
-  return 0;
+  return stopStatus(stop.received);
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }

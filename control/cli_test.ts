@@ -30,7 +30,8 @@ Deno.test("cli: --help prints usage and exits 0", async () => {
 Deno.test("cli: configuration errors give one clear line and a non-zero exit", async () => {
   for (
     const [args, pattern] of [
-      [["--port", "70000"], /--port must be an integer in 0\.\.65535/],
+      [["--port", "70000"], /--port must be 0\.\.65535, got 70000$/],
+      [["--port", "-5"], /--port must be 0\.\.65535, got -5$/],
       [["--bogus"], /bogus/],
       [["--session-ttl", "soon"], /--session-ttl: not a duration/],
       [["--log-level", "loud"], /--log-level must be one of/],
@@ -39,10 +40,11 @@ Deno.test("cli: configuration errors give one clear line and a non-zero exit", a
   ) {
     const out = await run([...args]).output();
     assert.equal(out.code, 2, args.join(" "));
-    const stderr = decoder.decode(out.stderr).trimEnd();
-    assert.equal(stderr.split("\n").length, 1, stderr);
-    assert.match(stderr, /^olaf-control: /);
-    assert.match(stderr, pattern);
+    const lines = decoder.decode(out.stderr).trimEnd().split("\n");
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0]!, /^olaf-control: /);
+    assert.match(lines[0]!, pattern);
+    assert.equal(lines[1], "Run with --help for usage.");
   }
 });
 
@@ -98,7 +100,86 @@ Deno.test("cli: a busy port is one clear line and exit 1", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const out = await run(["--host", "127.0.0.1", "--port", String(listener.addr.port)]).output();
   assert.equal(out.code, 1);
-  assert.match(decoder.decode(out.stderr), /^olaf-control: cannot listen on 127\.0\.0\.1:\d+: /);
+  assert.match(
+    decoder.decode(out.stderr),
+    /^olaf-control: cannot listen on 127\.0\.0\.1:\d+: address already in use\n$/,
+  );
+});
+
+Deno.test("cli: --version prints the program and package version", async () => {
+  const out = await run(["--version"]).output();
+  assert.equal(out.code, 0);
+  const { version } = JSON.parse(await Deno.readTextFile(new URL("deno.json", import.meta.url)));
+  assert.equal(decoder.decode(out.stdout), `olaf-control ${version}\n`);
+});
+
+/** Spawns the CLI, returns its first stdout line, then stops it with `signal`. */
+async function startAndStop(args: string[], signal: Deno.Signal) {
+  const child = run(args).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  child.kill(signal);
+  const status = await child.status;
+  reader.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  await child.stderr.cancel();
+  return { line: text.split("\n")[0]!, code: status.code };
+}
+
+Deno.test("cli: the start-up line names the address really bound; Ctrl-C exits 130", async () => {
+  const { line, code } = await startAndStop(["--host", "0.0.0.0", "--port", "0"], "SIGINT");
+  assert.match(
+    line,
+    /listening on http:\/\/0\.0\.0\.0:\d+\/ \(all interfaces; locally http:\/\/127\.0\.0\.1:\d+\/\)/,
+  );
+  assert.equal(code, 130);
+});
+
+Deno.test("cli: --kv without --unstable-kv names the flag", async () => {
+  // Outside the workspace nothing turns KV on: run with no config, imports mapped by hand.
+  const dir = await Deno.makeTempDir({ prefix: "olaf-control-nokv-" });
+  try {
+    const root = new URL("..", import.meta.url);
+    const { imports } = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+    const protocol = JSON.parse(await Deno.readTextFile(new URL("protocol/deno.json", root)));
+    for (const [entry, path] of Object.entries(protocol.exports as Record<string, string>)) {
+      imports[`@olaf/protocol${entry.slice(1)}`] = new URL(path, new URL("protocol/", root)).href;
+    }
+    await Deno.writeTextFile(`${dir}/import_map.json`, JSON.stringify({ imports }));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-config",
+        "--no-lock",
+        "--unstable-net",
+        `--import-map=${dir}/import_map.json`,
+        MOD,
+        "--port",
+        "0",
+        "--kv",
+        `${dir}/db.kv`,
+      ],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 1);
+    assert.equal(
+      decoder.decode(out.stderr),
+      "olaf-control: --kv needs Deno KV, which is behind a flag: run deno with --unstable-kv " +
+        "(deno run -A --unstable-kv ...)\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("cli: parseDuration and parseConfig", () => {

@@ -2,7 +2,10 @@
 import { joinRoom } from "@olaf/peer";
 
 const [bootstrap = "127.0.0.1:5000", name = "lobby"] = Deno.args;
-await using room = await joinRoom(name, { bootstraps: [bootstrap] });
+await using room = await joinRoom(name, { bootstraps: [bootstrap] }).catch((error) => {
+  console.error(`chat: ${error.message}`); // e.g. no answer from the bootstrap: one line, exit 1
+  Deno.exit(1);
+});
 console.log(`joined ${name} as ${room.self.ip}:${room.self.port}`);
 room.onPeerJoin((peer) => console.log(`+ ${peer.ip}:${peer.port}`));
 room.onPeerLeave((peer, reason) => console.log(`- ${peer.ip}:${peer.port} (${reason})`));

@@ -5,6 +5,7 @@
  */
 import dns from "node:dns/promises";
 import { isIPv4 } from "@olaf/protocol";
+import { describeError } from "@olaf/protocol/_cli";
 import type { NetAddress } from "@olaf/protocol/net";
 
 /** Names that mean "this machine" and resolve without DNS. */
@@ -69,12 +70,11 @@ export async function resolveHostPort(text: string): Promise<NetAddress> {
   try {
     records = await resolveA(hostname);
   } catch (error) {
-    throw new TypeError(
-      `cannot resolve ${JSON.stringify(hostname)}: ${(error as Error).message ?? error}`,
-    );
+    // "no such host", not the resolver's "proto error: no records found for Query {...}".
+    throw new TypeError(`cannot resolve ${hostname}: ${describeError(error)}`, { cause: error });
   }
   const ip = records.find(isIPv4);
-  if (ip === undefined) throw new TypeError(`${JSON.stringify(hostname)} has no IPv4 address`);
+  if (ip === undefined) throw new TypeError(`cannot resolve ${hostname}: it has no IPv4 address`);
   return { hostname: ip, port };
 }
 

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   configure,
   defaultTextFormatter,
@@ -15,9 +14,21 @@ import {
   type LogLevel,
   reset,
 } from "@logtape/logtape";
-import type { PeerRecord } from "@olaf/protocol";
+import { MAX_ROOM_NAME_BYTES, type PeerRecord } from "@olaf/protocol";
+import {
+  describeError,
+  EXIT_INTERRUPTED,
+  failure,
+  integerFlag,
+  parseFlags,
+  secondsFlag,
+  UsageError,
+} from "@olaf/protocol/_cli";
 import { parseHostPort } from "./address.ts";
+import { VERSION } from "./_version.ts";
 import { JoinError, joinRoom, type Room } from "./room.ts";
+
+const PROGRAM = "olaf-peer";
 
 /** Usage text of the CLI. */
 export const USAGE: string =
@@ -28,7 +39,7 @@ Leave with Ctrl-D (end of input) or Ctrl-C; members are told at once (bye).
 
 Options:
   --bootstrap LIST        bootstrap servers, comma-separated HOST:PORT (IPv4, localhost or DNS name)
-  --room NAME             room to join
+  --room NAME             room to join (at most ${MAX_ROOM_NAME_BYTES} UTF-8 bytes)
   --json                  print one JSON object per line (joined, peer-joined, peer-left,
                           message, error) instead of text for people
   --port N                local UDP port (default: any free port)
@@ -37,11 +48,27 @@ Options:
   --timeout SECONDS       drop members silent for this long (default 15; more than --heartbeat)
   --join-timeout SECONDS  give up joining after this long (default 15)
   --log-level LEVEL       diagnostics on stderr: trace, debug, info, warning, error, fatal
-                          (default: warning)
+                          (default: error; what goes wrong is printed anyway, once)
   -h, --help              show this help
+  --version               print the version
 
-Exit status: 0 after leaving, 1 when the room cannot be joined (ROOM_FULL, no
-answer), 2 for bad arguments.`;
+Exit status: 0 after leaving with Ctrl-D, 130 after Ctrl-C (also before joining),
+1 when the room cannot be joined (ROOM_FULL, no answer, cannot bind), 2 for bad
+arguments.`;
+
+const FLAGS = {
+  bootstrap: { type: "string" },
+  room: { type: "string" },
+  json: { type: "boolean", default: false },
+  port: { type: "string" },
+  hostname: { type: "string" },
+  heartbeat: { type: "string" },
+  timeout: { type: "string" },
+  "join-timeout": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+  version: { type: "boolean", default: false },
+} as const;
 
 /** Where the CLI reads and writes; tests pass their own. */
 export interface CliIo {
@@ -94,11 +121,10 @@ function plain(p: PeerRecord): { ip: string; port: number; id: number } {
 
 /** Seconds (decimals allowed, as the bootstrap's `--timeout`) to whole milliseconds. */
 function secondsToMs(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = Math.round(Number(text) * 1000);
-  if (!/^\d+(\.\d+)?$/.test(text) || ms <= 0) {
-    throw new TypeError(`--${name} must be a positive number of seconds`);
-  }
+  const seconds = secondsFlag(name, text);
+  if (seconds === undefined) return undefined;
+  const ms = Math.round(seconds * 1000);
+  if (ms <= 0) throw new UsageError(`--${name} must be at least 0.001 seconds, got ${text}`);
   return ms;
 }
 
@@ -124,64 +150,68 @@ function secondsToMs(name: string, text: string | undefined): number | undefined
  * ```
  */
 export async function main(args: string[], io: CliIo = defaultIo()): Promise<number> {
-  let options;
-  try {
-    options = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        bootstrap: { type: "string" },
-        room: { type: "string" },
-        json: { type: "boolean", default: false },
-        port: { type: "string" },
-        hostname: { type: "string" },
-        heartbeat: { type: "string" },
-        timeout: { type: "string" },
-        "join-timeout": { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    io.err(`olaf-peer: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  const json = options.json;
-  const fail = (message: string, status: number): number => {
+  let json = false;
+  const fail = (error: unknown, context?: string): number => {
+    const { lines, status } = failure(PROGRAM, error);
+    const message = (context ? `${context}: ` : "") + lines[0]!.slice(PROGRAM.length + 2);
     if (json) io.out(JSON.stringify({ event: "error", message }));
-    io.err(`olaf-peer: ${message}`);
+    io.err(`${PROGRAM}: ${message}`);
+    for (const line of lines.slice(1)) io.err(line);
     return status;
   };
 
+  let options;
   let bootstraps: string[];
   let port: number | undefined;
   let heartbeatMs: number | undefined;
   let peerTimeoutMs: number | undefined;
   let joinTimeoutMs: number | undefined;
-  const logLevel = options["log-level"] ?? "warning";
+  let logLevel: string;
   try {
-    if (!options.bootstrap) throw new TypeError("--bootstrap HOST:PORT is required");
+    options = parseFlags(args, { options: FLAGS }).values;
+    if (options.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    if (options.version) {
+      io.out(`${PROGRAM} ${VERSION}`);
+      return 0;
+    }
+    json = options.json;
+    if (!options.bootstrap) throw new UsageError("--bootstrap HOST:PORT is required");
     if (options.room === undefined || options.room === "") {
-      throw new TypeError("--room NAME is required");
+      throw new UsageError("--room NAME is required");
+    }
+    // The bootstrap drops longer names: say so now instead of timing out.
+    const roomBytes = new TextEncoder().encode(options.room).length;
+    if (roomBytes > MAX_ROOM_NAME_BYTES) {
+      throw new UsageError(
+        `--room is ${roomBytes} UTF-8 bytes; bootstraps accept at most ${MAX_ROOM_NAME_BYTES}`,
+      );
     }
     bootstraps = options.bootstrap.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    for (const b of bootstraps) parseHostPort(b); // fail fast on a malformed address
-    port = options.port === undefined ? undefined : Number(options.port);
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-      throw new TypeError("--port must be 0..65535");
+    for (const b of bootstraps) {
+      try {
+        parseHostPort(b); // fail fast on a malformed address
+      } catch (error) {
+        throw new UsageError(`--bootstrap: ${describeError(error)}`);
+      }
     }
+    port = integerFlag("port", options.port, 0, 65535);
+    if (options.hostname === "") throw new UsageError("--hostname must not be empty");
     heartbeatMs = secondsToMs("heartbeat", options.heartbeat);
     peerTimeoutMs = secondsToMs("timeout", options.timeout);
     joinTimeoutMs = secondsToMs("join-timeout", options["join-timeout"]);
-    if (!isLogLevel(logLevel)) throw new TypeError(`unknown --log-level ${logLevel}`);
+    logLevel = options["log-level"] ?? "error";
+    if (!isLogLevel(logLevel)) {
+      throw new UsageError(
+        `--log-level must be trace, debug, info, warning, error or fatal, got ${
+          JSON.stringify(logLevel)
+        }`,
+      );
+    }
   } catch (error) {
-    io.err(`olaf-peer: ${(error as Error).message}\n\nRun with --help for usage.`);
-    return 2;
+    return fail(error);
   }
 
   await configure({
@@ -196,6 +226,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
 
   try {
     let room: Room;
+    if (!json) io.out(`* joining ${JSON.stringify(options.room)} via ${bootstraps.join(", ")}...`);
     try {
       room = await joinRoom(options.room, {
         bootstraps,
@@ -208,17 +239,20 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       });
     } catch (error) {
       if (error instanceof JoinError) {
-        return fail(
-          error.code === "aborted" ? "interrupted before joining" : error.message,
-          error.code === "aborted" ? 0 : 1,
-        );
-      }
-      if (error instanceof TypeError || error instanceof Deno.errors.AddrInUse) {
-        return fail((error as Error).message, 1);
+        if (error.code === "aborted") {
+          fail(new Error("interrupted before joining"));
+          return EXIT_INTERRUPTED;
+        }
+        return fail(error);
       }
       // The room name or the timings, as the peer machine checks them: bad arguments.
-      if (error instanceof RangeError) return fail(error.message, 2);
-      throw error;
+      if (error instanceof RangeError) return fail(new UsageError(error.message));
+      // An unresolvable bootstrap name: the message names it already.
+      if (error instanceof TypeError) return fail(error);
+      // Anything else comes from binding the socket (a foreign or malformed --hostname, a busy
+      // --port): one line, no stack trace.
+      const local = `${options.hostname ?? "0.0.0.0"}:${port ?? 0}`;
+      return fail(error, `cannot bind UDP ${local}`);
     }
 
     if (json) {
@@ -240,7 +274,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       );
       room.onPeerJoin((p) => io.out(`* ${who(p)} joined`));
       room.onPeerLeave((p, reason) => {
-        io.out(`* ${who(p)} left` + (reason === "timeout" ? " (timed out)" : ""));
+        io.out(`* ${who(p)} left (${reason === "timeout" ? "timed out" : reason})`);
       });
       room.onMessage((m) => io.out(`<${m.from.ip}:${m.from.port}> ${printable(m.text())}`));
       room.on("error", (e) => io.err(`! ${e.message}`));
@@ -250,9 +284,9 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       bootstrap: `${room.bootstrap.hostname}:${room.bootstrap.port}`,
     });
 
-    const interrupted = new Promise<void>((resolve) => {
-      if (io.interrupt?.aborted) resolve();
-      io.interrupt?.addEventListener("abort", () => resolve(), { once: true });
+    const interrupted = new Promise<"interrupted">((resolve) => {
+      if (io.interrupt?.aborted) resolve("interrupted");
+      io.interrupt?.addEventListener("abort", () => resolve("interrupted"), { once: true });
     });
     const send = (text: string) => {
       const line = text.replace(/\r$/, ""); // Windows line ends
@@ -278,12 +312,13 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         }
       }
       send(buffer); // the last line may have no newline
+      return "eof" as const;
     })();
-    await Promise.race([typed, interrupted]);
+    const why = await Promise.race([typed, interrupted]);
     await room.leave();
     log.info("left {room}", { room: room.name });
     reader.cancel().catch(() => {});
-    return 0;
+    return why === "interrupted" ? EXIT_INTERRUPTED : 0;
   } finally {
     await reset();
   }

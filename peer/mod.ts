@@ -18,8 +18,7 @@ export type {
   NetAddress,
 } from "@olaf/protocol/net";
 
-/** Package version. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./_version.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

@@ -18,6 +18,7 @@ import {
   V1_RECEIVE_BUFFER_BYTES,
 } from "@olaf/protocol";
 import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
+import { MAX_ROOM_NAME_BYTES } from "@olaf/protocol"; // issue 16: one room-name limit
 
 export type { Transmit } from "@olaf/protocol/net";
 import { addressKey, normaliseHostname, rendezvousOrder } from "./_util.ts";
@@ -78,7 +79,7 @@ export type PeerEvent =
 
 /** Options of a {@linkcode PeerMachine}. */
 export interface PeerMachineOptions {
-  /** Room name (UTF-8, at most 1000 bytes). */
+  /** Room name (UTF-8, at most `MAX_ROOM_NAME_BYTES` = 255 bytes, the bootstrap limit). */
   room: string;
   /** Bootstrap addresses: IPv4 text and port. At least one. */
   bootstraps: readonly NetAddress[];
@@ -291,7 +292,7 @@ export class PeerMachine {
    *
    * @param options Room, bootstraps and timing.
    * @throws {RangeError} Without bootstraps, with a non-IPv4 bootstrap, a room name over
-   *   1000 bytes or with a lone surrogate, or bad timings (not positive, or a peer timeout not longer than the heartbeat).
+   *   255 bytes (MAX_ROOM_NAME_BYTES) or with a lone surrogate, or bad timings (not positive, or a peer timeout not longer than the heartbeat).
    */
   constructor(options: PeerMachineOptions) {
     this.#room = options.room;
@@ -300,7 +301,9 @@ export class PeerMachine {
       throw new RangeError("room name is not valid Unicode (it has a lone surrogate)");
     }
     this.#roomBytes = new TextEncoder().encode(options.room).length;
-    if (this.#roomBytes > 1000) throw new RangeError("room name is over 1000 UTF-8 bytes");
+    if (this.#roomBytes > MAX_ROOM_NAME_BYTES) { // issue 16: the bootstrap's limit, up front
+      throw new RangeError(`room name is over ${MAX_ROOM_NAME_BYTES} UTF-8 bytes`);
+    }
     if (options.bootstraps.length === 0) throw new RangeError("at least one bootstrap is needed");
     for (const b of options.bootstraps) {
       if (!isIPv4(b.hostname)) {

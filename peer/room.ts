@@ -620,14 +620,14 @@ function describe(address: NetAddress): string {
  * members, and resolves once the bootstrap has answered (the members then
  * show up within about a round trip, see {@linkcode Room.peers}).
  *
- * @param name Room name (UTF-8, up to 1000 bytes).
+ * @param name Room name (UTF-8, up to 255 bytes, `MAX_ROOM_NAME_BYTES`).
  * @param options Bootstraps, timing, and the transport to use.
  * @returns The joined room.
  * @throws {JoinError} `room-full` when the bootstrap refuses the room,
  *   `timeout` when no bootstrap answers within `joinTimeoutMs`, `aborted`
  *   when `signal` aborts first.
  * @throws {TypeError} For a malformed or unresolvable bootstrap address.
- * @throws {RangeError} For a room name over 1000 UTF-8 bytes or bad timings
+ * @throws {RangeError} For a room name over 255 UTF-8 bytes or bad timings
  *   (see {@linkcode PeerMachine}).
  *
  * @example Join through a bootstrap on an in-memory network

@@ -14,6 +14,13 @@ export const MAX_DATAGRAM_BYTES = 65_507;
 /** Deployed peers read into a buffer of this size; longer datagrams fail on their side. */
 export const V1_RECEIVE_BUFFER_BYTES = 1024;
 
+/**
+ * Longest room name in UTF-8 bytes that Olaf bootstraps accept by default and
+ * Olaf peers send: one limit, so a peer refuses a longer name at once instead
+ * of waiting for a bootstrap that drops it. (The codec decodes up to 1000.)
+ */
+export const MAX_ROOM_NAME_BYTES = 255;
+
 /** Limits applied while decoding. Each has a safe default. */
 export interface DecodeOptions {
   /** Longest datagram accepted, default {@linkcode MAX_DATAGRAM_BYTES}. */

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { joinRoom, type Room } from "@olaf/peer";
+import { bindDatagram } from "@olaf/protocol/net";
 
 const ROOT = new URL("..", import.meta.url);
 const PEER_MOD = new URL("peer/mod.ts", ROOT).pathname;
@@ -166,7 +167,7 @@ Deno.test("CLI --json, one-shot script: a piped line reaches the room before the
   ]);
 });
 
-Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
+Deno.test("CLI: SIGINT leaves the room with bye and exits 130", async () => {
   await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
   const spec = `127.0.0.1:${server.localAddress.port}`;
   await using watcher = await joinRoom("sigint-room", {
@@ -181,7 +182,7 @@ Deno.test("CLI: SIGINT leaves the room with bye and exits 0", async () => {
     cli.child.kill("SIGINT");
     assert.equal(await left, "bye");
   } finally {
-    assert.equal((await cli.close()).code, 0);
+    assert.equal((await cli.close()).code, 130, "Ctrl-C exits 130, as shells expect");
   }
 });
 
@@ -197,7 +198,10 @@ Deno.test("CLI for people: member changes and messages, control characters neutr
     friend.send("hi \x1b[2Jthere");
     await until(() => cli.stdout.includes(`<${name}> hi \\u001b[2Jthere`), "message line");
     await friend.leave();
-    await until(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left`), "leave line");
+    await until(
+      () => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left (bye)`),
+      "leave line",
+    );
   } finally {
     assert.equal((await cli.close()).code, 0);
   }
@@ -300,4 +304,22 @@ Deno.test("library over real UDP: a bye reaches every member, not only the first
   await until(() => reasons.length === 4, "a bye at every member");
   assert.deepEqual(reasons, ["bye", "bye", "bye", "bye"]);
   await Promise.all(rest.map((r) => r.leave()));
+});
+
+Deno.test("examples/chat.ts: with the bootstrap down, one line and exit 1 (no stack trace)", async () => {
+  // A bound socket that never answers stands for a bootstrap that is down: the join times out.
+  await using down = await bindDatagram({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHAT_EXAMPLE, `127.0.0.1:${down.localAddress.port}`, "lobby"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(code, 1);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    `chat: no answer from the bootstrap within 15000 ms (tried 127.0.0.1:${down.localAddress.port})\n`,
+  );
 });

@@ -93,7 +93,7 @@ Deno.test("CLI: bad seed flags and keys give one line and exit code 2", async ()
       [["--TRACE", "--DEBUG"], /at most one of --TRACE/],
       [["--INFO", "--log-level", "debug"], /contradict/],
       [["-a", "nonsense"], /--address must be HOST:PORT/],
-      [["-m", "0"], /--max-connections must be an integer/],
+      [["-m", "0"], /--max-connections must be 1\.\.1000000, got 0/],
       [["-c", `${dir}/bad.json`], /stun_server must be an object/],
     ];
     for (const [args, pattern] of cases) {
