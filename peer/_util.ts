@@ -2,7 +2,7 @@
  * Small private helpers for the peer machine:
  * rendezvous ordering of bootstraps, and address normalisation.
  */
-import type { NetAddress } from "@olaf/protocol/net";
+import type { NetAddress } from "@olaf/protocol/sans-io";
 
 /** 32-bit FNV-1a of a string's UTF-16 code units, then a murmur3 finaliser for spread. */
 export function hash32(text: string): number {

@@ -17,9 +17,9 @@ import {
   ProtocolError,
   V1_RECEIVE_BUFFER_BYTES,
 } from "@olaf/protocol";
-import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
+import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/sans-io";
 
-export type { Transmit } from "@olaf/protocol/net";
+export type { Transmit } from "@olaf/protocol/sans-io";
 import { addressKey, normaliseHostname, rendezvousOrder } from "./_util.ts";
 
 /** Why a member left: it said `bye`, or it was not heard from for the peer timeout. */
