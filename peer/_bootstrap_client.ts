@@ -4,16 +4,16 @@
  * requests, the way back to the preferred one, and the `JOIN_B` /
  * `PEER_COLLECTOR` requests themselves.
  */
-import type { PeerRecord } from "@olaf/protocol";
+import { type AddressKey, addressKey, type PeerRecord } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/sans-io";
 import { Frame } from "./_link.ts";
-import { addressKey, rendezvousOrder } from "./_util.ts";
+import { rendezvousOrder } from "./_util.ts";
 
 /** Bootstrap selection and request bookkeeping for one room. */
 export class BootstrapClient {
   readonly #room: string;
   readonly #list: NetAddress[];
-  readonly #keys: Set<string>;
+  readonly #keys: Set<AddressKey>;
   readonly #maxMisses: number;
   readonly #retryMs: number;
   #index = 0;
@@ -44,12 +44,12 @@ export class BootstrapClient {
   }
 
   /** Whether `pathKey` is one of the bootstraps. */
-  isBootstrap(pathKey: string): boolean {
+  isBootstrap(pathKey: AddressKey): boolean {
     return this.#keys.has(pathKey);
   }
 
   /** A datagram came from bootstrap `pathKey`: an answer, if it is the current one. */
-  heardFrom(pathKey: string): void {
+  heardFrom(pathKey: AddressKey): void {
     const current = this.current;
     if (pathKey !== addressKey(current.hostname, current.port)) return;
     this.#awaitingReply = false;
@@ -62,7 +62,7 @@ export class BootstrapClient {
    *
    * @returns The message, or `undefined` when it was reported already.
    */
-  roomFull(pathKey: string): string | undefined {
+  roomFull(pathKey: AddressKey): string | undefined {
     if (this.#roomFullReported) return undefined;
     this.#roomFullReported = true;
     return `bootstrap ${pathKey} refused room ${JSON.stringify(this.#room)}: ROOM_FULL ` +

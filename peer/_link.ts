@@ -5,7 +5,7 @@
  * (sequence numbers, acknowledgements, retransmit timers) and Noise session
  * keys are per-link state that later link kinds add behind this interface.
  */
-import { decode, encode, type Message, type MessageInit } from "@olaf/protocol";
+import { type AddressKey, decode, encode, type Message, type MessageInit } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/sans-io";
 
 /**
@@ -42,7 +42,7 @@ export interface Link {
   /** Where the member is reached now (NAT traversal will move it). */
   readonly path: NetAddress;
   /** `"ip:port"` of {@linkcode Link.path}: the key of the machine's path index. */
-  readonly pathKey: string;
+  readonly pathKey: AddressKey;
   /** Bytes to send for `frame` on this link (sealing and ACKs go here). */
   seal(frame: Frame, now: number): Uint8Array;
   /** The message in a datagram from this link's path; throws `ProtocolError` for bad input. */
@@ -56,9 +56,9 @@ export interface Link {
 export class PlaintextV1Link implements Link {
   readonly kind = "v1-plaintext";
   readonly path: NetAddress;
-  readonly pathKey: string;
+  readonly pathKey: AddressKey;
 
-  constructor(path: NetAddress, pathKey: string) {
+  constructor(path: NetAddress, pathKey: AddressKey) {
     this.path = path;
     this.pathKey = pathKey;
   }

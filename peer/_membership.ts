@@ -4,7 +4,7 @@
  * gossip must not bring them back), and expiry. Members are keyed by
  * identity; a separate path index routes incoming datagrams to them.
  */
-import type { PeerRecord } from "@olaf/protocol";
+import type { AddressKey, PeerRecord } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/sans-io";
 import type { Link } from "./_link.ts";
 
@@ -19,7 +19,7 @@ declare const memberIdBrand: unique symbol;
 export type MemberId = string & { readonly [memberIdBrand]: true };
 
 /** The identity of a v1 peer: its address. */
-export function v1MemberId(pathKey: string): MemberId {
+export function v1MemberId(pathKey: AddressKey): MemberId {
   return pathKey as MemberId;
 }
 
@@ -48,12 +48,12 @@ export class Membership {
   /** Members by identity, in the order they joined. */
   readonly members: Map<MemberId, Member> = new Map();
   /** Candidates by path key, in the order they were learnt. */
-  readonly candidates: Map<string, Candidate> = new Map();
+  readonly candidates: Map<AddressKey, Candidate> = new Map();
   /** Identities that left or timed out -> the last time gossip named them. */
   readonly tombstones: Map<MemberId, number> = new Map();
   /** Bumped whenever the list we gossip (members and their ids) changes. */
   version = 0;
-  readonly #byPath = new Map<string, Member>();
+  readonly #byPath = new Map<AddressKey, Member>();
 
   constructor(maxPeers: number) {
     this.maxPeers = maxPeers;
@@ -65,7 +65,7 @@ export class Membership {
   }
 
   /** The member reached at `pathKey` (routing of an incoming datagram). */
-  byPath(pathKey: string): Member | undefined {
+  byPath(pathKey: AddressKey): Member | undefined {
     return this.#byPath.get(pathKey);
   }
 
@@ -85,7 +85,7 @@ export class Membership {
   }
 
   /** Forgets whoever is at `pathKey` (our own address, once we learn it): no tombstone. */
-  forgetPath(pathKey: string): void {
+  forgetPath(pathKey: AddressKey): void {
     const member = this.#byPath.get(pathKey);
     if (member !== undefined) {
       this.members.delete(member.memberId);

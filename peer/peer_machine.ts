@@ -5,11 +5,14 @@
  * @module
  */
 import {
+  type AddressKey,
+  addressKey,
   BYE,
   isBye,
   isIPv4,
   MAX_DATAGRAM_BYTES,
   type Message,
+  normaliseHostname,
   type PeerList,
   type PeerRecord,
   peersThatFit,
@@ -29,7 +32,6 @@ import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
 import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
-import { addressKey, normaliseHostname } from "./_util.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
 
@@ -260,7 +262,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #timers = new Timers<TimerName>();
 
   #self: PeerRecord | undefined;
-  #selfKey = "";
+  #selfKey: AddressKey | "" = "";
   #intents = new Fifo<Intent>();
   #events = new Fifo<PeerEvent>();
   #left = false;
@@ -543,7 +545,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     drops[reason] = (drops[reason] ?? 0) + 1;
   }
 
-  #fromBootstrap(message: Message, key: string, now: number): void {
+  #fromBootstrap(message: Message, key: AddressKey, now: number): void {
     const bootstrap = this.#bootstrap;
     bootstrap.heardFrom(key);
     if (message.type === "ROOM_FULL") {
@@ -590,7 +592,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
   }
 
-  #bye(key: string, now: number): void {
+  #bye(key: AddressKey, now: number): void {
     const membership = this.#membership;
     const member = membership.byPath(key);
     membership.candidates.delete(key);
@@ -602,7 +604,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /** Direct evidence from `key`: refresh or add the member, then learn its list. */
   #heardFrom(
-    key: string,
+    key: AddressKey,
     ip: string,
     port: number,
     peers: PeerList,
@@ -645,7 +647,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   /** Gossip or bootstrap list: fill in unknown ids, add unknown peers as candidates. */
-  #learn(peers: PeerList, senderKey: string | undefined, now: number): void {
+  #learn(peers: PeerList, senderKey: AddressKey | undefined, now: number): void {
     const membership = this.#membership;
     const candidates = membership.candidates;
     for (let i = 0; i < peers.length; i++) {
