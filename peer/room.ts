@@ -141,23 +141,14 @@ export type RoomEventListener<K extends keyof RoomEventMap> = (event: RoomEventM
  * @example Two peers on an in-memory network chat through a v1-style bootstrap
  * ```ts
  * import { joinRoom } from "@olaf/peer";
- * import { encode, decode } from "@olaf/protocol";
  * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import { startFakeBootstrap } from "@olaf/protocol/testing";
  * import assert from "node:assert/strict";
  *
  * const net = new MemoryNetwork();
  * // A tiny bootstrap: lists everyone who joined, ids in join order.
- * const members: { ip: string; port: number; id: number }[] = [];
- * const bootstrap = await net.bind({
- *   port: 5000,
- *   onDatagram(data, from) {
- *     if (decode(data).type !== "JOIN_B") return;
- *     let me = members.find((m) => m.ip === from.hostname && m.port === from.port);
- *     if (!me) members.push(me = { ip: from.hostname, port: from.port, id: members.length + 1 });
- *     bootstrap.send(encode({ type: "BOOTSTRAP_R", peers: members, self: me }), from);
- *   },
- * });
- * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+ * const bootstrap = await startFakeBootstrap(net.bind, { port: 5000 });
+ * const options = { bootstraps: [bootstrap.spec], bind: net.bind, clock: net.clock };
  * const joining = [
  *   joinRoom("lobby", { ...options, hostname: "10.0.0.1" }),
  *   joinRoom("lobby", { ...options, hostname: "10.0.0.2" }),
@@ -250,7 +241,7 @@ export class Room implements AsyncDisposable {
     return this.#closed;
   }
 
-  /** Traffic counters of this peer. */
+  /** Traffic counters of this peer: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     return this.#machine.stats;
   }
@@ -292,20 +283,14 @@ export class Room implements AsyncDisposable {
    * @example Watch members come and go
    * ```ts
    * import { joinRoom } from "@olaf/peer";
-   * import { decode, encode } from "@olaf/protocol";
    * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import { startFakeBootstrap } from "@olaf/protocol/testing";
    * import assert from "node:assert/strict";
    *
-   * // An in-memory network and a one-line bootstrap that lists everyone who joined.
+   * // An in-memory network and a fake bootstrap that lists everyone who joined.
    * const net = new MemoryNetwork();
-   * const all: { ip: string; port: number; id: number }[] = [];
-   * const boot = await net.bind({ port: 5000, onDatagram(data, from) {
-   *   if (decode(data).type !== "JOIN_B") return;
-   *   let me = all.find((m) => m.ip === from.hostname && m.port === from.port);
-   *   if (!me) all.push(me = { ip: from.hostname, port: from.port, id: all.length + 1 });
-   *   boot.send(encode({ type: "BOOTSTRAP_R", peers: all, self: me }), from);
-   * } });
-   * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+   * const boot = await startFakeBootstrap(net.bind, { port: 5000 });
+   * const options = { bootstraps: [boot.spec], bind: net.bind, clock: net.clock };
    * const joiningAlice = joinRoom("lobby", { ...options, hostname: "10.0.0.1" });
    * await net.advance(10);
    * const alice = await joiningAlice;
@@ -371,20 +356,14 @@ export class Room implements AsyncDisposable {
    * @example Read messages until the room is left
    * ```ts
    * import { joinRoom } from "@olaf/peer";
-   * import { decode, encode } from "@olaf/protocol";
    * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import { startFakeBootstrap } from "@olaf/protocol/testing";
    * import assert from "node:assert/strict";
    *
-   * // An in-memory network and a one-line bootstrap that lists everyone who joined.
+   * // An in-memory network and a fake bootstrap that lists everyone who joined.
    * const net = new MemoryNetwork();
-   * const all: { ip: string; port: number; id: number }[] = [];
-   * const boot = await net.bind({ port: 5000, onDatagram(data, from) {
-   *   if (decode(data).type !== "JOIN_B") return;
-   *   let me = all.find((m) => m.ip === from.hostname && m.port === from.port);
-   *   if (!me) all.push(me = { ip: from.hostname, port: from.port, id: all.length + 1 });
-   *   boot.send(encode({ type: "BOOTSTRAP_R", peers: all, self: me }), from);
-   * } });
-   * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+   * const boot = await startFakeBootstrap(net.bind, { port: 5000 });
+   * const options = { bootstraps: [boot.spec], bind: net.bind, clock: net.clock };
    * const joining = [
    *   joinRoom("lobby", { ...options, hostname: "10.0.0.1" }),
    *   joinRoom("lobby", { ...options, hostname: "10.0.0.2" }),
@@ -614,19 +593,12 @@ function describe(address: NetAddress): string {
  * @example Join through a bootstrap on an in-memory network
  * ```ts
  * import { joinRoom } from "@olaf/peer";
- * import { decode, encode } from "@olaf/protocol";
  * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import { startFakeBootstrap } from "@olaf/protocol/testing";
  * import assert from "node:assert/strict";
  *
  * const net = new MemoryNetwork();
- * const bootstrap = await net.bind({
- *   port: 5000,
- *   onDatagram(data, from) {
- *     if (decode(data).type !== "JOIN_B") return;
- *     const me = { ip: from.hostname, port: from.port, id: 1 };
- *     bootstrap.send(encode({ type: "BOOTSTRAP_R", peers: [me], self: me }), from);
- *   },
- * });
+ * const bootstrap = await startFakeBootstrap(net.bind, { port: 5000 });
  * const joining = joinRoom("lobby", {
  *   bootstraps: ["localhost:5000"],
  *   bind: net.bind, // the in-memory network instead of real UDP
