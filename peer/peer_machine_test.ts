@@ -493,3 +493,39 @@ Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists w
     { numRuns: 300 },
   );
 });
+
+Deno.test("PeerMachine builds bytes at poll time: one shared heartbeat ping, a copied app payload", () => {
+  const me = rec(1);
+  const m = joined(me, [rec(2), rec(3), rec(4)]);
+  m.handleTimeout(3000); // heartbeat: the same list for everyone in a small room
+  const pings = drain(m).filter((t) => t.message.type === "PING");
+  assert.equal(pings.length, 3);
+  assert.ok(pings.every((t) => t.data === pings[0]!.data), "encoded once, shared");
+  const before = m.stats.bytesOut;
+
+  const payload = new Uint8Array([1, 2, 3]);
+  m.send(payload);
+  payload.fill(9); // the caller reuses its buffer before the driver polls
+  const sent = drain(m);
+  assert.equal(sent.length, 3);
+  for (const t of sent) {
+    assert.ok(t.message.type === "APP_R");
+    assert.deepEqual(t.message.payload, new Uint8Array([1, 2, 3]));
+  }
+  const stats = m.stats;
+  assert.equal(stats.bytesOut, before + sent.reduce((n, t) => n + t.data.length, 0));
+  stats.drops["peer-limit"] = 99; // a snapshot: changing it changes nothing inside
+  assert.equal(m.stats.drops["peer-limit"], undefined);
+});
+
+Deno.test("PeerMachine: one timer table; the candidate retry runs only while there are candidates", () => {
+  const me = rec(1);
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
+  m.handleTimeout(0);
+  m.handleDatagram(reply([me, rec(2)], me), B1, 10); // rec(2) becomes a candidate
+  m.handleTimeout(1000); // heartbeat (next at 4000); the candidate is pinged again at 2000
+  drain(m);
+  assert.equal(m.pollTimeout(), 2000);
+  m.handleDatagram(ping([rec(2), me]), addr(rec(2)), 1500); // it answers: no candidates left
+  assert.equal(m.pollTimeout(), 4000); // only the heartbeat remains
+});
