@@ -215,6 +215,13 @@ interface Intent {
  *   differ per destination and rotate every heartbeat (a 200-member room
  *   costs ~230-byte pings instead of 1 KB ones); answers to newcomers carry
  *   as many as fit.
+ * - **Structure**: a room-level coordinator over one module per job
+ *   (bootstrap client, membership keyed by member identity with a path
+ *   index, gossip, collector election) and one link per member. The modules
+ *   queue intents (a message and a link or address); the link builds the
+ *   bytes only in {@linkcode PeerMachine.pollTransmit}, so per-destination
+ *   state (sealing, acknowledgements) has one place. Deadlines live in one
+ *   `Timers` table (see ARCHITECTURE.md).
  *
  * @example Two peers and a bootstrap, driven by hand
  * ```ts
