@@ -396,10 +396,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
-    const link = this.#membership.byPath(key)?.link;
+    const known = this.#membership.byPath(key);
     let message: Message;
     try {
-      message = link !== undefined ? link.open(data, now) : openUnlinked(data);
+      message = known !== undefined ? known.link.open(data, now) : openUnlinked(data);
     } catch (error) {
       if (error instanceof ProtocolError) return this.#drop(error.reason);
       throw error;
@@ -409,9 +409,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     switch (message.type) {
       case "PING": {
         if (isBye(message.payload)) return this.#bye(key, now);
-        const m = this.#membership;
-        const stranger = m.byPath(key) === undefined && !m.candidates.has(key);
-        const member = this.#heardFrom(key, hostname, from.port, message.peers, now);
+        const stranger = known === undefined && !this.#membership.candidates.has(key);
+        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
         // Olaf pings name their destination when it is a member of the sender: one that does
         // not name us says a datagram between us was lost. Tell the sender now, not at our
         // next heartbeat (a stranger already got our whole list from #heardFrom).
@@ -421,7 +420,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         return;
       }
       case "APP_R": {
-        const member = this.#heardFrom(key, hostname, from.port, message.peers, now);
+        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
         if (member !== undefined) {
           this.#events.push({
             type: "message",
@@ -609,8 +608,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#events.push({ type: "peer-left", peer: record(member), reason: "bye" });
   }
 
-  /** Direct evidence from `key`: refresh or add the member, then learn its list. */
+  /** Direct evidence from `key` (`known`: its member, if any): refresh or add it, then learn its list. */
   #heardFrom(
+    known: Member | undefined,
     key: AddressKey,
     ip: string,
     port: number,
@@ -618,7 +618,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     now: number,
   ): Member | undefined {
     const membership = this.#membership;
-    let member = membership.byPath(key);
+    let member = known;
     const claimedId = ownId(peers, ip, port);
     const olaf = peers.length > 0 && peers.portAt(0) === port && peers.ipAt(0) === ip;
     if (member !== undefined) {
