@@ -8,10 +8,35 @@
 import type { Clock, NetAddress } from "../net/types.ts";
 import type { SansIoMachine } from "./machine.ts";
 
-/** Longest delay a timer takes (32-bit): longer ones would fire at once, over and over. */
+/**
+ * Longest delay a timer takes (32-bit): longer ones would fire at once, over
+ * and over. The driver caps its delays here; firing early is harmless.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TIMER_MS } from "@olaf/protocol/sans-io";
+ * const delay = Math.min(MAX_TIMER_MS, 30 * 24 * 3600 * 1000); // a month: capped to ~24.8 days
+ * console.log(delay === MAX_TIMER_MS);
+ * ```
+ */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Options of {@linkcode drive}. */
+/**
+ * Options of {@linkcode drive}.
+ *
+ * @example Log events, count errors
+ * ```ts
+ * import { type DriveOptions, systemClock } from "@olaf/protocol/sans-io";
+ *
+ * let errors = 0;
+ * const options: DriveOptions<string> = {
+ *   clock: systemClock,
+ *   onEvent: (event) => console.log(event),
+ *   onError: () => errors++,
+ * };
+ * console.log(typeof options.onEvent);
+ * ```
+ */
 export interface DriveOptions<E> {
   /** Where time comes from and timers are set (the system clock, or a MemoryNetwork's). */
   clock: Clock;
@@ -24,7 +49,20 @@ export interface DriveOptions<E> {
   onError?: (error: unknown) => void;
 }
 
-/** What the driver sends on: any datagram socket. */
+/**
+ * What the driver sends on: any datagram socket (a `DatagramSocket` from
+ * `@olaf/protocol/net`, a `MemoryNetwork` socket, or a recorder in tests).
+ *
+ * @example A socket that records what it is given
+ * ```ts
+ * import type { DriverSocket, NetAddress } from "@olaf/protocol/sans-io";
+ *
+ * const sent: { data: Uint8Array; to: NetAddress }[] = [];
+ * const socket: DriverSocket = { send: (data, to) => void sent.push({ data, to }) };
+ * socket.send(new Uint8Array([1]), { hostname: "10.0.0.1", port: 4000 });
+ * console.log(sent.length);
+ * ```
+ */
 export interface DriverSocket {
   /** Sends one datagram (the socket takes ownership of `data`). */
   send(data: Uint8Array, to: NetAddress): void;

@@ -8,7 +8,19 @@ import { decode } from "../codec.ts";
 import type { Message } from "../message.ts";
 import type { NetAddress, Transmit } from "../net/types.ts";
 
-/** A transmit with its datagram decoded. */
+/**
+ * A transmit with its datagram decoded (what {@linkcode drainTransmits} returns).
+ *
+ * @example
+ * ```ts
+ * import { decode, encode } from "@olaf/protocol";
+ * import type { DecodedTransmit } from "@olaf/protocol/testing";
+ *
+ * const data = encode({ type: "PING", peers: [], payload: new Uint8Array() });
+ * const t: DecodedTransmit = { data, to: { hostname: "10.0.0.1", port: 1 }, message: decode(data) };
+ * console.log(t.message.type); // "PING"
+ * ```
+ */
 export interface DecodedTransmit {
   /** The datagram's bytes. */
   readonly data: Uint8Array;

@@ -6,7 +6,17 @@
  * @module
  */
 
-/** Options of {@linkcode eventually}. */
+/**
+ * Options of {@linkcode eventually}.
+ *
+ * @example
+ * ```ts
+ * import { eventually, type EventuallyOptions } from "@olaf/protocol/testing";
+ *
+ * const options: EventuallyOptions = { timeoutMs: 1000, intervalMs: 5, what: "the answer" };
+ * await eventually(() => true, options);
+ * ```
+ */
 export interface EventuallyOptions {
   /** Give up after this long (wall clock), default 8000 ms. */
   timeoutMs?: number;

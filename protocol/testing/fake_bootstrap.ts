@@ -9,7 +9,19 @@ import { decode, encode } from "../codec.ts";
 import type { PeerRecord } from "../peer_list.ts";
 import type { DatagramBinder, DatagramSocket, NetAddress } from "../net/types.ts";
 
-/** Options of {@linkcode startFakeBootstrap}. */
+/**
+ * Options of {@linkcode startFakeBootstrap}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import { type FakeBootstrapOptions, startFakeBootstrap } from "@olaf/protocol/testing";
+ *
+ * const options: FakeBootstrapOptions = { hostname: "10.9.0.1", port: 5000 };
+ * await using bootstrap = await startFakeBootstrap(new MemoryNetwork().bind, options);
+ * console.log(bootstrap.spec); // "10.9.0.1:5000"
+ * ```
+ */
 export interface FakeBootstrapOptions {
   /** Address to bind, default the binder's default (`127.0.0.1` on a MemoryNetwork). */
   hostname?: string;
@@ -17,7 +29,21 @@ export interface FakeBootstrapOptions {
   port?: number;
 }
 
-/** A running fake bootstrap. */
+/**
+ * A running fake bootstrap (see {@linkcode startFakeBootstrap}).
+ *
+ * @example Hand its address to joinRoom, close it at the end
+ * ```ts
+ * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import { type FakeBootstrap, startFakeBootstrap } from "@olaf/protocol/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const bootstrap: FakeBootstrap = await startFakeBootstrap(new MemoryNetwork().bind);
+ * assert.equal(bootstrap.spec, "127.0.0.1:5000");
+ * assert.deepEqual(bootstrap.members, []);
+ * await bootstrap.close();
+ * ```
+ */
 export interface FakeBootstrap extends AsyncDisposable {
   /** Where it listens. */
   readonly address: NetAddress;
