@@ -6,8 +6,10 @@ import {
   endpointKeyPort,
   formatIPv4,
   HEADER_BYTES,
+  isIPv4,
   type Message,
   MessageType,
+  normaliseHostname,
   parseIPv4,
   PEER_RECORD_BYTES,
   type PeerList,
@@ -167,16 +169,8 @@ export function resolveLimits(limits: BootstrapLimits = {}): ResolvedBootstrapLi
 
 /** IPv4 number of a socket hostname (`"::ffff:a.b.c.d"` included), or -1. */
 function sourceIPv4(hostname: string): number {
-  let text = hostname;
-  if (text.includes(":")) {
-    if (text.length < 14 || text.slice(0, 7).toLowerCase() !== "::ffff:") return -1;
-    text = text.slice(7);
-  }
-  try {
-    return parseIPv4(text);
-  } catch {
-    return -1;
-  }
+  const text = normaliseHostname(hostname);
+  return isIPv4(text) ? parseIPv4(text) : -1;
 }
 
 /**

@@ -3,6 +3,7 @@
 // seconds until a token is back). The bucket map is bounded (maxClients).
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimitOptions } from "./app.ts";
+import { normaliseHostname } from "@olaf/protocol";
 
 interface Bucket {
   tokens: number;
@@ -90,8 +91,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
 export function addressKey(address: string): string {
   if (!address.includes(":")) return address;
   const lower = address.toLowerCase().replace(/%.*$/, "");
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (mapped) return mapped[1];
+  const mapped = normaliseHostname(lower);
+  if (mapped !== lower) return mapped;
   const [head, tail] = lower.split("::");
   const left = head ? head.split(":") : [];
   const right = tail !== undefined && tail !== "" ? tail.split(":") : [];

@@ -1,8 +1,9 @@
 /**
- * Small private helpers for the peer machine:
- * rendezvous ordering of bootstraps, and address normalisation.
+ * Small private helpers for the peer machine: rendezvous ordering of
+ * bootstraps (addresses are keyed with `addressKey` from `@olaf/protocol`).
  */
-import type { NetAddress } from "@olaf/protocol/net";
+import { addressKey } from "@olaf/protocol";
+import type { NetAddress } from "@olaf/protocol/sans-io";
 
 /** 32-bit FNV-1a of a string's UTF-16 code units, then a murmur3 finaliser for spread. */
 export function hash32(text: string): number {
@@ -19,11 +20,6 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** `"ip:port"` key of an IPv4 endpoint. */
-export function addressKey(ip: string, port: number): string {
-  return ip + ":" + port;
-}
-
 /**
  * Orders bootstraps by rendezvous (highest-random-weight) hashing of the room
  * name: every member of a room computes the same order from the same list,
@@ -38,9 +34,4 @@ export function rendezvousOrder(room: string, bootstraps: readonly NetAddress[])
     })
     .sort((a, b) => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((entry) => entry.address);
-}
-
-/** Strips the IPv4-mapped IPv6 prefix that dual-stack sockets report (`::ffff:1.2.3.4`). */
-export function normaliseHostname(hostname: string): string {
-  return hostname.startsWith("::ffff:") && hostname.indexOf(".") > 0 ? hostname.slice(7) : hostname;
 }

@@ -1,22 +1,36 @@
 /**
  * @olaf/peer: join an Olaf room by name and talk to its members directly over UDP.
  *
+ * Words: a *peer* is any node of the protocol (a `PeerRecord`); a *member*
+ * is a peer of our room heard from directly and not timed out. The events
+ * `peer-joined` / `peer-left` say a peer became / stopped being a member.
+ *
+ * Transport and time types (`NetAddress`, `Clock`, `DatagramBinder`, ...)
+ * come from `@olaf/protocol/sans-io` and `@olaf/protocol/net`.
+ *
  * @module
  */
-export * from "./peer_machine.ts";
-export * from "./room.ts";
-export * from "./address.ts";
+export {
+  type PeerDropReason,
+  type PeerErrorCode,
+  type PeerEvent,
+  type PeerLeftReason,
+  PeerMachine,
+  type PeerMachineOptions,
+  type PeerMachineStats,
+} from "./peer_machine.ts";
+export {
+  JoinError,
+  type JoinErrorCode,
+  joinRoom,
+  type JoinRoomOptions,
+  Room,
+  type RoomEventListener,
+  type RoomEventMap,
+  type RoomMessage,
+} from "./room.ts";
+export { parseHostPort, resolveHostPort } from "./address.ts";
 export type { PeerRecord } from "@olaf/protocol";
-export type {
-  BindOptions,
-  Clock,
-  Datagram,
-  DatagramBinder,
-  DatagramHandler,
-  DatagramImplementation,
-  DatagramSocket,
-  NetAddress,
-} from "@olaf/protocol/net";
 
 export { VERSION } from "./_version.ts";
 

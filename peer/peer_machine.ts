@@ -5,23 +5,36 @@
  * @module
  */
 import {
+  type AddressKey,
+  addressKey,
   BYE,
-  decode,
-  encode,
   isBye,
   isIPv4,
+  MAX_DATAGRAM_BYTES,
+  MAX_ROOM_NAME_BYTES,
   type Message,
+  normaliseHostname,
   type PeerList,
   type PeerRecord,
   peersThatFit,
   ProtocolError,
+  type ProtocolErrorReason,
   V1_RECEIVE_BUFFER_BYTES,
 } from "@olaf/protocol";
-import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
-import { MAX_ROOM_NAME_BYTES } from "@olaf/protocol"; // issue 16: one room-name limit
+import {
+  Fifo,
+  type NetAddress,
+  type SansIoMachine,
+  Timers,
+  type Transmit,
+} from "@olaf/protocol/sans-io";
+import { BootstrapClient } from "./_bootstrap_client.ts";
+import { Collector } from "./_collector.ts";
+import { Gossip } from "./_gossip.ts";
+import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
+import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
 
-export type { Transmit } from "@olaf/protocol/net";
-import { addressKey, normaliseHostname, rendezvousOrder } from "./_util.ts";
+export type { Transmit } from "@olaf/protocol/sans-io";
 
 /** Why a member left: it said `bye`, or it was not heard from for the peer timeout. */
 export type PeerLeftReason = "bye" | "timeout";
@@ -109,7 +122,25 @@ export interface PeerMachineOptions {
   now?: number;
 }
 
-/** Counters of one machine's traffic. */
+/**
+ * Why a datagram was dropped: a codec reason, or
+ * - `non-ipv4-source`: v1 is IPv4 only;
+ * - `own-address`: it came from our own public address;
+ * - `unexpected-from-bootstrap`: a bootstrap sent something but `BOOTSTRAP_R`/`ROOM_FULL`;
+ * - `unexpected-sender`: a peer sent a bootstrap message;
+ * - `unknown-type`: an extension message this peer does not speak;
+ * - `peer-limit`: a new peer past `maxPeers`.
+ */
+export type PeerDropReason =
+  | ProtocolErrorReason
+  | "non-ipv4-source"
+  | "own-address"
+  | "unexpected-from-bootstrap"
+  | "unexpected-sender"
+  | "unknown-type"
+  | "peer-limit";
+
+/** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
 export interface PeerMachineStats {
   /** Datagrams handed to {@linkcode PeerMachine.handleDatagram}. */
   datagramsIn: number;
@@ -119,30 +150,9 @@ export interface PeerMachineStats {
   bytesIn: number;
   /** Bytes out. */
   bytesOut: number;
-  /** Dropped datagrams by reason (codec reasons, `unexpected-sender`, `unknown-type`, ...). */
-  drops: Record<string, number>;
+  /** Dropped datagrams by reason. */
+  drops: Partial<Record<PeerDropReason, number>>;
 }
-
-interface Member {
-  readonly key: string;
-  readonly address: NetAddress;
-  id: number; // 0 = not known yet
-  lastSeen: number;
-  /** It puts its own record first in its lists, as Olaf peers do (deployed peers do not). */
-  olaf: boolean;
-}
-
-interface Candidate {
-  readonly address: NetAddress;
-  id: number;
-  readonly addedAt: number;
-}
-
-/** Full-list answers to unknown senders per heartbeat (bounds reflection by spoofed pings). */
-const WELCOMES_PER_HEARTBEAT = 64;
-
-/** Answers to members' pings that did not name us, per heartbeat (same reason). */
-const ANSWERS_PER_HEARTBEAT = 64;
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
 const JOIN_RETRY_MS = 1000;
@@ -150,13 +160,15 @@ const JOIN_RETRY_MS = 1000;
 /** Candidates are pinged again this often (not just every heartbeat) until they answer. */
 const CANDIDATE_RETRY_MS = 1000;
 
-const EMPTY = new Uint8Array();
+/** The machine's timers: one table, one `pollTimeout`. */
+type TimerName = "heartbeat" | "candidates";
 
-/** The collector re-joins at least this often: deployed bootstraps forget rooms idle for 15 s. */
-const JOIN_REFRESH_MS = 10_000;
-
-/** Largest UDP payload over IPv4. */
-const MAX_DATAGRAM = 65_507;
+/** What the machine wants sent: a frame for a member's link, or for an address with none. */
+interface Intent {
+  readonly frame: Frame;
+  readonly link: Link | undefined;
+  readonly to: NetAddress | undefined;
+}
 
 /**
  * One peer in one room, as a pure state machine (the v1 peer of the spec,
@@ -204,6 +216,13 @@ const MAX_DATAGRAM = 65_507;
  *   differ per destination and rotate every heartbeat (a 200-member room
  *   costs ~230-byte pings instead of 1 KB ones); answers to newcomers carry
  *   as many as fit.
+ * - **Structure**: a room-level coordinator over one module per job
+ *   (bootstrap client, membership keyed by member identity with a path
+ *   index, gossip, collector election) and one link per member. The modules
+ *   queue intents (a message and a link or address); the link builds the
+ *   bytes only in {@linkcode PeerMachine.pollTransmit}, so per-destination
+ *   state (sealing, acknowledgements) has one place. Deadlines live in one
+ *   `Timers` table (see ARCHITECTURE.md).
  *
  * @example Two peers and a bootstrap, driven by hand
  * ```ts
@@ -237,54 +256,36 @@ const MAX_DATAGRAM = 65_507;
  * assert.deepEqual(alice.peers, [bobRecord]);
  * ```
  */
-export class PeerMachine {
+export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #room: string;
   readonly #roomBytes: number;
-  readonly #bootstraps: NetAddress[];
-  readonly #bootstrapKeys: Set<string>;
   readonly #heartbeatMs: number;
   readonly #peerTimeoutMs: number;
-  readonly #bootstrapMisses: number;
-  readonly #bootstrapRetryMs: number;
   readonly #budget: number;
-  readonly #gossipSize: number;
-  readonly #maxPeers: number;
+
+  readonly #bootstrap: BootstrapClient;
+  readonly #membership: Membership;
+  readonly #gossip: Gossip;
+  readonly #collector: Collector;
+  readonly #timers = new Timers<TimerName>();
 
   #self: PeerRecord | undefined;
-  #selfKey = "";
-  #members = new Map<string, Member>();
-  #candidates = new Map<string, Candidate>();
-  /** Peers that left or timed out -> last time gossip named them; gossip cannot bring them back. */
-  #tombstones = new Map<string, number>();
-
-  #transmits = new Fifo<Transmit>();
+  #selfKey: AddressKey | "" = "";
+  #intents = new Fifo<Intent>();
   #events = new Fifo<PeerEvent>();
-  #nextHeartbeat: number;
-  #nextCandidateRetry = 0;
   #left = false;
-  #heartbeats = 0;
-  #pingCache: Uint8Array | undefined;
-  #smallPing: Uint8Array | undefined;
-  #welcomesLeft = WELCOMES_PER_HEARTBEAT;
-  #answersLeft = ANSWERS_PER_HEARTBEAT;
-
-  #bootstrapIndex = 0;
-  #fallbackSince = 0;
-  #awaitingReply = false;
-  #misses = 0;
-  #rejoinNeeded = false;
-  #collectorRounds = 1;
-  readonly #joinRefreshRounds: number;
-  #roomFullReported = false;
-  #unreachableReported = false;
-
-  /** Traffic counters. */
-  readonly stats: PeerMachineStats = {
+  /** The latest time given, for `pollTransmit()` called without one. */
+  #now: number;
+  readonly #stats: PeerMachineStats = {
     datagramsIn: 0,
     datagramsOut: 0,
     bytesIn: 0,
     bytesOut: 0,
     drops: {},
+  };
+  readonly #outbox: Outbox = {
+    toLink: (link, frame) => void this.#intents.push({ frame, link, to: undefined }),
+    toPath: (to, frame) => void this.#intents.push({ frame, link: undefined, to }),
   };
 
   /**
@@ -310,8 +311,6 @@ export class PeerMachine {
         throw new RangeError(`bootstrap address must be IPv4 text, got ${b.hostname}`);
       }
     }
-    this.#bootstraps = rendezvousOrder(options.room, options.bootstraps);
-    this.#bootstrapKeys = new Set(this.#bootstraps.map((b) => addressKey(b.hostname, b.port)));
     this.#heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? 3000);
     this.#peerTimeoutMs = positive("peerTimeoutMs", options.peerTimeoutMs ?? 15_000);
     if (this.#peerTimeoutMs <= this.#heartbeatMs) {
@@ -320,16 +319,26 @@ export class PeerMachine {
         `peerTimeoutMs (${this.#peerTimeoutMs}) must be longer than heartbeatMs (${this.#heartbeatMs})`,
       );
     }
-    this.#bootstrapMisses = positive("bootstrapMisses", options.bootstrapMisses ?? 3);
-    this.#bootstrapRetryMs = positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000);
+    this.#bootstrap = new BootstrapClient(
+      options.room,
+      options.bootstraps,
+      positive("bootstrapMisses", options.bootstrapMisses ?? 3),
+      positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000),
+    );
     this.#budget = options.datagramBudget ?? V1_RECEIVE_BUFFER_BYTES;
     if (peersThatFit(this.#budget, { type: "PEER_COLLECTOR", payloadBytes: this.#roomBytes }) < 1) {
       throw new RangeError(`datagramBudget ${this.#budget} cannot carry a single peer record`);
     }
-    this.#maxPeers = positive("maxPeers", options.maxPeers ?? 1000);
-    this.#gossipSize = positive("gossipSize", options.gossipSize ?? 20);
-    this.#joinRefreshRounds = Math.max(1, Math.floor(JOIN_REFRESH_MS / this.#heartbeatMs));
-    this.#nextHeartbeat = options.now ?? 0;
+    this.#membership = new Membership(positive("maxPeers", options.maxPeers ?? 1000));
+    this.#gossip = new Gossip(
+      this.#membership,
+      this.#outbox,
+      this.#budget,
+      positive("gossipSize", options.gossipSize ?? 20),
+    );
+    this.#collector = new Collector(this.#heartbeatMs);
+    this.#now = options.now ?? 0;
+    this.#timers.set("heartbeat", this.#now);
   }
 
   /** The room name. */
@@ -354,25 +363,24 @@ export class PeerMachine {
 
   /** Current members (heard from directly, not timed out), oldest id first. */
   get peers(): PeerRecord[] {
-    return [...this.#members.values()].sort(byId).map(record);
+    return [...this.#membership.members.values()].sort(byId).map(record);
   }
 
   /** The bootstrap currently in use (the preferred one unless it stopped answering). */
   get bootstrap(): NetAddress {
-    return this.#bootstraps[this.#bootstrapIndex]!;
+    return this.#bootstrap.current;
   }
 
   /** Whether this peer currently holds the collector duty (lowest id among members). */
   get isCollector(): boolean {
-    const self = this.#self;
-    if (self === undefined || this.#members.size === 0) return false;
-    for (const m of this.#members.values()) {
-      // Only Olaf members count: a deployed collector sends an empty PEER_COLLECTOR,
-      // which a deployed bootstrap does not even count as activity (defect 2).
-      if (!m.olaf || m.id === 0) continue;
-      if (m.id < self.id || (m.id === self.id && m.key < this.#selfKey)) return false;
-    }
-    return true;
+    const members = this.#membership.members;
+    return Collector.elected(this.#self, this.#selfKey, members.values(), members.size);
+  }
+
+  /** Traffic counters: a snapshot, taken when read. */
+  get stats(): PeerMachineStats {
+    const s = this.#stats;
+    return { ...s, drops: { ...s.drops } };
   }
 
   /**
@@ -385,33 +393,37 @@ export class PeerMachine {
    */
   handleDatagram(data: Uint8Array, from: NetAddress, now: number): void {
     if (this.#left) return;
-    this.stats.datagramsIn++;
-    this.stats.bytesIn += data.length;
+    this.#now = now;
+    this.#stats.datagramsIn++;
+    this.#stats.bytesIn += data.length;
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
+    const key = addressKey(hostname, from.port);
+    const known = this.#membership.byPath(key);
     let message: Message;
     try {
-      message = decode(data);
+      message = known !== undefined ? known.link.open(data, now) : openUnlinked(data);
     } catch (error) {
       if (error instanceof ProtocolError) return this.#drop(error.reason);
       throw error;
     }
-    const key = addressKey(hostname, from.port);
-    if (this.#bootstrapKeys.has(key)) return this.#fromBootstrap(message, key, now);
+    if (this.#bootstrap.isBootstrap(key)) return this.#fromBootstrap(message, key, now);
     if (key === this.#selfKey) return this.#drop("own-address");
     switch (message.type) {
       case "PING": {
         if (isBye(message.payload)) return this.#bye(key, now);
-        const stranger = !this.#members.has(key) && !this.#candidates.has(key);
-        const member = this.#heardFrom(key, hostname, from.port, message.peers, now);
+        const stranger = known === undefined && !this.#membership.candidates.has(key);
+        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
         // Olaf pings name their destination when it is a member of the sender: one that does
         // not name us says a datagram between us was lost. Tell the sender now, not at our
         // next heartbeat (a stranger already got our whole list from #heardFrom).
-        if (member?.olaf && !stranger && !this.#namesSelf(message.peers)) this.#answer(member);
+        if (member?.olaf && !stranger && !this.#namesSelf(message.peers)) {
+          this.#gossip.answer(member);
+        }
         return;
       }
       case "APP_R": {
-        const member = this.#heardFrom(key, hostname, from.port, message.peers, now);
+        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
         if (member !== undefined) {
           this.#events.push({
             type: "message",
@@ -437,29 +449,40 @@ export class PeerMachine {
    */
   handleTimeout(now: number): void {
     if (this.#left) return;
-    if (now >= this.#nextHeartbeat) {
+    this.#now = now;
+    const timers = this.#timers;
+    const due = timers.due(now);
+    if (due.includes("heartbeat")) {
       // Until the first BOOTSTRAP_R, retry (and fail over) faster than the heartbeat.
-      this.#nextHeartbeat = now +
-        (this.#self === undefined ? Math.min(this.#heartbeatMs, JOIN_RETRY_MS) : this.#heartbeatMs);
-      this.#nextCandidateRetry = now + CANDIDATE_RETRY_MS;
+      const interval = this.#self === undefined
+        ? Math.min(this.#heartbeatMs, JOIN_RETRY_MS)
+        : this.#heartbeatMs;
+      timers.set("heartbeat", now + interval);
+      timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#heartbeat(now); // pings the candidates too
-    } else if (this.#candidates.size > 0 && now >= this.#nextCandidateRetry) {
-      this.#nextCandidateRetry = now + CANDIDATE_RETRY_MS;
-      for (const c of this.#candidates.values()) this.#pingNow(c.address);
+    } else if (due.includes("candidates")) {
+      timers.set("candidates", now + CANDIDATE_RETRY_MS);
+      for (const c of this.#membership.candidates.values()) this.#gossip.pingNow(c.address);
     }
+    this.#candidatesChanged();
   }
 
   /**
-   * The next datagram to send, or `undefined` when there is none.
+   * The next datagram to send, or `undefined` when there is none. Its bytes
+   * are built here, by the destination's link.
    *
+   * @param now Current time in ms; default the latest time the machine was given.
    * @returns A datagram and its destination.
    */
-  pollTransmit(): Transmit | undefined {
-    const t = this.#transmits.shift();
-    if (t !== undefined) {
-      this.stats.datagramsOut++;
-      this.stats.bytesOut += t.data.length;
-    }
+  pollTransmit(now: number = this.#now): Transmit | undefined {
+    const intent = this.#intents.shift();
+    if (intent === undefined) return undefined;
+    const link = intent.link;
+    const t: Transmit = link !== undefined
+      ? { data: link.seal(intent.frame, now), to: link.path }
+      : { data: intent.frame.plaintext(), to: intent.to! };
+    this.#stats.datagramsOut++;
+    this.#stats.bytesOut += t.data.length;
     return t;
   }
 
@@ -479,10 +502,7 @@ export class PeerMachine {
    * @returns A time, possibly in the past (then it is due at once).
    */
   pollTimeout(): number | undefined {
-    if (this.#left) return undefined;
-    return this.#candidates.size > 0
-      ? Math.min(this.#nextHeartbeat, this.#nextCandidateRetry)
-      : this.#nextHeartbeat;
+    return this.#timers.next();
   }
 
   /**
@@ -496,7 +516,7 @@ export class PeerMachine {
    * @throws {RangeError} When the payload does not fit a UDP datagram, or after leaving.
    */
   send(payload: Uint8Array): number {
-    return this.#toEveryone(this.#appDatagram(payload));
+    return this.#toEveryone(this.#appFrame(payload));
   }
 
   /**
@@ -508,8 +528,10 @@ export class PeerMachine {
    */
   sendTo(peer: { readonly ip: string; readonly port: number }, payload: Uint8Array): void {
     if (!isIPv4(peer.ip)) throw new RangeError(`peer address must be IPv4 text, got ${peer.ip}`);
-    const data = this.#appDatagram(payload);
-    this.#transmits.push({ data, to: { hostname: peer.ip, port: peer.port } });
+    const frame = this.#appFrame(payload);
+    const member = this.#membership.byPath(addressKey(peer.ip, peer.port));
+    if (member !== undefined) this.#outbox.toLink(member.link, frame);
+    else this.#outbox.toPath({ hostname: peer.ip, port: peer.port }, frame);
   }
 
   /**
@@ -519,39 +541,31 @@ export class PeerMachine {
   leave(): void {
     if (this.#left) return;
     this.#left = true;
-    this.#toEveryone(encode({ type: "PING", peers: [], payload: BYE }));
-    this.#members.clear();
-    this.#candidates.clear();
-    this.#tombstones.clear();
+    this.#toEveryone(new Frame({ type: "PING", peers: [], payload: BYE }));
+    this.#membership.clear();
+    this.#timers.clear("heartbeat");
+    this.#timers.clear("candidates");
   }
 
   // --- incoming ---------------------------------------------------------------
 
-  #drop(reason: string): void {
-    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
+  #drop(reason: PeerDropReason): void {
+    const drops = this.#stats.drops;
+    drops[reason] = (drops[reason] ?? 0) + 1;
   }
 
-  #fromBootstrap(message: Message, key: string, now: number): void {
-    const current = this.bootstrap;
-    if (key === addressKey(current.hostname, current.port)) {
-      this.#awaitingReply = false;
-      this.#misses = 0;
-      this.#unreachableReported = false;
-    }
+  #fromBootstrap(message: Message, key: AddressKey, now: number): void {
+    const bootstrap = this.#bootstrap;
+    bootstrap.heardFrom(key);
     if (message.type === "ROOM_FULL") {
-      if (!this.#roomFullReported) {
-        this.#roomFullReported = true;
-        this.#events.push({
-          type: "error",
-          code: "room-full",
-          message: `bootstrap ${key} refused room ${JSON.stringify(this.#room)}: ROOM_FULL ` +
-            "(it is at its room or member limit)",
-        });
+      const text = bootstrap.roomFull(key);
+      if (text !== undefined) {
+        this.#events.push({ type: "error", code: "room-full", message: text });
       }
       return;
     }
     if (message.type !== "BOOTSTRAP_R") return this.#drop("unexpected-from-bootstrap");
-    this.#roomFullReported = false;
+    bootstrap.replied();
     const reported = message.self;
     if (reported.port !== 0 && reported.ip !== "0.0.0.0") {
       const first = this.#self === undefined;
@@ -563,15 +577,15 @@ export class PeerMachine {
       }
       if (first) {
         this.#events.push({ type: "joined", self: reported });
-        for (const m of this.#members.values()) {
+        for (const m of this.#membership.members.values()) {
           this.#events.push({ type: "peer-joined", peer: record(m) });
         }
       }
     } else if (this.#self !== undefined) {
-      this.#rejoinNeeded = true; // the bootstrap does not know us: the room was forgotten
+      bootstrap.rejoinNeeded = true; // the bootstrap does not know us: the room was forgotten
     }
     if (this.#self !== undefined && message.peers.indexOf(this.#self.ip, this.#self.port) < 0) {
-      this.#rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
+      bootstrap.rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
     }
     this.#learn(message.peers, undefined, now);
   }
@@ -580,186 +594,148 @@ export class PeerMachine {
     const oldKey = this.#selfKey;
     this.#self = { ip: self.ip, port: self.port, id: self.id };
     this.#selfKey = addressKey(self.ip, self.port);
-    this.#pingCache = undefined;
-    this.#smallPing = undefined;
+    this.#gossip.setSelf(this.#self);
     if (oldKey !== this.#selfKey) {
-      this.#members.delete(this.#selfKey);
-      this.#candidates.delete(this.#selfKey);
+      this.#membership.forgetPath(this.#selfKey);
+      this.#candidatesChanged();
     }
   }
 
-  #bye(key: string, now: number): void {
-    const member = this.#members.get(key);
-    this.#candidates.delete(key);
+  #bye(key: AddressKey, now: number): void {
+    const membership = this.#membership;
+    const member = membership.byPath(key);
+    membership.candidates.delete(key);
+    this.#candidatesChanged();
     if (member === undefined) return;
-    this.#members.delete(key);
-    this.#pingCache = undefined;
-    this.#tombstones.set(key, now); // late gossip about it must not bring it back
+    membership.remove(member, now); // late gossip about it must not bring it back
     this.#events.push({ type: "peer-left", peer: record(member), reason: "bye" });
   }
 
-  /** Direct evidence from `key`: refresh or add the member, then learn its list. */
+  /** Direct evidence from `key` (`known`: its member, if any): refresh or add it, then learn its list. */
   #heardFrom(
-    key: string,
+    known: Member | undefined,
+    key: AddressKey,
     ip: string,
     port: number,
     peers: PeerList,
     now: number,
   ): Member | undefined {
-    let member = this.#members.get(key);
+    const membership = this.#membership;
+    let member = known;
     const claimedId = ownId(peers, ip, port);
     const olaf = peers.length > 0 && peers.portAt(0) === port && peers.ipAt(0) === ip;
     if (member !== undefined) {
       member.lastSeen = now;
       if (olaf) member.olaf = true;
-      if (claimedId !== 0 && claimedId !== member.id) {
-        member.id = claimedId;
-        this.#pingCache = undefined;
-      }
+      if (claimedId !== 0 && claimedId !== member.id) membership.setId(member, claimedId);
     } else {
-      const candidate = this.#candidates.get(key);
-      if (candidate === undefined && this.#members.size >= this.#maxPeers) {
+      const candidate = membership.candidates.get(key);
+      if (candidate === undefined && membership.size >= membership.maxPeers) {
         this.#drop("peer-limit");
         return undefined;
       }
-      this.#candidates.delete(key);
-      this.#tombstones.delete(key);
+      const memberId = v1MemberId(key);
+      membership.candidates.delete(key);
+      membership.tombstones.delete(memberId);
+      this.#candidatesChanged();
       member = {
-        key,
-        address: candidate?.address ?? { hostname: ip, port },
+        memberId,
+        link: new PlaintextV1Link(candidate?.address ?? { hostname: ip, port }, key),
         id: claimedId || candidate?.id || 0,
         lastSeen: now,
         olaf,
       };
-      this.#members.set(key, member);
-      this.#pingCache = undefined;
+      membership.add(member);
       if (this.#self !== undefined) {
         this.#events.push({ type: "peer-joined", peer: record(member) });
       }
       // A sender we had not pinged yet may not know us: answer at once with our list.
-      if (candidate === undefined) this.#welcome(member.address);
+      if (candidate === undefined) this.#gossip.welcome(member);
     }
     this.#learn(peers, key, now);
     return member;
   }
 
   /** Gossip or bootstrap list: fill in unknown ids, add unknown peers as candidates. */
-  #learn(peers: PeerList, senderKey: string | undefined, now: number): void {
+  #learn(peers: PeerList, senderKey: AddressKey | undefined, now: number): void {
+    const membership = this.#membership;
+    const candidates = membership.candidates;
     for (let i = 0; i < peers.length; i++) {
       const port = peers.portAt(i);
       const ip = peers.ipAt(i);
       if (port === 0 || ip === "0.0.0.0") continue;
       const key = addressKey(ip, port);
-      if (key === senderKey || key === this.#selfKey || this.#bootstrapKeys.has(key)) continue;
+      if (key === senderKey || key === this.#selfKey || this.#bootstrap.isBootstrap(key)) continue;
       const id = peers.idAt(i);
-      const member = this.#members.get(key);
+      const member = membership.byPath(key);
       if (member !== undefined) {
-        if (member.id === 0 && id !== 0) {
-          member.id = id;
-          this.#pingCache = undefined;
-        }
+        if (member.id === 0 && id !== 0) membership.setId(member, id);
         continue;
       }
-      const candidate = this.#candidates.get(key);
+      const candidate = candidates.get(key);
       if (candidate !== undefined) {
         if (candidate.id === 0) candidate.id = id;
         continue;
       }
-      if (this.#tombstones.has(key)) {
-        this.#tombstones.set(key, now);
+      const memberId = v1MemberId(key);
+      if (membership.tombstones.has(memberId)) {
+        membership.tombstones.set(memberId, now);
         continue;
       }
-      if (this.#members.size + this.#candidates.size >= this.#maxPeers) {
+      if (membership.size + candidates.size >= membership.maxPeers) {
         this.#drop("peer-limit");
         return;
       }
       const address = { hostname: ip, port };
-      if (this.#candidates.size === 0) this.#nextCandidateRetry = now + CANDIDATE_RETRY_MS;
-      this.#candidates.set(key, { address, id, addedAt: now });
-      this.#pingNow(address);
+      if (candidates.size === 0) this.#timers.set("candidates", now + CANDIDATE_RETRY_MS);
+      candidates.set(key, { address, id, addedAt: now });
+      this.#gossip.pingNow(address);
     }
+  }
+
+  /** The candidate retry timer runs only while there are candidates. */
+  #candidatesChanged(): void {
+    if (this.#membership.candidates.size === 0) this.#timers.clear("candidates");
   }
 
   // --- outgoing ---------------------------------------------------------------
 
   #heartbeat(now: number): void {
-    this.#heartbeats++;
-    this.#welcomesLeft = WELCOMES_PER_HEARTBEAT;
-    this.#answersLeft = ANSWERS_PER_HEARTBEAT;
-    const timeout = this.#peerTimeoutMs;
-    for (const [key, m] of this.#members) {
-      if (now - m.lastSeen >= timeout) {
-        this.#members.delete(key);
-        this.#pingCache = undefined;
-        this.#tombstones.set(key, now);
-        this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
-      }
-    }
-    for (const [key, c] of this.#candidates) {
-      if (now - c.addedAt >= timeout) {
-        this.#candidates.delete(key);
-        this.#tombstones.set(key, now);
-      }
-    }
-    for (const [key, mentioned] of this.#tombstones) {
-      if (now - mentioned >= timeout) this.#tombstones.delete(key);
+    const membership = this.#membership;
+    this.#gossip.newHeartbeat();
+    for (const m of membership.expire(now, this.#peerTimeoutMs)) {
+      this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
     }
 
-    this.#trackBootstrap(now);
+    const unreachable = this.#bootstrap.track(now);
+    if (unreachable !== undefined) {
+      this.#events.push({ type: "error", code: "bootstrap-unreachable", message: unreachable });
+    }
 
-    if (this.#members.size === 0) {
+    if (membership.size === 0) {
       this.#requestBootstrap("JOIN_B");
     } else {
-      this.#pingMembers();
+      this.#gossip.heartbeat();
       // Members found us before our own BOOTSTRAP_R arrived (it was lost): keep asking.
       if (this.#self === undefined) this.#requestBootstrap("JOIN_B");
       if (this.isCollector) {
         // A deployed bootstrap only counts JOIN_B as activity (defect 2): re-join with our
         // record often enough that its 15 s room timeout never fires while we are alive.
-        const refresh = this.#collectorRounds++ % this.#joinRefreshRounds === 0;
-        const rejoin = refresh || this.#rejoinNeeded || this.#misses > 0;
-        this.#requestBootstrap(rejoin ? "JOIN_B" : "PEER_COLLECTOR");
+        const bootstrap = this.#bootstrap;
+        this.#requestBootstrap(
+          this.#collector.nextRequest(bootstrap.rejoinNeeded, bootstrap.misses),
+        );
       } else {
-        this.#collectorRounds = 1; // a new collector reports first, then refreshes
+        this.#collector.stepDown();
       }
     }
-    for (const c of this.#candidates.values()) this.#pingNow(c.address);
-  }
-
-  #trackBootstrap(now: number): void {
-    if (this.#awaitingReply) {
-      this.#awaitingReply = false;
-      this.#misses++;
-    }
-    if (this.#misses >= this.#bootstrapMisses) {
-      const dead = this.bootstrap;
-      this.#misses = 0;
-      if (this.#bootstraps.length > 1) {
-        this.#bootstrapIndex = (this.#bootstrapIndex + 1) % this.#bootstraps.length;
-        this.#fallbackSince = now;
-      }
-      if (!this.#unreachableReported) {
-        this.#unreachableReported = this.#bootstraps.length === 1;
-        const next = this.bootstrap;
-        this.#events.push({
-          type: "error",
-          code: "bootstrap-unreachable",
-          message: `bootstrap ${dead.hostname}:${dead.port} did not answer ` +
-            `${this.#bootstrapMisses} requests in a row` +
-            (this.#bootstraps.length > 1 ? `; trying ${next.hostname}:${next.port}` : ""),
-        });
-      }
-    } else if (this.#bootstrapIndex !== 0 && now - this.#fallbackSince >= this.#bootstrapRetryMs) {
-      this.#bootstrapIndex = 0; // come back to the preferred bootstrap: it may be up again
-      this.#misses = 0;
-    }
+    for (const c of membership.candidates.values()) this.#gossip.pingNow(c.address);
   }
 
   #requestBootstrap(type: "JOIN_B" | "PEER_COLLECTOR"): void {
     let peers: PeerRecord[];
     if (type === "JOIN_B") {
       peers = this.#self === undefined ? [] : [this.#self];
-      this.#rejoinNeeded = false;
     } else {
       const fit = peersThatFit(this.#budget, {
         type: "PEER_COLLECTOR",
@@ -767,52 +743,10 @@ export class PeerMachine {
       });
       // Oldest first; members whose id we do not know go last with id 0 (an Olaf
       // bootstrap keeps the id it has for them, or assigns one, and tells us in its reply).
-      const members = [...this.#members.values()].sort(byId);
-      peers = [this.#self!, ...members.slice(0, fit - 1).map(record)];
+      peers = Collector.report(this.#self!, this.#membership.members.values(), fit);
     }
-    const data = encode({ type, peers, room: this.#room } as const);
-    this.#transmits.push({ data, to: this.bootstrap });
-    this.#awaitingReply = true;
-  }
-
-  /**
-   * Heartbeat pings: the room's list cut into windows of `gossipSize`, a
-   * different window for each member, rotating every heartbeat. Every ping
-   * names its destination (when we know its id), so that a ping that does
-   * not tells an Olaf receiver we have not counted it yet.
-   */
-  #pingMembers(): void {
-    const members = [...this.#members.values()];
-    const gossip = members.filter((m) => m.id !== 0);
-    // Room for our own record and the destination's besides the window.
-    const fit = Math.min(this.#gossipSize, peersThatFit(this.#budget, { type: "PING" }) - 2);
-    if (gossip.length <= fit) {
-      const data = this.#pingDatagram(); // names every member
-      for (const m of members) this.#transmits.push({ data, to: m.address });
-      return;
-    }
-    const windows = Math.ceil(gossip.length / fit);
-    const slices: PeerRecord[][] = [];
-    const datagrams: Uint8Array[] = [];
-    const start = (this.#heartbeats * fit) % gossip.length;
-    for (let w = 0; w < windows; w++) {
-      const slice: PeerRecord[] = this.#self ? [this.#self] : [];
-      for (let j = 0; j < fit; j++) {
-        slice.push(record(gossip[(start + w * fit + j) % gossip.length]!));
-      }
-      slices.push(slice);
-      datagrams.push(encode({ type: "PING", peers: slice, payload: EMPTY }));
-    }
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i]!;
-      const slice = slices[i % windows]!;
-      const named = m.id === 0 ||
-        slice.some((r) => r.port === m.address.port && r.ip === m.address.hostname);
-      const data = named
-        ? datagrams[i % windows]!
-        : encode({ type: "PING", peers: [...slice, record(m)], payload: EMPTY });
-      this.#transmits.push({ data, to: m.address });
-    }
+    const { frame, to } = this.#bootstrap.request(type, peers);
+    this.#outbox.toPath(to, frame);
   }
 
   /** Whether a received list names us. */
@@ -822,70 +756,22 @@ export class PeerMachine {
     return peers.indexOf(self.ip, self.port) >= 0;
   }
 
-  /**
-   * Answers an Olaf ping that did not name us with a small ping naming its
-   * sender, which then counts us as a member and does not answer back.
-   * Bounded per heartbeat: spoofed pings must not draw answers at will.
-   */
-  #answer(to: Member): void {
-    if (this.#answersLeft <= 0) return;
-    this.#answersLeft--;
-    const peers = [this.#self!, record(to)];
-    this.#transmits.push({ data: encode({ type: "PING", peers, payload: EMPTY }), to: to.address });
+  /** Queues `frame` to every member and every candidate; returns how many. */
+  #toEveryone(frame: Frame): number {
+    const membership = this.#membership;
+    for (const m of membership.members.values()) this.#outbox.toLink(m.link, frame);
+    for (const c of membership.candidates.values()) this.#outbox.toPath(c.address, frame);
+    return membership.size + membership.candidates.size;
   }
 
-  /** Our current list for an immediate ping: self first, then as many members as fit. */
-  #pingDatagram(): Uint8Array {
-    if (this.#pingCache === undefined) {
-      const fit = peersThatFit(this.#budget, { type: "PING" });
-      const peers: PeerRecord[] = this.#self ? [this.#self] : [];
-      for (const m of this.#members.values()) {
-        if (peers.length >= fit) break;
-        if (m.id !== 0) peers.push(record(m));
-      }
-      this.#pingCache = encode({ type: "PING", peers, payload: EMPTY });
-    }
-    return this.#pingCache;
-  }
-
-  /**
-   * Answers a sender we did not know. The full list makes a newcomer converge
-   * in a round trip, but a 7-byte spoofed ping must not draw 1 KB replies at
-   * will: past a budget per heartbeat the answer carries only our own record
-   * (heartbeat gossip fills the newcomer in instead).
-   */
-  #welcome(to: NetAddress): void {
-    if (this.#welcomesLeft > 0) {
-      this.#welcomesLeft--;
-      this.#pingNow(to);
-    } else {
-      this.#smallPing ??= encode({
-        type: "PING",
-        peers: this.#self ? [this.#self] : [],
-        payload: EMPTY,
-      });
-      this.#transmits.push({ data: this.#smallPing, to });
-    }
-  }
-
-  /** Queues `data` to every member and every candidate; returns how many. */
-  #toEveryone(data: Uint8Array): number {
-    for (const m of this.#members.values()) this.#transmits.push({ data, to: m.address });
-    for (const c of this.#candidates.values()) this.#transmits.push({ data, to: c.address });
-    return this.#members.size + this.#candidates.size;
-  }
-
-  #pingNow(to: NetAddress): void {
-    this.#transmits.push({ data: this.#pingDatagram(), to });
-  }
-
-  #appDatagram(payload: Uint8Array): Uint8Array {
+  #appFrame(payload: Uint8Array): Frame {
     if (this.#left) throw new RangeError("cannot send after leaving the room");
     const peers = this.#self ? [this.#self] : [];
-    if (payload.length > MAX_DATAGRAM - 17) {
+    if (payload.length > MAX_DATAGRAM_BYTES - 17) {
       throw new RangeError(`payload of ${payload.length} bytes does not fit a UDP datagram`);
     }
-    return encode({ type: "APP_R", peers, payload });
+    // A copy: the bytes are encoded at poll time, and the caller may reuse its buffer.
+    return new Frame({ type: "APP_R", peers, payload: payload.slice() });
   }
 }
 
@@ -900,15 +786,4 @@ function positive(name: string, value: number): number {
 function ownId(peers: PeerList, ip: string, port: number): number {
   const index = peers.indexOf(ip, port);
   return index < 0 ? 0 : peers.idAt(index);
-}
-
-function record(m: Member): PeerRecord {
-  return { ip: m.address.hostname, port: m.address.port, id: m.id };
-}
-
-function byId(a: Member, b: Member): number {
-  // Unknown ids (0) sort last: they belong to newcomers.
-  const ia = a.id === 0 ? 2 ** 32 : a.id;
-  const ib = b.id === 0 ? 2 ** 32 : b.id;
-  return ia - ib || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }

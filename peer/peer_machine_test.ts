@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { BYE, decode, encode, type Message, type PeerRecord } from "@olaf/protocol";
+import { BYE, decode, encode, type PeerRecord } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/net";
-import { type PeerEvent, PeerMachine, type Transmit } from "./peer_machine.ts";
+import { drainEvents, drainTransmits } from "@olaf/protocol/testing";
+import { type PeerEvent, PeerMachine } from "./peer_machine.ts";
 
 const B1: NetAddress = { hostname: "10.0.0.1", port: 5000 };
 const B2: NetAddress = { hostname: "10.0.0.2", port: 5000 };
@@ -14,16 +15,8 @@ function rec(n: number, id = n): PeerRecord {
 function addr(r: PeerRecord): NetAddress {
   return { hostname: r.ip, port: r.port };
 }
-function drain(m: PeerMachine): (Transmit & { msg: Message })[] {
-  const out: (Transmit & { msg: Message })[] = [];
-  for (let t = m.pollTransmit(); t; t = m.pollTransmit()) out.push({ ...t, msg: decode(t.data) });
-  return out;
-}
-function events(m: PeerMachine): PeerEvent[] {
-  const out: PeerEvent[] = [];
-  for (let e = m.pollEvent(); e; e = m.pollEvent()) out.push(e);
-  return out;
-}
+const drain = drainTransmits;
+const events = drainEvents<PeerEvent>;
 function ping(peers: PeerRecord[], payload: Uint8Array = EMPTY): Uint8Array {
   return encode({ type: "PING", peers, payload });
 }
@@ -47,19 +40,19 @@ Deno.test("PeerMachine joins: JOIN_B at once, every second until answered, then 
   m.handleTimeout(100);
   const [join] = drain(m);
   assert.deepEqual(join!.to, B1);
-  assert.deepEqual(join!.msg.type === "JOIN_B" && join!.msg.room, "lobby");
-  assert.equal(join!.msg.peers.length, 0);
+  assert.deepEqual(join!.message.type === "JOIN_B" && join!.message.room, "lobby");
+  assert.equal(join!.message.peers.length, 0);
   assert.equal(m.pollTimeout(), 1100);
   m.handleTimeout(1099); // early: nothing
   assert.equal(drain(m).length, 0);
   m.handleTimeout(1100);
-  assert.deepEqual(drain(m).map((t) => t.msg.type), ["JOIN_B"]);
+  assert.deepEqual(drain(m).map((t) => t.message.type), ["JOIN_B"]);
   const me = rec(1);
   m.handleDatagram(reply([me], me), B1, 1150);
   m.handleTimeout(2100);
   assert.equal(m.pollTimeout(), 5100); // joined: the heartbeat pace
   const [rejoin] = drain(m);
-  assert.deepEqual(rejoin!.msg.peers.toArray(), [me], "re-joins with its record");
+  assert.deepEqual(rejoin!.message.peers.toArray(), [me], "re-joins with its record");
 });
 
 Deno.test("PeerMachine: BOOTSTRAP_R makes us joined; listed peers are pinged, members once they answer", () => {
@@ -74,8 +67,8 @@ Deno.test("PeerMachine: BOOTSTRAP_R makes us joined; listed peers are pinged, me
   const out = drain(m);
   assert.equal(out.length, 1);
   assert.deepEqual(out[0]!.to, addr(bob));
-  assert.equal(out[0]!.msg.type, "PING");
-  assert.deepEqual(out[0]!.msg.peers.toArray(), [me]); // our own record, so bob learns our id
+  assert.equal(out[0]!.message.type, "PING");
+  assert.deepEqual(out[0]!.message.peers.toArray(), [me]); // our own record, so bob learns our id
   assert.deepEqual(m.peers, []); // bob has not answered yet
   m.handleDatagram(ping([bob, me]), addr(bob), 8);
   assert.deepEqual(events(m), [{ type: "peer-joined", peer: bob }]);
@@ -92,7 +85,7 @@ Deno.test("PeerMachine adds a newcomer on its first datagram and answers with it
   assert.deepEqual(events(m), [{ type: "peer-joined", peer: carol }]);
   const [welcome] = drain(m);
   assert.deepEqual(welcome!.to, addr(carol));
-  assert.deepEqual(welcome!.msg.peers.toArray(), [me, bob, carol]);
+  assert.deepEqual(welcome!.message.peers.toArray(), [me, bob, carol]);
 });
 
 Deno.test("PeerMachine learns the id of a deployed peer heard directly from later gossip", () => {
@@ -146,15 +139,15 @@ Deno.test("PeerMachine: the lowest id reports live members in PEER_COLLECTOR; ot
   assert.equal(m.isCollector, true);
   m.handleTimeout(3000);
   const out = drain(m);
-  const collector = out.find((t) => t.msg.type === "PEER_COLLECTOR")!;
+  const collector = out.find((t) => t.message.type === "PEER_COLLECTOR")!;
   assert.deepEqual(collector.to, B1);
-  assert.deepEqual(collector.msg.peers.toArray(), [me, bob]);
-  assert.deepEqual(out.filter((t) => t.msg.type === "PING").map((t) => t.to), [addr(bob)]);
+  assert.deepEqual(collector.message.peers.toArray(), [me, bob]);
+  assert.deepEqual(out.filter((t) => t.message.type === "PING").map((t) => t.to), [addr(bob)]);
 
   const b = joined(bob, [me]);
   assert.equal(b.isCollector, false);
   b.handleTimeout(3000);
-  assert.deepEqual(drain(b).map((t) => t.msg.type), ["PING"]);
+  assert.deepEqual(drain(b).map((t) => t.message.type), ["PING"]);
 });
 
 Deno.test("PeerMachine collector re-joins every ~10 s so a deployed bootstrap keeps the room", () => {
@@ -166,8 +159,8 @@ Deno.test("PeerMachine collector re-joins every ~10 s so a deployed bootstrap ke
     m.handleDatagram(ping([bob]), addr(bob), t - 1);
     m.handleTimeout(t);
     for (const out of drain(m)) {
-      if (out.msg.type === "PING") continue;
-      sent.push(out.msg.type);
+      if (out.message.type === "PING") continue;
+      sent.push(out.message.type);
       m.handleDatagram(reply([me, bob], me), B1, t + 1); // the bootstrap answers
     }
   }
@@ -190,7 +183,7 @@ Deno.test("PeerMachine answers an Olaf member's ping that does not name us, once
   // Bob's ping does not name us: he has not counted us yet (our datagrams to him were lost).
   m.handleDatagram(ping([bob, rec(3)]), addr(bob), 10);
   const out = drain(m);
-  assert.deepEqual(out.map((t) => [t.to, t.msg.peers.toArray()]), [[addr(bob), [me, bob]]]);
+  assert.deepEqual(out.map((t) => [t.to, t.message.peers.toArray()]), [[addr(bob), [me, bob]]]);
   // It names us now: nothing to say.
   m.handleDatagram(ping([bob, rec(3), me]), addr(bob), 11);
   assert.deepEqual(drain(m), []);
@@ -223,7 +216,7 @@ Deno.test("PeerMachine pings candidates every second, not every heartbeat, until
   drain(m);
   assert.equal(m.pollTimeout(), 2000, "bob is still a candidate: again in a second");
   m.handleTimeout(2000);
-  assert.deepEqual(drain(m).map((t) => [t.msg.type, t.to]), [["PING", addr(bob)]]);
+  assert.deepEqual(drain(m).map((t) => [t.message.type, t.to]), [["PING", addr(bob)]]);
   m.handleDatagram(ping([bob, me]), addr(bob), 2500);
   assert.equal(m.pollTimeout(), 4000, "no candidate left: the next heartbeat");
 });
@@ -267,13 +260,13 @@ Deno.test("PeerMachine collector re-joins when the room was forgotten, fails ove
   const toBootstrap = (now: number) => {
     m.handleDatagram(ping([bob]), addr(bob), now - 1);
     m.handleTimeout(now);
-    return drain(m).filter((t) => t.msg.type !== "PING").map((t) => [t.msg.type, t.to]);
+    return drain(m).filter((t) => t.message.type !== "PING").map((t) => [t.message.type, t.to]);
   };
   // Reply says the bootstrap has no record of us: re-join with our record.
   assert.deepEqual(toBootstrap(3000), [["PEER_COLLECTOR", preferred]]);
   m.handleDatagram(reply([], { ip: "0.0.0.0", port: 0, id: 0 }), preferred, 3001);
-  const rejoin = (m.handleTimeout(6000), drain(m).find((t) => t.msg.type === "JOIN_B")!);
-  assert.deepEqual(rejoin.msg.peers.toArray(), [me]);
+  const rejoin = (m.handleTimeout(6000), drain(m).find((t) => t.message.type === "JOIN_B")!);
+  assert.deepEqual(rejoin.message.peers.toArray(), [me]);
   // No answer at all now: JOIN_B again, then fail over after 3 misses.
   assert.deepEqual(toBootstrap(9000), [["JOIN_B", preferred]]);
   assert.deepEqual(toBootstrap(12000), [["JOIN_B", preferred]]);
@@ -341,9 +334,9 @@ Deno.test("PeerMachine keeps every peer list within 1024 bytes and rotates throu
     for (const p of members) m.handleDatagram(ping([p]), addr(p), hb * 3000 - 1);
     m.handleTimeout(hb * 3000);
     for (const t of drain(m)) {
-      assert.ok(t.data.length <= 1024, `${t.msg.type} of ${t.data.length} bytes`);
-      if (t.msg.type !== "PING") continue;
-      const named = t.msg.peers.toArray();
+      assert.ok(t.data.length <= 1024, `${t.message.type} of ${t.data.length} bytes`);
+      if (t.message.type !== "PING") continue;
+      const named = t.message.peers.toArray();
       for (const r of named) seen.add(r.id);
       assert.ok(
         named.some((r) => r.ip === t.to.hostname && r.port === t.to.port),
@@ -384,7 +377,7 @@ Deno.test("PeerMachine: send right after joining reaches the peers the bootstrap
   assert.deepEqual(m.peers, [], "bob has not answered yet");
   assert.equal(m.send(new Uint8Array([1])), 1);
   const [app] = drain(m);
-  assert.deepEqual([app!.msg.type, app!.to], ["APP_R", addr(bob)]);
+  assert.deepEqual([app!.message.type, app!.to], ["APP_R", addr(bob)]);
 });
 
 Deno.test("PeerMachine: APP_R in and out", () => {
@@ -395,7 +388,7 @@ Deno.test("PeerMachine: APP_R in and out", () => {
   assert.equal(m.send(new TextEncoder().encode("hi")), 2);
   const out = drain(m);
   assert.deepEqual(out.map((t) => t.to), [addr(bob), addr(carol)]);
-  const app = out[0]!.msg;
+  const app = out[0]!.message;
   assert.equal(app.type, "APP_R");
   assert.deepEqual(app.type === "APP_R" && new TextDecoder().decode(app.payload), "hi");
   m.sendTo(carol, new Uint8Array([1]));
@@ -434,7 +427,7 @@ Deno.test("PeerMachine.leave sends bye to everyone and stops", () => {
   m.leave();
   const out = drain(m);
   assert.deepEqual(out.map((t) => t.to), [addr(rec(2)), addr(rec(3))]);
-  for (const t of out) assert.ok(t.msg.type === "PING" && t.msg.payload.length === 3);
+  for (const t of out) assert.ok(t.message.type === "PING" && t.message.payload.length === 3);
   assert.equal(m.pollTimeout(), undefined);
   m.handleDatagram(ping([]), addr(rec(4)), 11);
   assert.equal(drain(m).length, 0);
@@ -449,7 +442,7 @@ Deno.test("PeerMachine bounds full-list answers to unknown senders (spoofed ping
   for (let i = 0; i < 70; i++) {
     m.handleDatagram(ping([]), { hostname: `10.3.0.${i + 1}`, port: 9 }, 100);
     const [answer] = drain(m);
-    sizes.push(answer!.msg.peers.length);
+    sizes.push(answer!.message.peers.length);
   }
   // The room's list to the first 64 in a heartbeat, then just our own record.
   assert.ok(sizes.slice(0, 64).every((n) => n >= 4));
@@ -457,7 +450,7 @@ Deno.test("PeerMachine bounds full-list answers to unknown senders (spoofed ping
   m.handleTimeout(3000); // a new heartbeat refills the budget
   drain(m);
   m.handleDatagram(ping([]), { hostname: "10.3.1.1", port: 9 }, 3001);
-  assert.ok(drain(m)[0]!.msg.peers.length > 1);
+  assert.ok(drain(m)[0]!.message.peers.length > 1);
 });
 
 Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists within budget", () => {
@@ -500,4 +493,40 @@ Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists w
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("PeerMachine builds bytes at poll time: one shared heartbeat ping, a copied app payload", () => {
+  const me = rec(1);
+  const m = joined(me, [rec(2), rec(3), rec(4)]);
+  m.handleTimeout(3000); // heartbeat: the same list for everyone in a small room
+  const pings = drain(m).filter((t) => t.message.type === "PING");
+  assert.equal(pings.length, 3);
+  assert.ok(pings.every((t) => t.data === pings[0]!.data), "encoded once, shared");
+  const before = m.stats.bytesOut;
+
+  const payload = new Uint8Array([1, 2, 3]);
+  m.send(payload);
+  payload.fill(9); // the caller reuses its buffer before the driver polls
+  const sent = drain(m);
+  assert.equal(sent.length, 3);
+  for (const t of sent) {
+    assert.ok(t.message.type === "APP_R");
+    assert.deepEqual(t.message.payload, new Uint8Array([1, 2, 3]));
+  }
+  const stats = m.stats;
+  assert.equal(stats.bytesOut, before + sent.reduce((n, t) => n + t.data.length, 0));
+  stats.drops["peer-limit"] = 99; // a snapshot: changing it changes nothing inside
+  assert.equal(m.stats.drops["peer-limit"], undefined);
+});
+
+Deno.test("PeerMachine: one timer table; the candidate retry runs only while there are candidates", () => {
+  const me = rec(1);
+  const m = new PeerMachine({ room: "lobby", bootstraps: [B1] });
+  m.handleTimeout(0);
+  m.handleDatagram(reply([me, rec(2)], me), B1, 10); // rec(2) becomes a candidate
+  m.handleTimeout(1000); // heartbeat (next at 4000); the candidate is pinged again at 2000
+  drain(m);
+  assert.equal(m.pollTimeout(), 2000);
+  m.handleDatagram(ping([rec(2), me]), addr(rec(2)), 1500); // it answers: no candidates left
+  assert.equal(m.pollTimeout(), 4000); // only the heartbeat remains
 });

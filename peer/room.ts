@@ -7,15 +7,15 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { PeerRecord } from "@olaf/protocol";
+import { bindDatagram, type DatagramBinder, type DatagramSocket } from "@olaf/protocol/net";
 import {
-  bindDatagram,
   type Clock,
-  type DatagramBinder,
-  type DatagramSocket,
+  drive,
+  type Driver,
   Fifo,
   type NetAddress,
   systemClock,
-} from "@olaf/protocol/net";
+} from "@olaf/protocol/sans-io";
 import { resolveHostPort } from "./address.ts";
 import {
   type PeerErrorCode,
@@ -117,6 +117,15 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MESSAGE_QUEUE_LIMIT = 4096;
 
+// Set by Room's static block: how joinRoom creates, starts and feeds a Room.
+let openRoom: (name: string, machine: PeerMachine, socket: DatagramSocket, clock: Clock) => Room;
+let startRoom: (
+  room: Room,
+  signal: AbortSignal | undefined,
+  joinTimeoutMs: number,
+) => Promise<void>;
+let receiveRoom: (room: Room, data: Uint8Array, from: NetAddress) => void;
+
 /** A listener for the room event `K` (see {@linkcode Room.on}). */
 export type RoomEventListener<K extends keyof RoomEventMap> = (event: RoomEventMap[K]) => void;
 
@@ -132,23 +141,14 @@ export type RoomEventListener<K extends keyof RoomEventMap> = (event: RoomEventM
  * @example Two peers on an in-memory network chat through a v1-style bootstrap
  * ```ts
  * import { joinRoom } from "@olaf/peer";
- * import { encode, decode } from "@olaf/protocol";
  * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import { startFakeBootstrap } from "@olaf/protocol/testing";
  * import assert from "node:assert/strict";
  *
  * const net = new MemoryNetwork();
  * // A tiny bootstrap: lists everyone who joined, ids in join order.
- * const members: { ip: string; port: number; id: number }[] = [];
- * const bootstrap = await net.bind({
- *   port: 5000,
- *   onDatagram(data, from) {
- *     if (decode(data).type !== "JOIN_B") return;
- *     let me = members.find((m) => m.ip === from.hostname && m.port === from.port);
- *     if (!me) members.push(me = { ip: from.hostname, port: from.port, id: members.length + 1 });
- *     bootstrap.send(encode({ type: "BOOTSTRAP_R", peers: members, self: me }), from);
- *   },
- * });
- * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+ * const bootstrap = await startFakeBootstrap(net.bind, { port: 5000 });
+ * const options = { bootstraps: [bootstrap.spec], bind: net.bind, clock: net.clock };
  * const joining = [
  *   joinRoom("lobby", { ...options, hostname: "10.0.0.1" }),
  *   joinRoom("lobby", { ...options, hostname: "10.0.0.2" }),
@@ -182,9 +182,9 @@ export class Room implements AsyncDisposable {
   readonly #machine: PeerMachine;
   readonly #socket: DatagramSocket;
   readonly #clock: Clock;
-  #timer: number | undefined;
-  #timerAt: number | undefined;
-  #deferEvents = false;
+  readonly #driver: Driver<PeerEvent>;
+  /** Events held back one turn after the join (see `#dispatch`), in order. */
+  #deferred: Fifo<PeerEvent> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   #listeners = new Map<keyof RoomEventMap, Set<(event: never) => void>>();
@@ -193,8 +193,14 @@ export class Room implements AsyncDisposable {
   #onAbort: (() => void) | undefined;
   #signal: AbortSignal | undefined;
 
-  /** @internal Use {@linkcode joinRoom}. */
-  constructor(
+  static {
+    // joinRoom's way in; module-private, so not part of the public surface.
+    openRoom = (name, machine, socket, clock) => new Room(name, machine, socket, clock);
+    startRoom = (room, signal, joinTimeoutMs) => room.#start(signal, joinTimeoutMs);
+    receiveRoom = (room, data, from) => room.#driver.receive(data, from);
+  }
+
+  private constructor(
     name: string,
     machine: PeerMachine,
     socket: DatagramSocket,
@@ -205,6 +211,14 @@ export class Room implements AsyncDisposable {
     this.#socket = socket;
     this.#clock = clock;
     this.localAddress = socket.localAddress;
+    this.#driver = drive(machine, {
+      clock,
+      onEvent: (event) => this.#onEvent(event),
+      // The socket was closed under us (the process is shutting down): nothing to send on.
+      // Listener errors never get here: #emit reports them itself.
+      onError: (error) => logger.debug("{room}: send failed: {error}", { room: name, error }),
+    });
+    this.#driver.attach(socket);
   }
 
   /** Our own record (public address and id) as the bootstrap sees us. */
@@ -227,7 +241,7 @@ export class Room implements AsyncDisposable {
     return this.#closed;
   }
 
-  /** Traffic counters of this peer. */
+  /** Traffic counters of this peer: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     return this.#machine.stats;
   }
@@ -243,7 +257,7 @@ export class Room implements AsyncDisposable {
    */
   send(data: Uint8Array | string): number {
     const n = this.#machine.send(typeof data === "string" ? encoder.encode(data) : data);
-    this.#pump();
+    this.#driver.pump();
     return n;
   }
 
@@ -256,7 +270,7 @@ export class Room implements AsyncDisposable {
    */
   sendTo(peer: { readonly ip: string; readonly port: number }, data: Uint8Array | string): void {
     this.#machine.sendTo(peer, typeof data === "string" ? encoder.encode(data) : data);
-    this.#pump();
+    this.#driver.pump();
   }
 
   /**
@@ -269,20 +283,14 @@ export class Room implements AsyncDisposable {
    * @example Watch members come and go
    * ```ts
    * import { joinRoom } from "@olaf/peer";
-   * import { decode, encode } from "@olaf/protocol";
    * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import { startFakeBootstrap } from "@olaf/protocol/testing";
    * import assert from "node:assert/strict";
    *
-   * // An in-memory network and a one-line bootstrap that lists everyone who joined.
+   * // An in-memory network and a fake bootstrap that lists everyone who joined.
    * const net = new MemoryNetwork();
-   * const all: { ip: string; port: number; id: number }[] = [];
-   * const boot = await net.bind({ port: 5000, onDatagram(data, from) {
-   *   if (decode(data).type !== "JOIN_B") return;
-   *   let me = all.find((m) => m.ip === from.hostname && m.port === from.port);
-   *   if (!me) all.push(me = { ip: from.hostname, port: from.port, id: all.length + 1 });
-   *   boot.send(encode({ type: "BOOTSTRAP_R", peers: all, self: me }), from);
-   * } });
-   * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+   * const boot = await startFakeBootstrap(net.bind, { port: 5000 });
+   * const options = { bootstraps: [boot.spec], bind: net.bind, clock: net.clock };
    * const joiningAlice = joinRoom("lobby", { ...options, hostname: "10.0.0.1" });
    * await net.advance(10);
    * const alice = await joiningAlice;
@@ -348,20 +356,14 @@ export class Room implements AsyncDisposable {
    * @example Read messages until the room is left
    * ```ts
    * import { joinRoom } from "@olaf/peer";
-   * import { decode, encode } from "@olaf/protocol";
    * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+   * import { startFakeBootstrap } from "@olaf/protocol/testing";
    * import assert from "node:assert/strict";
    *
-   * // An in-memory network and a one-line bootstrap that lists everyone who joined.
+   * // An in-memory network and a fake bootstrap that lists everyone who joined.
    * const net = new MemoryNetwork();
-   * const all: { ip: string; port: number; id: number }[] = [];
-   * const boot = await net.bind({ port: 5000, onDatagram(data, from) {
-   *   if (decode(data).type !== "JOIN_B") return;
-   *   let me = all.find((m) => m.ip === from.hostname && m.port === from.port);
-   *   if (!me) all.push(me = { ip: from.hostname, port: from.port, id: all.length + 1 });
-   *   boot.send(encode({ type: "BOOTSTRAP_R", peers: all, self: me }), from);
-   * } });
-   * const options = { bootstraps: ["127.0.0.1:5000"], bind: net.bind, clock: net.clock };
+   * const boot = await startFakeBootstrap(net.bind, { port: 5000 });
+   * const options = { bootstraps: [boot.spec], bind: net.bind, clock: net.clock };
    * const joining = [
    *   joinRoom("lobby", { ...options, hostname: "10.0.0.1" }),
    *   joinRoom("lobby", { ...options, hostname: "10.0.0.2" }),
@@ -398,10 +400,10 @@ export class Room implements AsyncDisposable {
   leave(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#machine.leave();
-    this.#flushTransmits();
-    this.#closed = true;
-    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
-    this.#timer = undefined;
+    this.#closed = true; // events from here on are not delivered
+    this.#deferred = undefined;
+    this.#driver.pump(); // the byes
+    this.#driver.stop();
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener("abort", this.#onAbort);
     for (const inbox of this.#inboxes) inbox.end();
     this.#inboxes.clear();
@@ -416,8 +418,7 @@ export class Room implements AsyncDisposable {
 
   // --- driver -----------------------------------------------------------------
 
-  /** @internal */
-  _start(signal: AbortSignal | undefined, joinTimeoutMs: number): Promise<void> {
+  #start(signal: AbortSignal | undefined, joinTimeoutMs: number): Promise<void> {
     const joined = new Promise<void>((resolve, reject) => {
       this.#joinWaiter = { resolve, reject };
     });
@@ -440,15 +441,8 @@ export class Room implements AsyncDisposable {
       signal.addEventListener("abort", this.#onAbort, { once: true });
       if (signal.aborted) this.#onAbort(); // aborted while resolving or binding
     }
-    this.#pump();
+    this.#driver.pump();
     return joined.finally(() => this.#clock.clearTimer(deadline));
-  }
-
-  /** @internal */
-  _receive(data: Uint8Array, from: NetAddress): void {
-    if (this.#closed) return;
-    this.#machine.handleDatagram(data, from, this.#clock.now());
-    this.#pump();
   }
 
   #failJoin(error: JoinError): void {
@@ -459,47 +453,10 @@ export class Room implements AsyncDisposable {
     waiter.reject(error);
   }
 
-  #flushTransmits(): void {
-    const machine = this.#machine;
-    for (let t = machine.pollTransmit(); t !== undefined; t = machine.pollTransmit()) {
-      if (this.#closed) continue;
-      try {
-        this.#socket.send(t.data, t.to);
-      } catch {
-        // The socket was closed under us (the process is shutting down): nothing to send on.
-      }
-    }
-  }
-
-  #pump(): void {
+  #onEvent(event: PeerEvent): void {
     if (this.#closed) return;
-    this.#flushTransmits();
-    this.#drainEvents();
-    if (this.#closed) return;
-    const due = this.#machine.pollTimeout();
-    if (due !== this.#timerAt) {
-      if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
-      this.#timer = undefined;
-      this.#timerAt = due;
-      if (due !== undefined) {
-        this.#timer = this.#clock.setTimer(() => {
-          this.#timer = undefined;
-          this.#timerAt = undefined;
-          if (this.#closed) return;
-          this.#machine.handleTimeout(this.#clock.now());
-          this.#pump();
-        }, Math.max(0, due - this.#clock.now()));
-      }
-    }
-  }
-
-  #drainEvents(): void {
-    const machine = this.#machine;
-    while (!this.#deferEvents && !this.#closed) {
-      const event = machine.pollEvent();
-      if (event === undefined) return;
-      this.#dispatch(event);
-    }
+    if (this.#deferred !== undefined) this.#deferred.push(event);
+    else this.#dispatch(event);
   }
 
   #dispatch(event: PeerEvent): void {
@@ -509,10 +466,13 @@ export class Room implements AsyncDisposable {
         const waiter = this.#joinWaiter;
         this.#joinWaiter = undefined;
         // Hold later events back one turn so that the caller of joinRoom can add listeners.
-        this.#deferEvents = true;
+        const deferred = this.#deferred = new Fifo<PeerEvent>();
         this.#clock.setTimer(() => {
-          this.#deferEvents = false;
-          this.#pump();
+          if (this.#deferred !== deferred) return; // left meanwhile
+          this.#deferred = undefined;
+          for (let e = deferred.shift(); e !== undefined && !this.#closed; e = deferred.shift()) {
+            this.#dispatch(e);
+          }
         }, 0);
         waiter?.resolve();
         return;
@@ -633,19 +593,12 @@ function describe(address: NetAddress): string {
  * @example Join through a bootstrap on an in-memory network
  * ```ts
  * import { joinRoom } from "@olaf/peer";
- * import { decode, encode } from "@olaf/protocol";
  * import { MemoryNetwork } from "@olaf/protocol/memory-network";
+ * import { startFakeBootstrap } from "@olaf/protocol/testing";
  * import assert from "node:assert/strict";
  *
  * const net = new MemoryNetwork();
- * const bootstrap = await net.bind({
- *   port: 5000,
- *   onDatagram(data, from) {
- *     if (decode(data).type !== "JOIN_B") return;
- *     const me = { ip: from.hostname, port: from.port, id: 1 };
- *     bootstrap.send(encode({ type: "BOOTSTRAP_R", peers: [me], self: me }), from);
- *   },
- * });
+ * const bootstrap = await startFakeBootstrap(net.bind, { port: 5000 });
  * const joining = joinRoom("lobby", {
  *   bootstraps: ["localhost:5000"],
  *   bind: net.bind, // the in-memory network instead of real UDP
@@ -682,7 +635,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port ?? 0,
     onDatagram: (data, from) => {
-      if (target.room) target.room._receive(data, from);
+      if (target.room) receiveRoom(target.room, data, from);
       else early.push([data, from]);
     },
     // A failed send (unreachable network, say) must not take the process down: UDP is lossy
@@ -693,8 +646,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
         message: error.message,
       }),
   });
-  const room = target.room = new Room(name, machine, socket, clock);
-  for (const [data, from] of early) room._receive(data, from);
-  await room._start(options.signal, options.joinTimeoutMs ?? 15_000);
+  const room = target.room = openRoom(name, machine, socket, clock);
+  for (const [data, from] of early) receiveRoom(room, data, from);
+  await startRoom(room, options.signal, options.joinTimeoutMs ?? 15_000);
   return room;
 }

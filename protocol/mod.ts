@@ -32,6 +32,7 @@
 
 export * from "./errors.ts";
 export * from "./ipv4.ts";
+export * from "./address.ts";
 export * from "./peer_list.ts";
 export * from "./message.ts";
 export * from "./codec.ts";

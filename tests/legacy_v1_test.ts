@@ -5,8 +5,9 @@
  * (`olaf-v1.md`, "Behaviour of the deployed system" and "Known defects").
  */
 import assert from "node:assert/strict";
-import { BYE, decode, encode, type Message, type PeerRecord } from "@olaf/protocol";
+import { BYE, encode, type PeerRecord } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/net";
+import { drainTransmits } from "@olaf/protocol/testing";
 import { LegacyV1Peer } from "./legacy_v1_peer.ts";
 import { LegacyV1Bootstrap } from "./legacy_v1_bootstrap.ts";
 
@@ -21,13 +22,7 @@ function rec(n: number, id = n): PeerRecord {
 function addr(r: PeerRecord): NetAddress {
   return { hostname: r.ip, port: r.port };
 }
-function drain(node: { pollTransmit(): { data: Uint8Array; to: NetAddress } | undefined }) {
-  const out: { to: NetAddress; msg: Message; bytes: number }[] = [];
-  for (let t = node.pollTransmit(); t; t = node.pollTransmit()) {
-    out.push({ to: t.to, msg: decode(t.data), bytes: t.data.length });
-  }
-  return out;
-}
+const drain = drainTransmits;
 function ping(peers: PeerRecord[], payload: Uint8Array = EMPTY): Uint8Array {
   return encode({ type: "PING", peers, payload });
 }
@@ -45,7 +40,7 @@ Deno.test("deployed peer model: alone it sends JOIN_B every heartbeat, to the fi
   const sent: string[] = [];
   for (let t = 0; t <= 9000; t += 3000) {
     peer.handleTimeout(t);
-    for (const { msg, to } of drain(peer)) sent.push(`${msg.type} ${to.hostname}`);
+    for (const { message, to } of drain(peer)) sent.push(`${message.type} ${to.hostname}`);
   }
   assert.deepEqual(sent, Array(4).fill("JOIN_B 10.9.0.1"), "no failover (defect 5)");
   peer.handleDatagram(
@@ -54,7 +49,7 @@ Deno.test("deployed peer model: alone it sends JOIN_B every heartbeat, to the fi
     9001,
   );
   peer.handleTimeout(12000);
-  assert.deepEqual(drain(peer).map((t) => t.msg.type), ["PING", "PEER_COLLECTOR"]);
+  assert.deepEqual(drain(peer).map((t) => t.message.type), ["PING", "PEER_COLLECTOR"]);
 });
 
 Deno.test("deployed peer model: the sender of a PING is not added, the peers it names are (defect 4)", () => {
@@ -86,11 +81,11 @@ Deno.test("deployed peer model: collector duty for the lowest id, ties included,
   const collectors = (me: PeerRecord, others: PeerRecord[]) => {
     const peer = legacyPeer(me, others);
     peer.handleTimeout(3000);
-    return drain(peer).filter((t) => t.msg.type === "PEER_COLLECTOR");
+    return drain(peer).filter((t) => t.message.type === "PEER_COLLECTOR");
   };
   const [report] = collectors(rec(1, 5), [rec(2, 5), rec(3, 6)]);
   assert.deepEqual(report?.to, B1);
-  assert.equal(report?.msg.peers.length, 0);
+  assert.equal(report?.message.peers.length, 0);
   assert.equal(collectors(rec(2, 5), [rec(1, 5)]).length, 1, "equal ids: both collect");
   assert.equal(collectors(rec(3, 6), [rec(1, 5)]).length, 0);
 });
@@ -138,7 +133,7 @@ Deno.test("deployed bootstrap model: ids are Unix seconds, shared within a secon
   const [a] = join(boot, addr(rec(1)), T0 + 100);
   const [b] = join(boot, addr(rec(2)), T0 + 900);
   const [c] = join(boot, addr(rec(3)), T0 + 1000);
-  const id = (t: typeof a) => t?.msg.type === "BOOTSTRAP_R" ? t.msg.self.id : -1;
+  const id = (t: typeof a) => t?.message.type === "BOOTSTRAP_R" ? t.message.self.id : -1;
   assert.equal(id(a), T0 / 1000);
   assert.equal(id(b), id(a));
   assert.equal(id(c), id(a) + 1);
@@ -165,12 +160,12 @@ Deno.test("deployed bootstrap model: no member limit, no reply budget (defect 6)
   const boot = new LegacyV1Bootstrap({ now: T0 });
   let last: ReturnType<typeof join> = [];
   for (let i = 0; i < 200; i++) last = join(boot, { hostname: `10.2.0.${i}`, port: 4000 + i }, T0);
-  assert.equal(last[0]!.msg.peers.length, 200);
-  assert.equal(last[0]!.bytes, 3 + 200 * 10 + 10);
+  assert.equal(last[0]!.message.peers.length, 200);
+  assert.equal(last[0]!.data.length, 3 + 200 * 10 + 10);
   for (let r = 1; r < 10; r++) {
-    assert.equal(join(boot, addr(rec(1)), T0, `room${r}`)[0]!.msg.type, "BOOTSTRAP_R");
+    assert.equal(join(boot, addr(rec(1)), T0, `room${r}`)[0]!.message.type, "BOOTSTRAP_R");
   }
-  assert.equal(join(boot, addr(rec(1)), T0, "room10")[0]!.msg.type, "ROOM_FULL");
+  assert.equal(join(boot, addr(rec(1)), T0, "room10")[0]!.message.type, "ROOM_FULL");
 });
 
 Deno.test("deployed bootstrap model: a re-join keeps its id only from its own address", () => {
@@ -178,7 +173,10 @@ Deno.test("deployed bootstrap model: a re-join keeps its id only from its own ad
   join(boot, addr(rec(9)), T0); // keeps the room alive
   const own = { ...rec(1), id: 42 };
   const [kept] = join(boot, addr(rec(1)), T0 + 5000, "lobby", own);
-  assert.equal(kept?.msg.type === "BOOTSTRAP_R" && kept.msg.self.id, 42);
+  assert.equal(kept?.message.type === "BOOTSTRAP_R" && kept.message.self.id, 42);
   const [fresh] = join(boot, addr(rec(2)), T0 + 6000, "lobby", own); // someone else's record
-  assert.equal(fresh?.msg.type === "BOOTSTRAP_R" && fresh.msg.self.id, Math.floor(T0 / 1000) + 6);
+  assert.equal(
+    fresh?.message.type === "BOOTSTRAP_R" && fresh.message.self.id,
+    Math.floor(T0 / 1000) + 6,
+  );
 });

@@ -1,14 +1,17 @@
 /**
  * Runs any sans-IO node (legacy models, the bootstrap core, a bare
- * PeerMachine) on a socket and clock: the test-side twin of the real drivers.
+ * PeerMachine) on a socket and clock, with the one driver from
+ * `@olaf/protocol/sans-io` (the one `Room` and the bootstrap server use).
  */
-import type { Clock, DatagramBinder, DatagramSocket, NetAddress } from "@olaf/protocol/net";
+import type { DatagramBinder, DatagramSocket } from "@olaf/protocol/net";
+import { type Clock, drive as driveMachine, type NetAddress } from "@olaf/protocol/sans-io";
 
-/** What a sans-IO node offers. */
+/** What a sans-IO node offers (the test models have no events: `pollEvent` is optional). */
 export interface SansIoNode {
   handleDatagram(data: Uint8Array, from: NetAddress, now: number): void;
   handleTimeout(now: number): void;
-  pollTransmit(): { data: Uint8Array; to: NetAddress } | undefined;
+  pollTransmit(now?: number): { data: Uint8Array; to: NetAddress } | undefined;
+  pollEvent?(): unknown;
   pollTimeout(): number | undefined;
 }
 
@@ -26,48 +29,26 @@ export async function drive(
   node: SansIoNode,
   options: { bind: DatagramBinder; clock: Clock; hostname?: string; port?: number },
 ): Promise<DrivenNode> {
-  const { clock } = options;
-  let stopped = false;
-  let timer: number | undefined;
-  let timerAt: number | undefined;
-  const bound: { socket?: DatagramSocket } = {};
-  const pump = () => {
-    const socket = bound.socket;
-    if (stopped || socket === undefined) return;
-    for (let t = node.pollTransmit(); t; t = node.pollTransmit()) socket.send(t.data, t.to);
-    const due = node.pollTimeout();
-    if (due === timerAt) return;
-    if (timer !== undefined) clock.clearTimer(timer);
-    timer = undefined;
-    timerAt = due;
-    if (due !== undefined) {
-      timer = clock.setTimer(() => {
-        timer = undefined;
-        timerAt = undefined;
-        if (stopped) return;
-        node.handleTimeout(clock.now());
-        pump();
-      }, Math.max(0, due - clock.now()));
-    }
-  };
-  const s = bound.socket = await options.bind({
+  const driver = driveMachine({
+    handleDatagram: (data, from, now) => node.handleDatagram(data, from, now),
+    handleTimeout: (now) => node.handleTimeout(now),
+    pollTransmit: (now) => node.pollTransmit(now),
+    pollEvent: () => node.pollEvent?.(), // drained and dropped: tests read the node's state
+    pollTimeout: () => node.pollTimeout(),
+  }, { clock: options.clock });
+  const socket = await options.bind({
     hostname: options.hostname,
     port: options.port ?? 0,
-    onDatagram: (data, from) => {
-      if (stopped) return;
-      node.handleDatagram(data, from, clock.now());
-      pump();
-    },
+    onDatagram: (data, from) => driver.receive(data, from),
   });
-  pump();
+  driver.attach(socket);
   return {
-    socket: s,
-    address: s.localAddress,
-    flush: pump,
+    socket,
+    address: socket.localAddress,
+    flush: () => driver.pump(),
     async stop() {
-      stopped = true;
-      if (timer !== undefined) clock.clearTimer(timer);
-      await s.close();
+      driver.stop();
+      await socket.close();
     },
   };
 }

@@ -6,19 +6,11 @@ import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { joinRoom, type Room } from "@olaf/peer";
 import { bindDatagram } from "@olaf/protocol/net";
+import { eventually } from "@olaf/protocol/testing";
 
 const ROOT = new URL("..", import.meta.url);
 const PEER_MOD = new URL("peer/mod.ts", ROOT).pathname;
 const CHAT_EXAMPLE = new URL("examples/chat.ts", ROOT).pathname;
-
-/** Resolves when `check()` holds, polling every 10 ms; rejects after `ms`. */
-async function until(check: () => boolean, what: string, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 Deno.test("library over real UDP: join, see each other, message, bye", async () => {
   await using server = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
@@ -26,7 +18,9 @@ Deno.test("library over real UDP: join, see each other, message, bye", async () 
   const options = { bootstraps: [spec], hostname: "127.0.0.1", heartbeatMs: 200 };
   await using alice = await joinRoom("udp-room", options);
   const bob = await joinRoom("udp-room", options);
-  await until(() => alice.peers.length === 1 && bob.peers.length === 1, "membership");
+  await eventually(() => alice.peers.length === 1 && bob.peers.length === 1, {
+    what: "membership",
+  });
   assert.deepEqual(alice.peers, [bob.self]);
   assert.deepEqual(bob.peers, [alice.self]);
 
@@ -87,7 +81,7 @@ class CliPeer {
   }
 
   async waitFor(event: string, match?: (e: Record<string, unknown>) => boolean) {
-    await until(() => this.find(event, match) !== undefined, `${event} event`);
+    await eventually(() => this.find(event, match) !== undefined, { what: `${event} event` });
     return this.find(event, match)!;
   }
 
@@ -158,7 +152,7 @@ Deno.test("CLI --json, one-shot script: a piped line reaches the room before the
   await cli.write("crlf line\r\nlast line, no newline\r"); // Windows line ends, unterminated end
   assert.equal((await cli.close()).code, 0);
   assert.ok(cli.find("joined"));
-  await until(() => seen.length === 4, "the messages and the bye");
+  await eventually(() => seen.length === 4, { what: "the messages and the bye" });
   assert.deepEqual(seen, [
     "message ünïcode line",
     "message crlf line",
@@ -178,7 +172,7 @@ Deno.test("CLI: SIGINT leaves the room with bye and exits 130", async () => {
   const cli = new CliPeer(["--bootstrap", spec, "--room", "sigint-room", "--json"]);
   try {
     await cli.waitFor("peer-joined");
-    await until(() => watcher.peers.length === 1, "the CLI peer");
+    await eventually(() => watcher.peers.length === 1, { what: "the CLI peer" });
     cli.child.kill("SIGINT");
     assert.equal(await left, "bye");
   } finally {
@@ -191,17 +185,22 @@ Deno.test("CLI for people: member changes and messages, control characters neutr
   const spec = `127.0.0.1:${server.localAddress.port}`;
   const cli = new CliPeer(["--bootstrap", spec, "--room", "human-room"]);
   try {
-    await until(() => cli.stdout.some((l) => l.startsWith("* joined room")), "joined line");
+    await eventually(() => cli.stdout.some((l) => l.startsWith("* joined room")), {
+      what: "joined line",
+    });
     const friend = await joinRoom("human-room", { bootstraps: [spec], hostname: "127.0.0.1" });
     const name = `${friend.self.ip}:${friend.self.port}`;
-    await until(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) joined`), "join line");
+    await eventually(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) joined`), {
+      what: "join line",
+    });
     friend.send("hi \x1b[2Jthere");
-    await until(() => cli.stdout.includes(`<${name}> hi \\u001b[2Jthere`), "message line");
+    await eventually(() => cli.stdout.includes(`<${name}> hi \\u001b[2Jthere`), {
+      what: "message line",
+    });
     await friend.leave();
-    await until(
-      () => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left (bye)`),
-      "leave line",
-    );
+    await eventually(() => cli.stdout.includes(`* ${name} (id ${friend.self.id}) left (bye)`), {
+      what: "leave line",
+    });
   } finally {
     assert.equal((await cli.close()).code, 0);
   }
@@ -253,15 +252,17 @@ Deno.test("examples/chat.ts: talks both ways, a line cut across writes goes whol
   const left = new Promise((resolve) => watcher.onPeerLeave((_p, reason) => resolve(reason)));
   const chat = new CliPeer([spec, "example-room"], CHAT_EXAMPLE);
   try {
-    await until(() => chat.stdout.some((l) => l.startsWith("joined example-room as")), "joined");
+    await eventually(() => chat.stdout.some((l) => l.startsWith("joined example-room as")), {
+      what: "joined",
+    });
     const me = `${watcher.self.ip}:${watcher.self.port}`;
-    await until(() => chat.stdout.includes(`+ ${me}`), "the watcher listed");
+    await eventually(() => chat.stdout.includes(`+ ${me}`), { what: "the watcher listed" });
     watcher.send("hi example");
-    await until(() => chat.stdout.includes(`<${me}> hi example`), "message shown");
+    await eventually(() => chat.stdout.includes(`<${me}> hi example`), { what: "message shown" });
     await chat.write("hel");
     await new Promise((r) => setTimeout(r, 100)); // a separate chunk of input
     await chat.write("lo there\n");
-    await until(() => seen.length === 1, "the line");
+    await eventually(() => seen.length === 1, { what: "the line" });
     assert.deepEqual(seen, ["hello there"]);
     chat.child.kill("SIGINT");
     assert.equal(await left, "bye");
@@ -283,7 +284,7 @@ Deno.test("examples/chat.ts: end of input leaves with bye", async () => {
   const chat = new CliPeer([spec, "example-eof"], CHAT_EXAMPLE);
   await chat.type("last words");
   assert.equal((await chat.close()).code, 0);
-  await until(() => seen.length === 2, "the line and the bye");
+  await eventually(() => seen.length === 2, { what: "the line and the bye" });
   assert.deepEqual(seen, ["last words", "bye"]);
 });
 
@@ -296,12 +297,12 @@ Deno.test("library over real UDP: a bye reaches every member, not only the first
   };
   const rooms: Room[] = [];
   for (let i = 0; i < 5; i++) rooms.push(await joinRoom("bye-room", options));
-  await until(() => rooms.every((r) => r.peers.length === 4), "membership");
+  await eventually(() => rooms.every((r) => r.peers.length === 4), { what: "membership" });
   const [leaving, ...rest] = rooms;
   const reasons: string[] = [];
   for (const r of rest) r.onPeerLeave((_p, reason) => reasons.push(reason));
   await leaving!.leave();
-  await until(() => reasons.length === 4, "a bye at every member");
+  await eventually(() => reasons.length === 4, { what: "a bye at every member" });
   assert.deepEqual(reasons, ["bye", "bye", "bye", "bye"]);
   await Promise.all(rest.map((r) => r.leave()));
 });

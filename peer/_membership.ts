@@ -1,0 +1,150 @@
+/**
+ * Membership of one room as one peer sees it: members (heard from
+ * directly), candidates (only heard about), tombstones (left or timed out:
+ * gossip must not bring them back), and expiry. Members are keyed by
+ * identity; a separate path index routes incoming datagrams to them.
+ */
+import type { AddressKey, PeerRecord } from "@olaf/protocol";
+import type { NetAddress } from "@olaf/protocol/sans-io";
+import type { Link } from "./_link.ts";
+
+declare const memberIdBrand: unique symbol;
+
+/**
+ * Who a member is. A v1 peer has no identity but its address, so its id is
+ * its `"ip:port"` text ({@linkcode v1MemberId}); a keyed peer will be
+ * identified by its public key (a text that never parses as ip:port), and
+ * its path can then change under the same id.
+ */
+export type MemberId = string & { readonly [memberIdBrand]: true };
+
+/** The identity of a v1 peer: its address. */
+export function v1MemberId(pathKey: AddressKey): MemberId {
+  return pathKey as MemberId;
+}
+
+/** A peer heard from directly. */
+export interface Member {
+  readonly memberId: MemberId;
+  /** The link to it (its path, per-link state). */
+  readonly link: Link;
+  /** Its v1 id; 0 = not known yet. */
+  id: number;
+  lastSeen: number;
+  /** It puts its own record first in its lists, as Olaf peers do (deployed peers do not). */
+  olaf: boolean;
+}
+
+/** A peer we only heard about (bootstrap reply, gossip): pinged until it answers. */
+export interface Candidate {
+  readonly address: NetAddress;
+  id: number;
+  readonly addedAt: number;
+}
+
+/** Members, candidates and tombstones, with the bookkeeping that keeps gossip caches valid. */
+export class Membership {
+  readonly maxPeers: number;
+  /** Members by identity, in the order they joined. */
+  readonly members: Map<MemberId, Member> = new Map();
+  /** Candidates by path key, in the order they were learnt. */
+  readonly candidates: Map<AddressKey, Candidate> = new Map();
+  /** Identities that left or timed out -> the last time gossip named them. */
+  readonly tombstones: Map<MemberId, number> = new Map();
+  /** Bumped whenever the list we gossip (members and their ids) changes. */
+  version = 0;
+  readonly #byPath = new Map<AddressKey, Member>();
+
+  constructor(maxPeers: number) {
+    this.maxPeers = maxPeers;
+  }
+
+  /** Number of members. */
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** The member reached at `pathKey` (routing of an incoming datagram). */
+  byPath(pathKey: AddressKey): Member | undefined {
+    return this.#byPath.get(pathKey);
+  }
+
+  /** Adds a member (it must be new). */
+  add(member: Member): void {
+    this.members.set(member.memberId, member);
+    this.#byPath.set(member.link.pathKey, member);
+    this.version++;
+  }
+
+  /** Removes a member and remembers it as gone at `now`. */
+  remove(member: Member, now: number): void {
+    this.members.delete(member.memberId);
+    this.#byPath.delete(member.link.pathKey);
+    this.tombstones.set(member.memberId, now);
+    this.version++;
+  }
+
+  /** Forgets whoever is at `pathKey` (our own address, once we learn it): no tombstone. */
+  forgetPath(pathKey: AddressKey): void {
+    const member = this.#byPath.get(pathKey);
+    if (member !== undefined) {
+      this.members.delete(member.memberId);
+      this.#byPath.delete(pathKey);
+    }
+    this.candidates.delete(pathKey);
+  }
+
+  /** Records a member's v1 id. */
+  setId(member: Member, id: number): void {
+    member.id = id;
+    this.version++;
+  }
+
+  /**
+   * Drops members not heard from, candidates that never answered and
+   * tombstones not mentioned, for `timeout` ms.
+   *
+   * @returns The members that timed out, in join order.
+   */
+  expire(now: number, timeout: number): Member[] {
+    const gone: Member[] = [];
+    for (const m of this.members.values()) {
+      if (now - m.lastSeen >= timeout) {
+        this.remove(m, now);
+        gone.push(m);
+      }
+    }
+    for (const [key, c] of this.candidates) {
+      if (now - c.addedAt >= timeout) {
+        this.candidates.delete(key);
+        this.tombstones.set(v1MemberId(key), now);
+      }
+    }
+    for (const [id, mentioned] of this.tombstones) {
+      if (now - mentioned >= timeout) this.tombstones.delete(id);
+    }
+    return gone;
+  }
+
+  /** Forgets everyone (after leaving). */
+  clear(): void {
+    this.members.clear();
+    this.#byPath.clear();
+    this.candidates.clear();
+    this.tombstones.clear();
+  }
+}
+
+/** A member's v1 record. */
+export function record(m: Member): PeerRecord {
+  return { ip: m.link.path.hostname, port: m.link.path.port, id: m.id };
+}
+
+/** Oldest id first; unknown ids (0, newcomers) last; ties by path. */
+export function byId(a: Member, b: Member): number {
+  const ia = a.id === 0 ? 2 ** 32 : a.id;
+  const ib = b.id === 0 ? 2 ** 32 : b.id;
+  const ka = a.link.pathKey;
+  const kb = b.link.pathKey;
+  return ia - ib || (ka < kb ? -1 : ka > kb ? 1 : 0);
+}
