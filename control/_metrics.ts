@@ -10,6 +10,13 @@ export interface MetricsInput {
   rateLimited: number;
   /** Open /events streams. */
   eventStreams: number;
+  // --- issue 12: limits by name ---
+  /** The control plane's configured limits, by flag name. */
+  limits?: Readonly<Record<string, number>>;
+  /** Requests refused, by the name of the limit that refused them. */
+  refused?: Readonly<Record<string, number>>;
+  /** The attached bootstrap's configured limits, by name. */
+  bootstrapLimits?: Readonly<Record<string, number>>;
 }
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -23,7 +30,9 @@ export function formatMetrics(input: MetricsInput): string {
     samples: [labels: Record<string, string>, value: number][],
   ) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${formatLabels(labels)} ${value}`);
+    for (const [labels, value] of samples) {
+      lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
+    }
   };
   const { stats } = input;
   metric("olaf_bootstrap_attached", "gauge", "1 when a bootstrap server is attached.", [
@@ -56,7 +65,39 @@ export function formatMetrics(input: MetricsInput): string {
     [{}, input.rateLimited],
   ]);
   metric("olaf_event_streams", "gauge", "Open /events streams.", [[{}, input.eventStreams]]);
+  // --- issue 12: limits by name ---
+  const sorted = (record: Readonly<Record<string, number>> | undefined) =>
+    Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (input.limits) {
+    metric(
+      "olaf_control_limit",
+      "gauge",
+      "Configured control-plane limits, by flag name (0 = off).",
+      sorted(input.limits).map(([name, value]) => [{ name }, value]),
+    );
+    metric(
+      "olaf_control_refused_total",
+      "counter",
+      "HTTP requests refused, by the limit that refused them.",
+      sorted(input.refused).map(([limit, count]) => [{ limit }, count]),
+    );
+  }
+  if (input.bootstrapLimits) {
+    metric(
+      "olaf_bootstrap_limit",
+      "gauge",
+      "Configured bootstrap limits, by name (+Inf = off).",
+      sorted(input.bootstrapLimits).map(([name, value]) => [{ name }, value]),
+    );
+  }
+  // --- end issue 12 ---
   return lines.join("\n") + "\n";
+}
+
+function formatValue(value: number): string {
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
 }
 
 function formatLabels(labels: Record<string, string>): string {

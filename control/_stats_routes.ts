@@ -64,6 +64,9 @@ export function statsRoutes(state: ControlState): Hono {
       sessions: total,
       rateLimited: state.counters.rateLimited,
       eventStreams: state.counters.eventStreams,
+      limits: state.limits,
+      refused: state.refused,
+      bootstrapLimits: state.view?.limits,
     });
     return c.body(body, 200, { "Content-Type": METRICS_CONTENT_TYPE });
   });
