@@ -13,6 +13,7 @@ import { KvSessionStore } from "./kv_session_store.ts";
 import { serveControl } from "./serve.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { VERSION } from "./_state.ts";
+import { CONTROL_LIMITS, controlLimitHelp, controlLimitOptions, parseLimit } from "./limits.ts";
 
 const USAGE = `olaf control plane ${VERSION}: bootstrap stats and REST rendezvous over HTTP
 
@@ -24,10 +25,14 @@ Options:
   --kv PATH               keep sessions in a Deno KV database file (default: in memory)
   --operator-token TOKEN  token that may rename or delete any session
                           (default: $OLAF_OPERATOR_TOKEN, else none)
-  --session-ttl DURATION  session lifetime after the host's last call: 90s, 10m, 1h,
-                          500ms or plain seconds (default 10m)
   --log-level LEVEL       trace, debug, info, warning, error or fatal (default info)
+  --config FILE.json      read limits from a JSON file; keys are the limit flag names
+                          (e.g. {"session-quota": 4, "session-ttl": "5m"}); flags win
   -h, --help              show this help and exit
+
+Limits (each also a --config key and olaf_control_limit{name} in /metrics;
+durations: 90s, 10m, 1h, 500ms or plain seconds):
+${controlLimitHelp(26)}
 
 Without a bootstrap attached, /stats, /rooms and /events answer 503; run the
 bootstrap with --http PORT to serve them with live data.`;
@@ -41,6 +46,8 @@ interface Config {
   operatorToken?: string;
   sessionTtlMs: number;
   logLevel: LogLevel;
+  /** Limits given by flag or config file, by flag name (CONTROL_LIMITS). */
+  limits: Record<string, number>;
 }
 
 /** Parses a duration: `500ms`, `90s`, `10m`, `1h`, or plain seconds. */
@@ -72,6 +79,12 @@ export function parseConfig(
         "session-ttl": { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
+        // --- issue 12: one flag per limit ---
+        config: { type: "string" },
+        ...Object.fromEntries(
+          CONTROL_LIMITS.filter((limit) => limit.flag !== "session-ttl")
+            .map((limit) => [limit.flag, { type: "string" as const }]),
+        ),
       },
     }));
   } catch (error) {
@@ -89,14 +102,56 @@ export function parseConfig(
   if (values.kv === "") throw new ConfigError("--kv needs a file path");
   const hostname = values.host ?? "0.0.0.0";
   if (hostname === "") throw new ConfigError("--host must not be empty");
+  // --- issue 12: limits from the config file, then flags ---
+  const raw: Record<string, unknown> = {};
+  if (values.config !== undefined) Object.assign(raw, readLimitsFile(String(values.config)));
+  for (const limit of CONTROL_LIMITS) {
+    const value = (values as Record<string, unknown>)[limit.flag];
+    if (value !== undefined) raw[limit.flag] = value;
+  }
+  const limits: Record<string, number> = {};
+  for (const limit of CONTROL_LIMITS) {
+    if (raw[limit.flag] === undefined || limit.flag === "session-ttl") continue;
+    try {
+      limits[limit.flag] = parseLimit(limit, raw[limit.flag]);
+    } catch (error) {
+      throw new ConfigError(message(error));
+    }
+  }
+  const ttl = raw["session-ttl"];
+  if (ttl !== undefined && typeof ttl !== "string" && typeof ttl !== "number") {
+    throw new ConfigError(`--session-ttl: not a duration: ${JSON.stringify(ttl)}`);
+  }
+  // --- end issue 12 ---
   return {
     hostname,
     port: Number(portText),
     kvPath: values.kv,
     operatorToken: values["operator-token"] || env("OLAF_OPERATOR_TOKEN") || undefined,
-    sessionTtlMs: parseDuration(values["session-ttl"] ?? "10m"),
+    sessionTtlMs: parseDuration(ttl === undefined ? "10m" : String(ttl)),
     logLevel,
+    limits,
   };
+}
+
+/** The limits of a `--config` file: a JSON object whose keys are limit flag names. */
+function readLimitsFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Deno.readTextFileSync(path));
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: ${message(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`--config ${path}: must hold a JSON object`);
+  }
+  const known = CONTROL_LIMITS.map((limit) => limit.flag);
+  for (const key of Object.keys(parsed)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(`--config ${path}: unknown key "${key}" (known: ${known.join(", ")})`);
+    }
+  }
+  return parsed as Record<string, unknown>;
 }
 
 /** Runs the command line; resolves with the exit code. */
@@ -124,7 +179,9 @@ export async function main(args: string[]): Promise<number> {
 
   let store: SessionStore;
   try {
-    store = config.kvPath ? await KvSessionStore.open(config.kvPath) : new MemorySessionStore();
+    store = config.kvPath
+      ? await KvSessionStore.open(config.kvPath)
+      : new MemorySessionStore({ maxSessions: config.limits["max-sessions"] });
   } catch (error) {
     console.error(`olaf-control: cannot open KV database ${config.kvPath}: ${message(error)}`);
     return 1;
@@ -137,6 +194,8 @@ export async function main(args: string[]): Promise<number> {
       port: config.port,
       store,
       operatorToken: config.operatorToken,
+      ...controlLimitOptions(config.limits),
+      maxSessions: config.kvPath ? undefined : config.limits["max-sessions"],
       sessionTtlMs: config.sessionTtlMs,
     });
   } catch (error) {

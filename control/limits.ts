@@ -47,14 +47,14 @@ export const CONTROL_LIMITS: readonly ControlLimit[] = Object.freeze([
     "integer",
     60,
     true,
-    "HTTP requests a quiet client may burst; 0 = no rate limit",
+    "HTTP request burst per client; 0 = no rate limit",
   ),
   row(
     "rate-limit-refill",
     "integer",
     20,
     true,
-    "HTTP requests per second per client, sustained; 0 = no rate limit",
+    "HTTP requests/s per client; 0 = no rate limit",
   ),
   row("rate-limit-max-clients", "integer", 10_000, false, "clients the rate limit tracks at once"),
   row(
@@ -62,14 +62,14 @@ export const CONTROL_LIMITS: readonly ControlLimit[] = Object.freeze([
     "integer",
     256,
     false,
-    "concurrent /events streams (503 + Retry-After beyond)",
+    "concurrent /events streams (503 beyond)",
   ),
   row(
     "sse-queue-limit",
     "integer",
     1_000,
     false,
-    "events queued per /events stream before the oldest drop",
+    "events queued per /events stream",
   ),
   row("max-sessions", "integer", 10_000, false, "open rendezvous sessions in memory (503 beyond)"),
   row(
@@ -77,10 +77,10 @@ export const CONTROL_LIMITS: readonly ControlLimit[] = Object.freeze([
     "integer",
     16,
     false,
-    "open sessions one client address may register (429 beyond)",
+    "open sessions per client address (429 beyond)",
   ),
   row("session-ttl", "duration", 600_000, false, "session lifetime after the host's last call"),
-  row("max-guests", "integer", 32, false, "guests per session (409 session-full beyond)"),
+  row("max-guests", "integer", 32, false, "guests per session (409 beyond)"),
   row("max-addresses", "integer", 16, false, "candidate addresses per peer (400 beyond)"),
   row("max-body-bytes", "integer", 16_384, false, "largest request body (413 beyond)"),
   row("body-timeout", "duration", 10_000, false, "time to receive a request body (408 beyond)"),
@@ -203,7 +203,10 @@ export function controlLimitHelp(column = 26): string {
   return CONTROL_LIMITS.map((limit) => {
     const left = `  --${limit.flag} ${limit.kind === "duration" ? "DURATION" : "N"}`;
     const shown = limit.kind === "duration" ? formatDuration(limit.default) : limit.default;
-    return `${left.padEnd(column - 1)} ${limit.help} (default ${shown})`;
+    const pad = left.length < column - 1
+      ? left.padEnd(column - 1)
+      : `${left}\n${"".padEnd(column - 1)}`;
+    return `${pad} ${limit.help} (default ${shown})`;
   }).join("\n");
 }
 
