@@ -13,8 +13,15 @@ import {
   type LogLevel,
   reset,
 } from "@logtape/logtape";
-import { type ControlServer, serveControl } from "@olaf/control";
-import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
+import {
+  CONTROL_LIMITS,
+  controlLimitHelp,
+  controlLimitOptions,
+  type ControlServer,
+  parseLimit,
+  serveControl,
+} from "@olaf/control";
+import { type BootstrapLimits, DEFAULT_LIMITS } from "./bootstrap_core.ts";
 import {
   type BootstrapOptions,
   type BootstrapServer,
@@ -23,6 +30,46 @@ import {
 } from "./server.ts";
 
 const logger = getLogger(["olaf", "bootstrap"]);
+
+// --- issue 12: one flag (= config key) per BootstrapLimits field ---
+// kind "rate": a number >= 0, 0 = off (Infinity); "integer": >= 1; "seconds": > 0.
+type LimitFlag = readonly [
+  flag: string,
+  field: keyof BootstrapLimits,
+  kind: "rate" | "integer" | "seconds",
+  help: string,
+];
+const LIMIT_FLAGS: readonly LimitFlag[] = [
+  [
+    "requests-per-second",
+    "requestsPerSecond",
+    "rate",
+    "requests/s per source IPv4 address; 0 = off",
+  ],
+  ["request-burst", "requestBurst", "rate", "request burst per source address; 0 = off"],
+  ["reply-bytes-per-second", "replyBytesPerSecond", "rate", "reply bytes/s per address; 0 = off"],
+  ["reply-bytes-burst", "replyBytesBurst", "rate", "reply-byte burst per address; 0 = off"],
+  ["max-tracked-sources", "maxTrackedSources", "integer", "source addresses the rate limit tracks"],
+  ["max-room-name-bytes", "maxRoomNameBytes", "integer", "longest room name in UTF-8 bytes"],
+  ["max-datagram-bytes", "maxDatagramBytes", "integer", "longest datagram accepted"],
+  ["reply-budget", "replyBudgetBytes", "integer", "largest reply in bytes"],
+  [
+    "member-timeout",
+    "memberTimeoutMs",
+    "seconds",
+    "member timeout in seconds (default: --timeout)",
+  ],
+];
+
+function limitFlagHelp(): string {
+  return LIMIT_FLAGS.map(([flag, field, kind, help]) => {
+    const left = `  --${flag} ${kind === "seconds" ? "SECONDS" : "N"}`;
+    const pad = left.length < 22 ? left.padEnd(22) : `${left}\n${"".padEnd(22)}`;
+    const value = DEFAULT_LIMITS[field];
+    return `${pad} ${help}` + (kind === "seconds" ? "" : ` (default ${value})`);
+  }).join("\n");
+}
+// --- end issue 12 ---
 
 /** The CLI's help text. */
 const HELP: string = `olaf-bootstrap: the Olaf UDP bootstrap server (wire-compatible with v1 peers)
@@ -40,9 +87,15 @@ Flags:
   --http PORT          also serve the HTTP control plane (stats, rooms, events) on PORT
   --config FILE.json   read settings from a JSON file; keys are the flag names
                        ("host", "port", "timeout", "max-rooms", "max-members", "http",
-                       "log-level"); flags given on the command line win
+                       "log-level", and every limit below); flags given on the command line win
   --log-level LEVEL    trace, debug, info, warning, error or fatal (default info)
   -h, --help           show this help
+
+Limits (each also a config key, and olaf_bootstrap_limit in /metrics with --http):
+${limitFlagHelp()}
+
+Control-plane limits, with --http (olaf_control_limit in /metrics):
+${controlLimitHelp(23)}
 
 Examples:
   deno run -A jsr:@olaf/bootstrap
@@ -61,6 +114,10 @@ interface Settings {
   "max-members": number;
   http: number | undefined;
   "log-level": LogLevel;
+  /** Issue 12: BootstrapLimits from the limit flags. */
+  limits: BootstrapLimits;
+  /** Issue 12: control-plane limits by flag name (CONTROL_LIMITS), for --http. */
+  control: Record<string, number>;
 }
 
 const SETTING_KEYS = [
@@ -72,6 +129,13 @@ const SETTING_KEYS = [
   "http",
   "log-level",
 ] as const;
+
+/** Every key a config file may hold: the settings above plus the limit flags (issue 12). */
+const CONFIG_KEYS: readonly string[] = [
+  ...SETTING_KEYS,
+  ...LIMIT_FLAGS.map(([flag]) => flag),
+  ...CONTROL_LIMITS.map((limit) => limit.flag),
+];
 
 /** A problem with the flags or the config file: one line for the user, no stack trace. */
 class UsageError extends Error {}
@@ -147,6 +211,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     roomTimeoutMs: settings.timeout * 1000,
     maxRooms: settings["max-rooms"],
     maxMembersPerRoom: settings["max-members"],
+    ...settings.limits,
   };
   let server: BootstrapServer;
   try {
@@ -166,6 +231,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
         bootstrap: server,
         hostname: settings.host,
         port: settings.http,
+        ...controlLimitOptions(settings.control),
       });
     } catch (error) {
       await server.close();
@@ -242,6 +308,11 @@ function parseFlags(args: string[]): Settings | "help" {
         config: { type: "string" },
         "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
+        // issue 12: the limit flags
+        ...Object.fromEntries(
+          [...LIMIT_FLAGS.map(([flag]) => flag), ...CONTROL_LIMITS.map((limit) => limit.flag)]
+            .map((flag) => [flag, { type: "string" as const }]),
+        ),
       },
     }));
   } catch (error) {
@@ -253,8 +324,9 @@ function parseFlags(args: string[]): Settings | "help" {
 
   const merged: Record<string, unknown> = {};
   if (values.config !== undefined) Object.assign(merged, readConfig(values.config));
-  for (const key of SETTING_KEYS) {
-    if (values[key] !== undefined) merged[key] = values[key];
+  for (const key of CONFIG_KEYS) {
+    const value = (values as Record<string, unknown>)[key];
+    if (value !== undefined) merged[key] = value;
   }
   return {
     host: text(merged, "host") ?? "0.0.0.0",
@@ -265,8 +337,53 @@ function parseFlags(args: string[]): Settings | "help" {
     "max-members": integer(merged, "max-members", 1, 65535) ?? DEFAULT_LIMITS.maxMembersPerRoom,
     http: integer(merged, "http", 0, 65535),
     "log-level": logLevel(merged) ?? "info",
+    limits: bootstrapLimits(merged),
+    control: controlLimits(merged),
   };
 }
+
+// --- issue 12: limit values from flags or config ---
+function bootstrapLimits(merged: Record<string, unknown>): BootstrapLimits {
+  const limits: BootstrapLimits = {};
+  for (const [flag, field, kind] of LIMIT_FLAGS) {
+    const value = kind === "seconds"
+      ? seconds(merged, flag)
+      : kind === "integer"
+      ? integer(merged, flag, 1, Number.MAX_SAFE_INTEGER)
+      : rate(merged, flag);
+    if (value === undefined) continue;
+    limits[field] = kind === "seconds"
+      ? value * 1000
+      : kind === "rate" && value === 0
+      ? Infinity
+      : value;
+  }
+  return limits;
+}
+
+function rate(values: Record<string, unknown>, key: string): number | undefined {
+  const value = values[key];
+  if (value === undefined) return undefined;
+  const number = typeof value === "string" && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !(number >= 0) || !Number.isFinite(number)) {
+    throw new UsageError(`--${key} must be a number >= 0 (0 = off), got ${show(value)}`);
+  }
+  return number;
+}
+
+function controlLimits(merged: Record<string, unknown>): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const limit of CONTROL_LIMITS) {
+    if (merged[limit.flag] === undefined) continue;
+    try {
+      limits[limit.flag] = parseLimit(limit, merged[limit.flag]);
+    } catch (error) {
+      throw new UsageError(errorMessage(error));
+    }
+  }
+  return limits;
+}
+// --- end issue 12 ---
 
 function readConfig(path: string): Record<string, unknown> {
   let source: string;
@@ -285,9 +402,9 @@ function readConfig(path: string): Record<string, unknown> {
     throw new UsageError(`config file ${path} must hold a JSON object`);
   }
   for (const key of Object.keys(config)) {
-    if (!(SETTING_KEYS as readonly string[]).includes(key)) {
+    if (!CONFIG_KEYS.includes(key)) {
       throw new UsageError(
-        `config file ${path}: unknown key "${key}" (known: ${SETTING_KEYS.join(", ")})`,
+        `config file ${path}: unknown key "${key}" (known: ${CONFIG_KEYS.join(", ")})`,
       );
     }
   }

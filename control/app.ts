@@ -104,8 +104,8 @@ export interface ControlAppOptions {
   /** Time for a request body to arrive; beyond, 408 `request-timeout`. Default 10 000 ms. */
   bodyTimeoutMs?: number;
   /**
-   * Session-store capacity to report in `/metrics` as `max-sessions` (the
-   * store enforces it). Default: the {@linkcode MemorySessionStore} default.
+   * Capacity of the default {@linkcode MemorySessionStore} (503 beyond), and
+   * `max-sessions` in `/metrics`. With your own `store`, only reported. Default 10 000.
    */
   maxSessions?: number;
   // --- end issue 12 ---
@@ -178,7 +178,7 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   const state: ControlState = {
     view: options.bootstrap,
     rendezvous: new Rendezvous({
-      store: options.store ?? new MemorySessionStore(),
+      store: options.store ?? new MemorySessionStore({ maxSessions: limits["max-sessions"] }),
       ttlMs: limits["session-ttl"],
       maxGuests: limits["max-guests"],
       sessionQuota: limits["session-quota"],

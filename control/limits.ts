@@ -150,7 +150,7 @@ export function parseLimit(limit: ControlLimit, value: unknown): number {
 /**
  * Options for `createControlApp`/`serveControl` from parsed limits (flag name
  * to value, as {@linkcode parseLimit} returns them); limits not given keep
- * their defaults. `max-sessions` is the caller's, for its session store.
+ * their defaults. `max-sessions` sizes the default in-memory session store.
  *
  * @example
  * ```ts
@@ -176,6 +176,7 @@ export function controlLimitOptions(values: Readonly<Record<string, number>>): C
     maxAddresses: get("max-addresses"),
     maxBodyBytes: get("max-body-bytes"),
     bodyTimeoutMs: get("body-timeout"),
+    maxSessions: get("max-sessions"),
   };
   const capacity = get("rate-limit-capacity");
   const refillPerSecond = get("rate-limit-refill");
