@@ -9,7 +9,8 @@
 // Issue 12: at most `maxEventStreams` streams at once (503 + Retry-After
 // beyond, counted), and one subscription to the bootstrap for all of them
 // (EventHub): the bootstrap's listener does one push per stream, and each
-// event is turned into JSON once, however many streams send it.
+// event is turned into JSON once, however many streams send it; a stream
+// sends what queued up since its last write in one chunk.
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 // The I/O-free entry point: "@olaf/protocol/net" would also load node:dgram,
@@ -128,22 +129,20 @@ export function eventsRoute(state: ControlState): Hono {
             await new Promise<void>((resolve) => (wake = resolve));
             continue;
           }
+          // Everything queued goes out in one write (bounded): one chunk per
+          // wake-up rather than per event keeps the cost per event small.
+          let chunk = "";
           if (queue.dropped > reportedDrops) {
             const data = JSON.stringify({ dropped: queue.dropped - reportedDrops });
             reportedDrops = queue.dropped;
-            await stream.writeSSE({ event: "lagged", data, id: String(++id) });
+            chunk += `event: lagged\ndata: ${data}\nid: ${++id}\n\n`;
           }
-          const queued = queue.shift();
-          if (queued) {
-            await stream.writeSSE({
-              event: queued.event.type,
-              data: queued.json,
-              id: String(++id),
-            });
-          } else if (keepAliveDue) {
-            keepAliveDue = false;
-            await stream.write(": keep-alive\n\n");
+          for (let queued; chunk.length < 65_536 && (queued = queue.shift());) {
+            chunk += `event: ${queued.event.type}\ndata: ${queued.json}\nid: ${++id}\n\n`;
           }
+          if (chunk === "" && keepAliveDue) chunk = ": keep-alive\n\n";
+          if (chunk.startsWith(": keep-alive") || chunk === "") keepAliveDue = false;
+          if (chunk !== "") await stream.write(chunk);
         }
       } finally {
         uncount();
