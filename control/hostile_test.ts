@@ -196,6 +196,13 @@ Deno.test("/games: unlisted games stay out of GET /games; without their code the
 
   const bad = await post(server.url, "/games/register", { name: "x", peerId: 1, listed: "no" });
   assert.equal(bad.status, 400);
+  const many = Array.from({ length: 17 }, (_, i) => ["198.51.100.9", 1000 + i]);
+  const tooMany = await post(server.url, "/games/start", { ...guest, addresses: many });
+  assert.equal(tooMany.status, 400);
+  assert.equal(
+    sample(await metrics(server.url), 'olaf_control_refused_total{limit="max-addresses"}'),
+    1,
+  );
 });
 
 /** Writes `head` on a raw TCP connection and reads one whole response (bounded). */
