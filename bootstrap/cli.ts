@@ -12,7 +12,14 @@ import {
   type LogLevel,
   reset,
 } from "@logtape/logtape";
-import { type ControlServer, serveControl } from "@olaf/control";
+import {
+  CONTROL_LIMITS,
+  controlLimitHelp,
+  controlLimitOptions,
+  type ControlServer,
+  parseLimit,
+  serveControl,
+} from "@olaf/control";
 import {
   describeError,
   failure,
@@ -24,7 +31,7 @@ import {
   UsageError,
   watchLauncher,
 } from "@olaf/protocol/_cli";
-import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
+import { type BootstrapLimits, DEFAULT_LIMITS } from "./bootstrap_core.ts";
 import {
   type BootstrapOptions,
   type BootstrapServer,
@@ -37,6 +44,46 @@ import { DEFAULT_STUN_PORT, type HandshakeServerOptions } from "./handshake/serv
 // --- end handshake dialect ---
 
 const logger = getLogger(["olaf", "bootstrap"]);
+
+// --- issue 12: one flag (= config key) per BootstrapLimits field ---
+// kind "rate": a number >= 0, 0 = off (Infinity); "integer": >= 1; "seconds": > 0.
+type LimitFlag = readonly [
+  flag: string,
+  field: keyof BootstrapLimits,
+  kind: "rate" | "integer" | "seconds",
+  help: string,
+];
+const LIMIT_FLAGS: readonly LimitFlag[] = [
+  [
+    "requests-per-second",
+    "requestsPerSecond",
+    "rate",
+    "requests/s per source IPv4 address; 0 = off",
+  ],
+  ["request-burst", "requestBurst", "rate", "request burst per source address; 0 = off"],
+  ["reply-bytes-per-second", "replyBytesPerSecond", "rate", "reply bytes/s per address; 0 = off"],
+  ["reply-bytes-burst", "replyBytesBurst", "rate", "reply-byte burst per address; 0 = off"],
+  ["max-tracked-sources", "maxTrackedSources", "integer", "source addresses the rate limit tracks"],
+  ["max-room-name-bytes", "maxRoomNameBytes", "integer", "longest room name in UTF-8 bytes"],
+  ["max-datagram-bytes", "maxDatagramBytes", "integer", "longest datagram accepted"],
+  ["reply-budget", "replyBudgetBytes", "integer", "largest reply in bytes"],
+  [
+    "member-timeout",
+    "memberTimeoutMs",
+    "seconds",
+    "member timeout in seconds (default: --timeout)",
+  ],
+];
+
+function limitFlagHelp(): string {
+  return LIMIT_FLAGS.map(([flag, field, kind, help]) => {
+    const left = `  --${flag} ${kind === "seconds" ? "SECONDS" : "N"}`;
+    const pad = left.length < 22 ? left.padEnd(22) : `${left}\n${"".padEnd(22)}`;
+    const value = DEFAULT_LIMITS[field];
+    return `${pad} ${help}` + (kind === "seconds" ? "" : ` (default ${value})`);
+  }).join("\n");
+}
+// --- end issue 12 ---
 
 /** The program name in error lines and `--version`. */
 const PROGRAM = "olaf-bootstrap";
@@ -69,7 +116,7 @@ Flags:
   --http PORT          also serve the HTTP control plane (stats, rooms, events) on PORT
   --config FILE.json   read settings from a JSON file; keys are the flag names
                        ("host", "port", "timeout", "max-rooms", "max-members", "http",
-                       "log-level"); flags given on the command line win
+                       "log-level", and every limit below); flags given on the command line win
   --log-level LEVEL    trace, debug, info, warning, error or fatal (default info)
 JSON handshake dialect (the handshake-server seed's protocol; off unless one of these is given):
   --handshake          serve it on the bootstrap's UDP port (datagrams starting with '{')
@@ -90,6 +137,12 @@ JSON handshake dialect (the handshake-server seed's protocol; off unless one of 
 Exit status: 0 after SIGTERM, 130 after Ctrl-C (SIGINT), 1 when it cannot
 listen, 2 for bad flags or configuration.
 
+Limits (each also a config key, and olaf_bootstrap_limit in /metrics with --http):
+${limitFlagHelp()}
+
+Control-plane limits, with --http (olaf_control_limit in /metrics):
+${controlLimitHelp(23)}
+
 Examples:
   deno run -A jsr:@olaf/bootstrap
   deno run -A jsr:@olaf/bootstrap --port 6000 --max-rooms 1000 --http 8080
@@ -108,6 +161,10 @@ interface Settings {
   http: number | undefined;
   "log-level": LogLevel;
   handshake: HandshakeServerOptions | undefined; // handshake dialect (issue 14)
+  /** Issue 12: BootstrapLimits from the limit flags. */
+  limits: BootstrapLimits;
+  /** Issue 12: control-plane limits by flag name (CONTROL_LIMITS), for --http. */
+  control: Record<string, number>;
 }
 
 const SETTING_KEYS = [
@@ -119,6 +176,13 @@ const SETTING_KEYS = [
   "http",
   "log-level",
 ] as const;
+
+/** Every key a config file may hold: the settings above plus the limit flags (issue 12). */
+const CONFIG_KEYS: readonly string[] = [
+  ...SETTING_KEYS,
+  ...LIMIT_FLAGS.map(([flag]) => flag),
+  ...CONTROL_LIMITS.map((limit) => limit.flag),
+];
 
 /** Options of {@linkcode main}, for tests and embedding. */
 export interface MainOptions {
@@ -194,6 +258,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     maxRooms: settings["max-rooms"],
     maxMembersPerRoom: settings["max-members"],
     handshake: settings.handshake, // handshake dialect (issue 14)
+    ...settings.limits, // issue 12
   };
   let server: BootstrapServer;
   const activity = new ActivityLog(); // rooms, refusals, limits at info; datagrams at debug
@@ -210,6 +275,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
         handshake: server.handshake, // handshake dialect (issue 14)
         hostname: settings.host,
         port: settings.http,
+        ...controlLimitOptions(settings.control), // issue 12
       });
     } catch (error) {
       await server.close();
@@ -288,6 +354,12 @@ const HANDSHAKE_FLAGS = {
   ERROR: { type: "boolean" },
 } as const;
 
+/** Issue 12: one string option per limit flag (bootstrap and control-plane limits). */
+const LIMIT_OPTIONS = Object.fromEntries(
+  [...LIMIT_FLAGS.map(([flag]) => flag), ...CONTROL_LIMITS.map((limit) => limit.flag)]
+    .map((flag) => [flag, { type: "string" as const }]),
+);
+
 /** The flags; each setting also has a config-file key of the same name. */
 const FLAGS = {
   host: { type: "string" },
@@ -301,6 +373,7 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
   ...HANDSHAKE_FLAGS, // handshake dialect (issue 14)
+  ...LIMIT_OPTIONS, // issue 12: the limit flags
 } as const;
 
 function parseFlags(args: string[]): Settings | "help" | "version" {
@@ -310,8 +383,9 @@ function parseFlags(args: string[]): Settings | "help" | "version" {
 
   const merged: Record<string, unknown> = {};
   if (values.config !== undefined) Object.assign(merged, readConfig(values.config));
-  for (const key of SETTING_KEYS) {
-    if (values[key] !== undefined) merged[key] = values[key];
+  for (const key of CONFIG_KEYS) {
+    const value = (values as Record<string, unknown>)[key];
+    if (value !== undefined) merged[key] = value;
   }
   const host = text(merged, "host") ?? "0.0.0.0";
   const port = integerFlag("port", merged.port, 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT;
@@ -326,8 +400,53 @@ function parseFlags(args: string[]): Settings | "help" | "version" {
     http: integerFlag("http", merged.http, 0, 65535),
     "log-level": seedLogLevel(values) ?? logLevel(merged) ?? "info",
     handshake: handshakeSettings(values, merged, host, port), // handshake dialect (issue 14)
+    limits: bootstrapLimits(merged), // issue 12
+    control: controlLimits(merged), // issue 12
   };
 }
+
+// --- issue 12: limit values from flags or config ---
+function bootstrapLimits(merged: Record<string, unknown>): BootstrapLimits {
+  const limits: BootstrapLimits = {};
+  for (const [flag, field, kind] of LIMIT_FLAGS) {
+    const value = kind === "seconds"
+      ? secondsFlag(flag, merged[flag])
+      : kind === "integer"
+      ? integerFlag(flag, merged[flag], 1, Number.MAX_SAFE_INTEGER)
+      : rate(merged, flag);
+    if (value === undefined) continue;
+    limits[field] = kind === "seconds"
+      ? value * 1000
+      : kind === "rate" && value === 0
+      ? Infinity
+      : value;
+  }
+  return limits;
+}
+
+function rate(values: Record<string, unknown>, key: string): number | undefined {
+  const value = values[key];
+  if (value === undefined) return undefined;
+  const number = typeof value === "string" && /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !(number >= 0) || !Number.isFinite(number)) {
+    throw new UsageError(`--${key} must be a number >= 0 (0 = off), got ${show(value)}`);
+  }
+  return number;
+}
+
+function controlLimits(merged: Record<string, unknown>): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const limit of CONTROL_LIMITS) {
+    if (merged[limit.flag] === undefined) continue;
+    try {
+      limits[limit.flag] = parseLimit(limit, merged[limit.flag]);
+    } catch (error) {
+      throw new UsageError(describeError(error));
+    }
+  }
+  return limits;
+}
+// --- end issue 12 ---
 
 function readConfig(path: string): Record<string, unknown> {
   let source: string;
@@ -346,9 +465,9 @@ function readConfig(path: string): Record<string, unknown> {
     throw new UsageError(`config file ${path} must hold a JSON object`);
   }
   for (const key of Object.keys(config)) {
-    if (!(SETTING_KEYS as readonly string[]).includes(key) && !HANDSHAKE_CONFIG_KEYS.has(key)) {
+    if (!CONFIG_KEYS.includes(key) && !HANDSHAKE_CONFIG_KEYS.has(key)) {
       throw new UsageError(
-        `config file ${path}: unknown key "${key}" (known: ${SETTING_KEYS.join(", ")})`,
+        `config file ${path}: unknown key "${key}" (known: ${CONFIG_KEYS.join(", ")})`,
       );
     }
   }

@@ -318,3 +318,101 @@ for (const viaShell of [false, true]) {
     await child.status;
   });
 }
+
+// --- issue 12: every bootstrap limit is a flag and a config key, shown in /metrics ---
+Deno.test("CLI: --requests-per-second 0 switches the rate limit off: 60 JOIN_B from one source, 60 replies", async () => {
+  const config = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({ "request-burst": 0, "reply-budget": 512, "session-quota": 5 }),
+  );
+  const server = await spawn([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http",
+    "0",
+    "--config",
+    config,
+    "--requests-per-second",
+    "0",
+    "--member-timeout",
+    "7",
+    "--max-event-streams",
+    "3",
+    "--log-level",
+    "warning",
+  ]);
+  try {
+    const match = server.line.match(/udp:\/\/127\.0\.0\.1:(\d+) \(control plane (http:\S+\/)\)/);
+    assert.ok(match, server.line);
+    const target = { hostname: "127.0.0.1", port: Number(match[1]) };
+    await using client = await bindDatagram({ hostname: "127.0.0.1" });
+    const sent = 60; // past the default burst of 40
+    for (let i = 0; i < sent; i++) {
+      client.send(encode({ type: "JOIN_B", peers: [], room: `burst-${i % 5}` }), target);
+    }
+    let answered = 0;
+    const deadline = setTimeout(() => void client.close(), 20_000);
+    try {
+      for await (const { data } of client) {
+        if (decode(data).type === "BOOTSTRAP_R") answered++;
+        if (answered === sent) break;
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    assert.equal(answered, sent);
+
+    const metrics = await (await fetch(new URL("/metrics", match[2]))).text();
+    assert.match(metrics, /^olaf_bootstrap_limit\{name="requestsPerSecond"\} \+Inf$/m);
+    assert.match(metrics, /^olaf_bootstrap_limit\{name="requestBurst"\} \+Inf$/m);
+    assert.match(metrics, /^olaf_bootstrap_limit\{name="replyBudgetBytes"\} 512$/m);
+    assert.match(metrics, /^olaf_bootstrap_limit\{name="memberTimeoutMs"\} 7000$/m);
+    assert.match(metrics, /^olaf_bootstrap_limit\{name="maxRooms"\} 10$/m);
+    assert.match(metrics, /^olaf_control_limit\{name="max-event-streams"\} 3$/m);
+    assert.match(metrics, /^olaf_control_limit\{name="session-quota"\} 5$/m);
+    assert.doesNotMatch(metrics, /^olaf_drops_total\{reason="rate-limited"\} [1-9]/m);
+  } finally {
+    const { status, stderr } = await server.stop("SIGTERM");
+    await Deno.remove(config);
+    assert.equal(status.code, 0, stderr);
+  }
+});
+
+Deno.test("CLI: every limit flag is in --help; bad limit values are one line and exit 2", async () => {
+  const { stdout } = await run(["--help"]);
+  for (
+    const flag of [
+      "--requests-per-second",
+      "--request-burst",
+      "--reply-bytes-per-second",
+      "--reply-bytes-burst",
+      "--max-tracked-sources",
+      "--max-room-name-bytes",
+      "--max-datagram-bytes",
+      "--reply-budget",
+      "--member-timeout",
+      "--max-event-streams",
+      "--session-quota",
+      "--rate-limit-refill",
+    ]
+  ) {
+    assert.match(stdout, new RegExp(`^  ${flag} `, "m"));
+  }
+  let result = await run(["--requests-per-second", "-5"]);
+  assert.equal(result.code, 2);
+  result = await run(["--request-burst", "lots"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(
+    result.stderr,
+    /^olaf-bootstrap: --request-burst must be a number >= 0 \(0 = off\)/,
+  );
+  result = await run(["--reply-budget", "0"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(result.stderr, /^olaf-bootstrap: --reply-budget must be 1\.\.\d+, got 0/);
+  result = await run(["--session-quota", "0"]);
+  assert.equal(result.code, 2);
+  assertOneLineError(result.stderr, /^olaf-bootstrap: --session-quota must be an integer >= 1/);
+});

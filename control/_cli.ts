@@ -9,6 +9,7 @@ import {
   type LogLevel,
 } from "@logtape/logtape";
 import {
+  describeError,
   failure,
   integerFlag,
   listenForStop,
@@ -21,6 +22,7 @@ import { KvSessionStore } from "./kv_session_store.ts";
 import { serveControl } from "./serve.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { VERSION } from "./_state.ts";
+import { CONTROL_LIMITS, controlLimitHelp, controlLimitOptions, parseLimit } from "./limits.ts";
 
 const PROGRAM = "olaf-control";
 
@@ -35,11 +37,15 @@ Options:
                           needs --unstable-kv outside this workspace)
   --operator-token TOKEN  token that may rename or delete any session
                           (default: $OLAF_OPERATOR_TOKEN, else none)
-  --session-ttl DURATION  session lifetime after the host's last call: 90s, 10m, 1h,
-                          500ms or plain seconds (default 10m)
   --log-level LEVEL       trace, debug, info, warning, error or fatal (default info)
+  --config FILE.json      read limits from a JSON file; keys are the limit flag names
+                          (e.g. {"session-quota": 4, "session-ttl": "5m"}); flags win
   -h, --help              show this help and exit
   --version               print the version and exit
+
+Limits (each also a --config key and olaf_control_limit{name} in /metrics;
+durations: 90s, 10m, 1h, 500ms or plain seconds):
+${controlLimitHelp(26)}
 
 Exit status: 0 after SIGTERM, 130 after Ctrl-C, 1 when it cannot listen or open
 the KV database, 2 for bad flags.
@@ -54,6 +60,8 @@ interface Config {
   operatorToken?: string;
   sessionTtlMs: number;
   logLevel: LogLevel;
+  /** Limits given by flag or config file, by flag name (CONTROL_LIMITS). */
+  limits: Record<string, number>;
 }
 
 /** Parses a duration: `500ms`, `90s`, `10m`, `1h`, or plain seconds. */
@@ -66,6 +74,12 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
+/** Issue 12: one string option per limit flag (session-ttl is declared above). */
+const LIMIT_OPTIONS = Object.fromEntries(
+  CONTROL_LIMITS.filter((limit) => limit.flag !== "session-ttl")
+    .map((limit) => [limit.flag, { type: "string" as const }]),
+);
+
 /** The flags (other packages' helpers add theirs here). */
 const FLAGS = {
   host: { type: "string" },
@@ -76,6 +90,9 @@ const FLAGS = {
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
+  // --- issue 12: one flag per limit ---
+  config: { type: "string" },
+  ...LIMIT_OPTIONS,
 } as const;
 
 /** Turns the arguments into a config, or a usage request. */
@@ -94,14 +111,56 @@ export function parseConfig(
   if (values.kv === "") throw new UsageError("--kv needs a file path");
   const hostname = values.host ?? "0.0.0.0";
   if (hostname === "") throw new UsageError("--host must not be empty");
+  // --- issue 12: limits from the config file, then flags ---
+  const raw: Record<string, unknown> = {};
+  if (values.config !== undefined) Object.assign(raw, readLimitsFile(String(values.config)));
+  for (const limit of CONTROL_LIMITS) {
+    const value = (values as Record<string, unknown>)[limit.flag];
+    if (value !== undefined) raw[limit.flag] = value;
+  }
+  const limits: Record<string, number> = {};
+  for (const limit of CONTROL_LIMITS) {
+    if (raw[limit.flag] === undefined || limit.flag === "session-ttl") continue;
+    try {
+      limits[limit.flag] = parseLimit(limit, raw[limit.flag]);
+    } catch (error) {
+      throw new UsageError(describeError(error));
+    }
+  }
+  const ttl = raw["session-ttl"];
+  if (ttl !== undefined && typeof ttl !== "string" && typeof ttl !== "number") {
+    throw new UsageError(`--session-ttl: not a duration: ${JSON.stringify(ttl)}`);
+  }
+  // --- end issue 12 ---
   return {
     hostname,
     port,
     kvPath: values.kv,
     operatorToken: values["operator-token"] || env("OLAF_OPERATOR_TOKEN") || undefined,
-    sessionTtlMs: parseDuration(values["session-ttl"] ?? "10m"),
+    sessionTtlMs: parseDuration(ttl === undefined ? "10m" : String(ttl)),
     logLevel,
+    limits,
   };
+}
+
+/** The limits of a `--config` file: a JSON object whose keys are limit flag names. */
+function readLimitsFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Deno.readTextFileSync(path));
+  } catch (error) {
+    throw new UsageError(`--config ${path}: ${describeError(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`--config ${path}: must hold a JSON object`);
+  }
+  const known = CONTROL_LIMITS.map((limit) => limit.flag);
+  for (const key of Object.keys(parsed)) {
+    if (!known.includes(key)) {
+      throw new UsageError(`--config ${path}: unknown key "${key}" (known: ${known.join(", ")})`);
+    }
+  }
+  return parsed as Record<string, unknown>;
 }
 
 /** Prints the one error line (and the usage hint for usage errors); returns the exit status. */
@@ -152,7 +211,9 @@ export async function main(args: string[]): Promise<number> {
 
   let store: SessionStore;
   try {
-    store = config.kvPath ? await KvSessionStore.open(config.kvPath) : new MemorySessionStore();
+    store = config.kvPath
+      ? await KvSessionStore.open(config.kvPath)
+      : new MemorySessionStore({ maxSessions: config.limits["max-sessions"] });
   } catch (error) {
     return fail(error, `cannot open KV database ${config.kvPath}`);
   }
@@ -164,6 +225,8 @@ export async function main(args: string[]): Promise<number> {
       port: config.port,
       store,
       operatorToken: config.operatorToken,
+      ...controlLimitOptions(config.limits),
+      maxSessions: config.kvPath ? undefined : config.limits["max-sessions"],
       sessionTtlMs: config.sessionTtlMs,
     });
   } catch (error) {

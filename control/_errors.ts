@@ -19,25 +19,34 @@ export type ErrorCode =
   | "rate-limited"
   | "no-bootstrap"
   | "unavailable"
-  | "internal";
+  | "internal"
+  // --- issue 12: limits and join codes ---
+  | "session-quota"
+  | "join-code-required"
+  | "wrong-join-code"
+  | "request-timeout";
 
 /** An error that becomes a JSON response with the given status and code. */
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   readonly code: ErrorCode;
   readonly headers: Record<string, string>;
+  /** The limit (a flag name of CONTROL_LIMITS, or "join-code") this refusal counts against. */
+  readonly limit: string | undefined;
 
   constructor(
     status: ContentfulStatusCode,
     code: ErrorCode,
     message: string,
     headers: Record<string, string> = {},
+    limit?: string,
   ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.limit = limit;
   }
 }
 

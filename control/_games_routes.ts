@@ -11,13 +11,17 @@ import { parseAddresses, parseName, parsePeerId, requireObject } from "./_valida
 export function gamesRoutes(state: ControlState): Hono<JsonBodyEnv> {
   const app = new Hono<JsonBodyEnv>();
   const { rendezvous } = state;
-  const body = jsonBody(state.maxBodyBytes);
+  const body = jsonBody(state.maxBodyBytes, state.bodyTimeoutMs);
 
   app.post("/register", body, async (c) => {
     const input = requireObject(c.get("jsonBody"));
     const name = parseName(input.name);
     const peerId = parsePeerId(input.peerId);
-    return c.json(await rendezvous.register(name, peerId), 201);
+    // --- issue 12: session quota, join code, unlisted ---
+    const joinCode = optionalBoolean(input.joinCode, "joinCode");
+    const listed = optionalBoolean(input.listed, "listed");
+    const options = { client: state.quotaKey(c), joinCode, listed };
+    return c.json(await rendezvous.register(name, peerId, options), 201);
   });
 
   app.post("/poll", body, async (c) => {
@@ -34,7 +38,11 @@ export function gamesRoutes(state: ControlState): Hono<JsonBodyEnv> {
     const name = parseName(input.name);
     const peerId = parsePeerId(input.peerId);
     const addresses = parseAddresses(input.addresses, state.maxAddresses);
-    return c.json(await rendezvous.start(name, peerId, addresses));
+    const joinCode = input.joinCode;
+    if (joinCode !== undefined && (typeof joinCode !== "string" || joinCode.length > 64)) {
+      throw badRequest("joinCode must be a string of at most 64 characters");
+    }
+    return c.json(await rendezvous.start(name, peerId, addresses, joinCode));
   });
 
   app.get("/", async (c) => {
@@ -60,4 +68,9 @@ export function gamesRoutes(state: ControlState): Hono<JsonBodyEnv> {
   });
 
   return app;
+}
+
+function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw badRequest(`${field} must be true or false`);
 }

@@ -13,6 +13,13 @@ export interface MetricsInput {
   eventStreams: number;
   /** Handshake dialect totals, when attached (issue 14). */
   handshake?: HandshakeViewStats;
+  // --- issue 12: limits by name ---
+  /** The control plane's configured limits, by flag name. */
+  limits?: Readonly<Record<string, number>>;
+  /** Requests refused, by the name of the limit that refused them. */
+  refused?: Readonly<Record<string, number>>;
+  /** The attached bootstrap's configured limits, by name. */
+  bootstrapLimits?: Readonly<Record<string, number>>;
 }
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -26,7 +33,9 @@ export function formatMetrics(input: MetricsInput): string {
     samples: [labels: Record<string, string>, value: number][],
   ) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${formatLabels(labels)} ${value}`);
+    for (const [labels, value] of samples) {
+      lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
+    }
   };
   const { stats } = input;
   metric("olaf_bootstrap_attached", "gauge", "1 when a bootstrap server is attached.", [
@@ -60,6 +69,32 @@ export function formatMetrics(input: MetricsInput): string {
   ]);
   metric("olaf_event_streams", "gauge", "Open /events streams.", [[{}, input.eventStreams]]);
   if (input.handshake) formatHandshakeMetrics(input.handshake, metric); // handshake dialect (issue 14)
+  // --- issue 12: limits by name ---
+  const sorted = (record: Readonly<Record<string, number>> | undefined) =>
+    Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (input.limits) {
+    metric(
+      "olaf_control_limit",
+      "gauge",
+      "Configured control-plane limits, by flag name (0 = off).",
+      sorted(input.limits).map(([name, value]) => [{ name }, value]),
+    );
+    metric(
+      "olaf_control_refused_total",
+      "counter",
+      "HTTP requests refused, by the limit that refused them.",
+      sorted(input.refused).map(([limit, count]) => [{ limit }, count]),
+    );
+  }
+  if (input.bootstrapLimits) {
+    metric(
+      "olaf_bootstrap_limit",
+      "gauge",
+      "Configured bootstrap limits, by name (+Inf = off).",
+      sorted(input.bootstrapLimits).map(([name, value]) => [{ name }, value]),
+    );
+  }
+  // --- end issue 12 ---
   return lines.join("\n") + "\n";
 }
 
@@ -98,6 +133,12 @@ function formatHandshakeMetrics(
   );
 }
 // --- end handshake dialect ---
+
+function formatValue(value: number): string {
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
 
 function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);

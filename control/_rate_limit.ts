@@ -18,7 +18,7 @@ interface Bucket {
  * @param c The request context.
  * @returns The remote hostname.
  */
-function remoteAddress(c: Context): string | undefined {
+export function remoteAddress(c: Context): string | undefined {
   const env = c.env as { remoteAddr?: { hostname?: unknown } } | undefined;
   const hostname = env?.remoteAddr?.hostname;
   return typeof hostname === "string" ? hostname : undefined;

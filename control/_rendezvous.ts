@@ -10,6 +10,8 @@ export interface RendezvousOptions {
   store: SessionStore;
   ttlMs: number;
   maxGuests: number;
+  /** Open sessions per client key (issue 12). */
+  sessionQuota: number;
   operatorToken?: string;
   now: () => number;
 }
@@ -22,7 +24,24 @@ export interface Registration {
   createdAt: number;
   expiresAt: number;
   ttlMs: number;
+  /** The code guests must send to /games/start; only when one was asked for. */
+  joinCode?: string;
+  /** `false` when the session is left out of GET /games; absent when listed. */
+  listed?: false;
 }
+
+/** What a host may ask for at register time (issue 12). */
+export interface RegisterOptions {
+  /** Quota key of the client (its address); `undefined` = no quota (no address known). */
+  client?: string;
+  /** Generate a join code that /games/start then requires. */
+  joinCode?: boolean;
+  /** `false`: leave the session out of GET /games. */
+  listed?: boolean;
+}
+
+/** Clients whose sessions are tracked for the quota; the oldest is forgotten beyond. */
+const MAX_QUOTA_CLIENTS = 100_000;
 
 /** One guest in a poll answer. */
 export interface GuestAddresses {
@@ -57,12 +76,19 @@ export interface SessionSummary {
   expiresAt: number;
   ready: boolean;
   guests: number;
+  /** `true` when /games/start needs a join code; absent otherwise. */
+  joinCode?: true;
 }
 
 export class Rendezvous {
   readonly store: SessionStore;
   readonly ttlMs: number;
   #maxGuests: number;
+  #sessionQuota: number;
+  /** Client key -> name -> token hash of the sessions it registered (quota). */
+  #owned = new Map<string, Map<string, string>>();
+  /** Token hash -> client key, to follow renames. */
+  #ownerOf = new Map<string, string>();
   #operatorHash: Promise<string> | undefined;
   #now: () => number;
 
@@ -70,12 +96,18 @@ export class Rendezvous {
     this.store = options.store;
     this.ttlMs = options.ttlMs;
     this.#maxGuests = options.maxGuests;
+    this.#sessionQuota = options.sessionQuota;
     this.#now = options.now;
     this.#operatorHash = options.operatorToken ? sha256Hex(options.operatorToken) : undefined;
   }
 
-  async register(name: string, peerId: PeerId): Promise<Registration> {
+  async register(
+    name: string,
+    peerId: PeerId,
+    options: RegisterOptions = {},
+  ): Promise<Registration> {
     const token = newToken();
+    const joinCode = options.joinCode ? newJoinCode() : undefined;
     const now = this.#now();
     const record: SessionRecord = {
       name,
@@ -88,17 +120,30 @@ export class Rendezvous {
       polledAt: null,
       guests: [],
     };
-    const result = await this.store.insert(record, now);
+    if (joinCode !== undefined) record.joinCodeHash = await sha256Hex(joinCode);
+    if (options.listed === false) record.listed = false;
+    const { client } = options;
+    if (client !== undefined) await this.#claim(client, record.name, record.tokenHash, now);
+    let result;
+    try {
+      result = await this.store.insert(record, now);
+    } finally {
+      if (client !== undefined && result !== "inserted") this.#release(record.tokenHash);
+    }
     if (result === "taken") {
       throw new ApiError(409, "name-taken", `a session called ${quoted(name)} exists`);
     }
     if (result === "full") {
-      throw new ApiError(503, "unavailable", "too many open sessions, try again later", {
-        "Retry-After": "30",
-      });
+      throw new ApiError(
+        503,
+        "unavailable",
+        "too many open sessions, try again later",
+        { "Retry-After": "30" },
+        "max-sessions",
+      );
     }
     logger.debug("session {name} registered", { name });
-    return {
+    const registration: Registration = {
       name,
       peerId,
       token,
@@ -106,6 +151,66 @@ export class Rendezvous {
       expiresAt: record.expiresAt,
       ttlMs: this.ttlMs,
     };
+    if (joinCode !== undefined) registration.joinCode = joinCode;
+    if (record.listed === false) registration.listed = false;
+    return registration;
+  }
+
+  /**
+   * Reserves one of `client`'s session slots, or throws 429 `session-quota`.
+   * Slots of sessions that expired or were deleted are given back here,
+   * checked against the store. The last step after the checks is synchronous,
+   * so concurrent registrations cannot overshoot.
+   */
+  async #claim(client: string, name: string, tokenHash: string, now: number): Promise<void> {
+    let owned = this.#owned.get(client);
+    if (owned && owned.size >= this.#sessionQuota) {
+      for (const [ownedName, hash] of [...owned]) {
+        const current = await this.store.get(ownedName, now);
+        if (!current || current.tokenHash !== hash) this.#release(hash);
+      }
+    }
+    owned = this.#owned.get(client);
+    if (owned && owned.size >= this.#sessionQuota) {
+      throw new ApiError(
+        429,
+        "session-quota",
+        `this address already holds ${this.#sessionQuota} open sessions; ` +
+          "delete one or let one expire",
+        { "Retry-After": String(Math.ceil(this.ttlMs / 1000)) },
+        "session-quota",
+      );
+    }
+    if (!owned) {
+      this.#owned.set(client, owned = new Map());
+      if (this.#owned.size > MAX_QUOTA_CLIENTS) {
+        const [oldest, sessions] = this.#owned.entries().next().value!;
+        for (const hash of sessions.values()) this.#ownerOf.delete(hash);
+        this.#owned.delete(oldest);
+      }
+    }
+    owned.set(name, tokenHash);
+    this.#ownerOf.set(tokenHash, client);
+  }
+
+  /** Gives back the quota slot of the session with this token hash. */
+  #release(tokenHash: string): void {
+    const client = this.#ownerOf.get(tokenHash);
+    if (client === undefined) return;
+    this.#ownerOf.delete(tokenHash);
+    const owned = this.#owned.get(client);
+    if (!owned) return;
+    for (const [name, hash] of owned) if (hash === tokenHash) owned.delete(name);
+    if (owned.size === 0) this.#owned.delete(client);
+  }
+
+  /** Moves a quota slot to the session's new name. */
+  #renamed(tokenHash: string, newName: string): void {
+    const client = this.#ownerOf.get(tokenHash);
+    const owned = client === undefined ? undefined : this.#owned.get(client);
+    if (!owned) return;
+    for (const [name, hash] of owned) if (hash === tokenHash) owned.delete(name);
+    owned.set(newName, tokenHash);
   }
 
   async poll(
@@ -140,9 +245,38 @@ export class Rendezvous {
     return result.value;
   }
 
-  async start(name: string, peerId: PeerId, addresses: Address[]): Promise<StartAnswer> {
+  async start(
+    name: string,
+    peerId: PeerId,
+    addresses: Address[],
+    joinCode?: string,
+  ): Promise<StartAnswer> {
     const now = this.#now();
+    const codeHash = joinCode === undefined ? undefined : await sha256Hex(joinCode);
     const result = await this.store.update(name, now, (current) => {
+      if (current.joinCodeHash !== undefined) {
+        const ok = codeHash !== undefined && sameDigest(current.joinCodeHash, codeHash);
+        // An unlisted session does not admit it exists to a guest without its code.
+        if (!ok && current.listed === false) throw notFound(name, "join-code");
+        if (codeHash === undefined) {
+          throw new ApiError(
+            403,
+            "join-code-required",
+            `session ${quoted(name)} needs a joinCode`,
+            {},
+            "join-code",
+          );
+        }
+        if (!ok) {
+          throw new ApiError(
+            403,
+            "wrong-join-code",
+            `wrong joinCode for session ${quoted(name)}`,
+            {},
+            "join-code",
+          );
+        }
+      }
       if (current.polledAt === null) {
         throw new ApiError(
           409,
@@ -160,7 +294,13 @@ export class Rendezvous {
         guests[index] = { ...guests[index], addresses, updatedAt: now };
       } else {
         if (guests.length >= this.#maxGuests) {
-          throw new ApiError(409, "session-full", `the session has ${this.#maxGuests} guests`);
+          throw new ApiError(
+            409,
+            "session-full",
+            `the session has ${this.#maxGuests} guests`,
+            {},
+            "max-guests",
+          );
         }
         guests.push({ peerId, addresses, joinedAt: now, updatedAt: now });
       }
@@ -181,7 +321,7 @@ export class Rendezvous {
     total: number;
     games: SessionSummary[];
   }> {
-    const { total, sessions } = await this.store.list(this.#now(), page);
+    const { total, sessions } = await this.store.list(this.#now(), { ...page, listedOnly: true });
     return { total, games: sessions.map(summarize) };
   }
 
@@ -203,6 +343,7 @@ export class Rendezvous {
     if (result === "taken") {
       throw new ApiError(409, "name-taken", `a session called ${quoted(newName)} exists`);
     }
+    this.#renamed(renamed!.tokenHash, newName);
     logger.info("session {name} renamed to {newName}", { name, newName });
     return summarize(renamed!);
   }
@@ -238,7 +379,7 @@ function guestAddresses(guest: GuestRecord): GuestAddresses {
 }
 
 function summarize(record: SessionRecord): SessionSummary {
-  return {
+  const summary: SessionSummary = {
     name: record.name,
     peerId: record.peerId,
     createdAt: record.createdAt,
@@ -246,10 +387,19 @@ function summarize(record: SessionRecord): SessionSummary {
     ready: record.polledAt !== null,
     guests: record.guests.length,
   };
+  if (record.joinCodeHash !== undefined) summary.joinCode = true;
+  return summary;
 }
 
-function notFound(name: string): ApiError {
-  return new ApiError(404, "not-found", `no open session called ${quoted(name)}`);
+function notFound(name: string, limit?: string): ApiError {
+  return new ApiError(404, "not-found", `no open session called ${quoted(name)}`, {}, limit);
+}
+
+/** 8 characters of Crockford base32 (40 bits), easy to read out and type. */
+function newJoinCode(): string {
+  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => alphabet[b & 31]).join("");
 }
 
 function wrongToken(name: string): ApiError {

@@ -69,6 +69,9 @@ export function statsRoutes(state: ControlState): Hono {
       rateLimited: state.counters.rateLimited,
       eventStreams: state.counters.eventStreams,
       handshake: state.handshake?.stats(), // handshake dialect (issue 14)
+      limits: state.limits,
+      refused: state.refused,
+      bootstrapLimits: state.view?.limits,
     });
     return c.body(body, 200, { "Content-Type": METRICS_CONTENT_TYPE });
   });

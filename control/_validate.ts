@@ -1,7 +1,7 @@
 // Input validation for the rendezvous API. Every function throws ApiError 400
 // with a message that names the field, so bad input never reaches the store.
 import { isIPv4 } from "@olaf/protocol";
-import { badRequest } from "./_errors.ts";
+import { ApiError, badRequest } from "./_errors.ts";
 import type { Address, PeerId } from "./session_store.ts";
 
 /** Longest session name, in UTF-16 code units. */
@@ -83,7 +83,15 @@ export function canonicalIp(text: string): string | undefined {
 export function parseAddresses(value: unknown, max: number, field = "addresses"): Address[] {
   if (!Array.isArray(value)) throw badRequest(`${field} must be an array of [ip, port] pairs`);
   if (value.length === 0) throw badRequest(`${field} must not be empty`);
-  if (value.length > max) throw badRequest(`${field} may hold at most ${max} addresses`);
+  if (value.length > max) {
+    throw new ApiError(
+      400,
+      "bad-request",
+      `${field} may hold at most ${max} addresses`,
+      {},
+      "max-addresses",
+    );
+  }
   const seen = new Set<string>();
   const result: Address[] = [];
   value.forEach((pair: unknown, i) => {

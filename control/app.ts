@@ -18,8 +18,9 @@ import { Rendezvous } from "./_rendezvous.ts";
 import type { ControlState } from "./_state.ts";
 import { statsRoutes } from "./_stats_routes.ts";
 import type { BootstrapView } from "./bootstrap_view.ts";
-import { rateLimit } from "./_rate_limit.ts";
+import { addressKey, rateLimit, remoteAddress } from "./_rate_limit.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
+import { limitDefault } from "./limits.ts";
 
 const logger = getLogger(["olaf", "control"]);
 
@@ -100,6 +101,22 @@ export interface ControlAppOptions {
   sseKeepAliveMs?: number;
   /** Events queued per `/events` client before the oldest are dropped. Default 1 000. */
   sseQueueLimit?: number;
+  // --- issue 12: limits (flags and defaults in CONTROL_LIMITS, limits.ts) ---
+  /** Concurrent `/events` streams; beyond, 503 `unavailable` with Retry-After. Default 256. */
+  maxEventStreams?: number;
+  /**
+   * Open sessions one client may register (keyed like the rate limit:
+   * IPv4 address, IPv6 /64); beyond, 429 `session-quota`. Default 16.
+   */
+  sessionQuota?: number;
+  /** Time for a request body to arrive; beyond, 408 `request-timeout`. Default 10 000 ms. */
+  bodyTimeoutMs?: number;
+  /**
+   * Capacity of the default {@linkcode MemorySessionStore} (503 beyond), and
+   * `max-sessions` in `/metrics`. With your own `store`, only reported. Default 10 000.
+   */
+  maxSessions?: number;
+  // --- end issue 12 ---
   /** Ends every `/events` stream when aborted (so a server can shut down). */
   signal?: AbortSignal;
   /** Clock for session times and uptime, in milliseconds since the epoch. Default `Date.now`. */
@@ -145,29 +162,63 @@ export interface ControlAppOptions {
  */
 export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   const now = options.now ?? Date.now;
+  // --- issue 12: every limit resolved once, by its flag name (CONTROL_LIMITS) ---
+  const limit = (flag: string, value: number | undefined, name: string) =>
+    positive(value, limitDefault(flag), name);
+  const rate = options.rateLimit === false ? undefined : options.rateLimit ?? {};
+  const limits: Record<string, number> = {
+    "rate-limit-capacity": rate ? limit("rate-limit-capacity", rate.capacity, "capacity") : 0,
+    "rate-limit-refill": rate ? limit("rate-limit-refill", rate.refillPerSecond, "refill") : 0,
+    "rate-limit-max-clients": rate
+      ? limit("rate-limit-max-clients", rate.maxClients, "maxClients")
+      : 0,
+    "max-event-streams": limit("max-event-streams", options.maxEventStreams, "maxEventStreams"),
+    "sse-queue-limit": limit("sse-queue-limit", options.sseQueueLimit, "sseQueueLimit"),
+    "max-sessions": limit("max-sessions", options.maxSessions, "maxSessions"),
+    "session-quota": limit("session-quota", options.sessionQuota, "sessionQuota"),
+    "session-ttl": limit("session-ttl", options.sessionTtlMs, "sessionTtlMs"),
+    "max-guests": limit("max-guests", options.maxGuests, "maxGuests"),
+    "max-addresses": limit("max-addresses", options.maxAddresses, "maxAddresses"),
+    "max-body-bytes": limit("max-body-bytes", options.maxBodyBytes, "maxBodyBytes"),
+    "body-timeout": limit("body-timeout", options.bodyTimeoutMs, "bodyTimeoutMs"),
+  };
+  const refused: Record<string, number> = {};
+  // --- end issue 12 ---
   const state: ControlState = {
     view: options.bootstrap,
     handshake: options.handshake, // handshake dialect (issue 14)
     rendezvous: new Rendezvous({
-      store: options.store ?? new MemorySessionStore(),
-      ttlMs: positive(options.sessionTtlMs, 10 * 60_000, "sessionTtlMs"),
-      maxGuests: positive(options.maxGuests, 32, "maxGuests"),
+      store: options.store ?? new MemorySessionStore({ maxSessions: limits["max-sessions"] }),
+      ttlMs: limits["session-ttl"],
+      maxGuests: limits["max-guests"],
+      sessionQuota: limits["session-quota"],
       operatorToken: options.operatorToken || undefined,
       now,
     }),
     now,
     startedAt: now(),
-    maxAddresses: positive(options.maxAddresses, 16, "maxAddresses"),
-    maxBodyBytes: positive(options.maxBodyBytes, 16_384, "maxBodyBytes"),
+    maxAddresses: limits["max-addresses"],
+    maxBodyBytes: limits["max-body-bytes"],
     sseKeepAliveMs: positive(options.sseKeepAliveMs, 15_000, "sseKeepAliveMs"),
-    sseQueueLimit: positive(options.sseQueueLimit, 1_000, "sseQueueLimit"),
+    sseQueueLimit: limits["sse-queue-limit"],
     signal: options.signal,
     counters: { rateLimited: 0, eventStreams: 0 },
+    maxEventStreams: limits["max-event-streams"],
+    bodyTimeoutMs: limits["body-timeout"],
+    limits,
+    refused,
+    quotaKey: (c) => {
+      const address = remoteAddress(c);
+      const custom = options.rateLimit ? options.rateLimit.clientKey : undefined;
+      if (custom) return custom(c.req.raw, address);
+      return address === undefined ? undefined : addressKey(address);
+    },
   };
 
   const app = new Hono();
   app.onError((error, c) => {
     if (error instanceof ApiError) {
+      if (error.limit) refused[error.limit] = (refused[error.limit] ?? 0) + 1;
       return errorJson(c, error.status, error.code, error.message, error.headers);
     }
     logger.error("unexpected error on {method} {path}: {error}", {
@@ -199,8 +250,12 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   if (options.rateLimit !== false) {
     app.use(rateLimit({
       ...options.rateLimit,
+      capacity: limits["rate-limit-capacity"],
+      refillPerSecond: limits["rate-limit-refill"],
+      maxClients: limits["rate-limit-max-clients"],
       onLimited: (key) => {
         state.counters.rateLimited++;
+        refused["rate-limit"] = (refused["rate-limit"] ?? 0) + 1;
         options.rateLimit && options.rateLimit.onLimited?.(key);
       },
     }));

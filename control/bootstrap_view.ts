@@ -52,6 +52,11 @@ export interface BootstrapView {
    * @returns A function that stops the calls.
    */
   subscribe(listener: (event: BootstrapEvent) => void): () => void;
+  /**
+   * The server's configured limits by name (`Infinity` = off), reported in
+   * `/metrics` as `olaf_bootstrap_limit{name}`. Optional.
+   */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 /**

@@ -200,10 +200,88 @@ Deno.test("cli: parseDuration and parseConfig", () => {
     operatorToken: undefined,
     sessionTtlMs: 600_000,
     logLevel: "info",
+    limits: {},
   });
   assert.equal(parseConfig(["-h"], noEnv), "help");
   const env = (name: string) => (name === "OLAF_OPERATOR_TOKEN" ? "from-env" : undefined);
   assert.equal((parseConfig([], env) as { operatorToken?: string }).operatorToken, "from-env");
   const flag = parseConfig(["--operator-token", "from-flag"], env) as { operatorToken?: string };
   assert.equal(flag.operatorToken, "from-flag");
+});
+
+// --- issue 12: every limit is a flag and a config key, shown in /metrics ---
+Deno.test("cli: every limit has a flag in --help, a config key, and a gauge in /metrics", async () => {
+  const { CONTROL_LIMITS } = await import("./limits.ts");
+  const help = decoder.decode((await run(["--help"]).output()).stdout);
+  for (const limit of CONTROL_LIMITS) assert.ok(help.includes(`--${limit.flag} `), limit.flag);
+
+  const dir = await Deno.makeTempDir({ prefix: "olaf-control-limits-" });
+  await Deno.writeTextFile(
+    `${dir}/limits.json`,
+    JSON.stringify({ "session-quota": 3, "session-ttl": "2m", "max-event-streams": 99 }),
+  );
+  const child = run([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--config",
+    `${dir}/limits.json`,
+    "--max-event-streams",
+    "7",
+    "--rate-limit-refill",
+    "0",
+  ]).spawn();
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/listening on (http:\S+)/.test(text)) {
+      const { done, value } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    const url = text.match(/listening on (http:\S+)/)?.[1];
+    assert.ok(url, text);
+    const metrics = await (await fetch(new URL("/metrics", url))).text();
+    assert.match(metrics, /^olaf_control_limit\{name="session-quota"\} 3$/m); // config file
+    assert.match(metrics, /^olaf_control_limit\{name="session-ttl"\} 120000$/m);
+    assert.match(metrics, /^olaf_control_limit\{name="max-event-streams"\} 7$/m); // flag wins
+    assert.match(metrics, /^olaf_control_limit\{name="rate-limit-refill"\} 0$/m); // off
+    assert.match(metrics, /^olaf_control_limit\{name="body-timeout"\} 10000$/m); // default
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    lines.releaseLock();
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: bad limits are one clear line and exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "olaf-control-limits-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify({ "stream-cap": 1 }));
+    for (
+      const [args, pattern] of [
+        [["--session-quota", "0"], /--session-quota must be an integer >= 1/],
+        [["--max-event-streams", "many"], /--max-event-streams must be an integer/],
+        [["--body-timeout", "soon"], /--body-timeout: not a duration/],
+        [["--config", `${dir}/bad.json`], /unknown key "stream-cap"/],
+      ] as const
+    ) {
+      const out = await run([...args]).output();
+      assert.equal(out.code, 2, args.join(" "));
+      const stderr = decoder.decode(out.stderr).trimEnd();
+      // One error line, then the usage hint (the CLIs' one error style).
+      assert.deepEqual(stderr.split("\n").slice(1), ["Run with --help for usage."], stderr);
+      assert.match(stderr.split("\n")[0]!, pattern);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -192,12 +192,12 @@ export class KvSessionStore implements SessionStore, AsyncDisposable {
    */
   async list(
     now: number,
-    page: { offset: number; limit: number },
+    page: { offset: number; limit: number; listedOnly?: boolean },
   ): Promise<{ total: number; sessions: SessionRecord[] }> {
     const all: SessionRecord[] = [];
     for await (const entry of this.kv.list<SessionRecord>({ prefix: this.#sessionsPrefix() })) {
       const record = live(entry.value, now);
-      if (record) all.push(record);
+      if (record && !(page.listedOnly && record.listed === false)) all.push(record);
     }
     all.sort((a, b) => compareNames(a.name, b.name));
     return { total: all.length, sessions: all.slice(page.offset, page.offset + page.limit) };

@@ -58,6 +58,16 @@ export {
   type MemoryTraffic,
 } from "./memory_bootstrap_view.ts";
 
+export {
+  CONTROL_LIMITS,
+  type ControlLimit,
+  controlLimitHelp,
+  controlLimitOptions,
+  limitDefault,
+  type LimitKind,
+  parseLimit,
+} from "./limits.ts";
+
 export { VERSION } from "./_state.ts";
 
 if (import.meta.main) {

@@ -83,6 +83,10 @@ export interface SessionRecord {
   polledAt: number | null;
   /** Every guest that joined, in join order, one entry per guest peer id. */
   guests: GuestRecord[];
+  /** SHA-256 (hex) of the join code `/games/start` requires; absent = none. */
+  joinCodeHash?: string;
+  /** `false`: left out of `GET /games` (`list` with `listedOnly`); absent = listed. */
+  listed?: boolean;
 }
 
 /**
@@ -159,10 +163,13 @@ export interface SessionStore {
     now: number,
     change: (current: SessionRecord) => SessionRecord,
   ): Promise<RenameResult>;
-  /** One page of live sessions, sorted by name, and how many there are. */
+  /**
+   * One page of live sessions, sorted by name, and how many there are. With
+   * `listedOnly`, sessions with `listed: false` are left out of both.
+   */
   list(
     now: number,
-    page: { offset: number; limit: number },
+    page: { offset: number; limit: number; listedOnly?: boolean },
   ): Promise<{ total: number; sessions: SessionRecord[] }>;
   /** Releases what the store holds (a KV store it opened itself). */
   close(): Promise<void>;
@@ -303,10 +310,12 @@ export class MemorySessionStore implements SessionStore {
    */
   list(
     now: number,
-    page: { offset: number; limit: number },
+    page: { offset: number; limit: number; listedOnly?: boolean },
   ): Promise<{ total: number; sessions: SessionRecord[] }> {
     this.#sweep(now);
-    const names = [...this.#sessions.keys()].sort(compareNames);
+    const names = [...this.#sessions.keys()]
+      .filter((name) => !page.listedOnly || this.#sessions.get(name)!.listed !== false)
+      .sort(compareNames);
     const sessions = names.slice(page.offset, page.offset + page.limit)
       .map((name) => structuredClone(this.#sessions.get(name)!));
     return Promise.resolve({ total: names.length, sessions });
