@@ -578,17 +578,12 @@ export async function startNode(options: NodeOptions): Promise<OlafNode> {
   const app = nodeRoutes(node, options.token);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = await new Promise<Deno.HttpServer<Deno.NetAddr>>((resolve, reject) => {
-      try {
-        const s: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
-          hostname: options.httpHostname ?? "127.0.0.1",
-          port: options.httpPort ?? 0,
-          onListen: () => resolve(s),
-        }, app.fetch);
-      } catch (error) {
-        reject(error);
-      }
-    });
+    // Deno.serve binds synchronously (and throws then, e.g. for an address in use).
+    server = Deno.serve({
+      hostname: options.httpHostname ?? "127.0.0.1",
+      port: options.httpPort ?? 0,
+      onListen: () => {},
+    }, app.fetch);
   } catch (error) {
     await node.leave();
     throw error;
