@@ -33,7 +33,9 @@ Deno.test("seed endpoints over a real server: register, list, peers, as the seed
   assert.equal((await res.json()).peers.length, 2);
   res = await fetch(`${base}/`, { headers: { Accept: "application/json" } });
   assert.equal(res.status, 200);
-  assert.equal((await res.json()).peers, undefined); // still the control plane's own index
+  const index = await res.json();
+  assert.equal(index.peers, undefined); // still the control plane's own index, which names them
+  assert.ok(index.endpoints.includes("GET /seed/"));
 });
 
 Deno.test("seed POST /register: 400 when peer_url is missing or not an http(s) URL", async () => {
