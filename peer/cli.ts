@@ -40,6 +40,13 @@ Options:
                           (default: warning)
   -h, --help              show this help
 
+Node mode (an HTTP API instead of the chat; see the README, "Nodes"):
+  --http PORT             serve the node API on PORT (0: any free port); stdin is not read,
+                          leave with Ctrl-C, SIGTERM or POST /leave
+  --http-host ADDR        address of the API (default 127.0.0.1: this machine only)
+  --http-token TOKEN      require Authorization: Bearer TOKEN (default: $OLAF_NODE_TOKEN)
+  --name NAME             friendly name (default node-<first 8 hex digits of the node id>)
+
 Exit status: 0 after leaving, 1 when the room cannot be joined (ROOM_FULL, no
 answer), 2 for bad arguments.`;
 
@@ -140,6 +147,11 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         timeout: { type: "string" },
         "join-timeout": { type: "string" },
         "log-level": { type: "string" },
+        // node mode (issue 13)
+        http: { type: "string" },
+        "http-host": { type: "string" },
+        "http-token": { type: "string" },
+        name: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -195,6 +207,21 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   const log = getLogger(["olaf", "peer", "cli"]);
 
   try {
+    // --- node mode (issue 13): olaf-peer --http PORT -------------------------------------
+    if (options.http !== undefined) {
+      const { runNode } = await import("./_node_cli.ts");
+      return await runNode({
+        http: options.http,
+        httpHost: options["http-host"],
+        httpToken: options["http-token"],
+        name: options.name,
+        room: options.room,
+        bootstraps,
+        join: { port, hostname: options.hostname, heartbeatMs, peerTimeoutMs, joinTimeoutMs },
+        json,
+      }, io, fail);
+    }
+    // --- end node mode ----------------------------------------------------------------------
     let room: Room;
     try {
       room = await joinRoom(options.room, {
