@@ -46,6 +46,8 @@ export type Envelope = HelloEnvelope | MsgEnvelope | AckEnvelope;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Encodes an envelope (fixed key order, so the bytes are reproducible). */
@@ -80,9 +82,8 @@ function json(value: Record<string, unknown>): Uint8Array {
 
 /** Whether `name` may be a friendly name: 1..64 characters, no control characters. */
 export function validName(name: unknown): name is string {
-  // deno-lint-ignore no-control-regex
   return typeof name === "string" && name.length > 0 && name.length <= MAX_NAME_LENGTH &&
-    !/[\u0000-\u001f\u007f-\u009f]/.test(name);
+    !CONTROL.test(name);
 }
 
 /** Whether `id` looks like a node id (a lowercase UUID). */

@@ -210,16 +210,20 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     // --- node mode (issue 13): olaf-peer --http PORT -------------------------------------
     if (options.http !== undefined) {
       const { runNode } = await import("./_node_cli.ts");
-      return await runNode({
-        http: options.http,
-        httpHost: options["http-host"],
-        httpToken: options["http-token"],
-        name: options.name,
-        room: options.room,
-        bootstraps,
-        join: { port, hostname: options.hostname, heartbeatMs, peerTimeoutMs, joinTimeoutMs },
-        json,
-      }, io, fail);
+      return await runNode(
+        {
+          http: options.http,
+          httpHost: options["http-host"],
+          httpToken: options["http-token"],
+          name: options.name,
+          room: options.room,
+          bootstraps,
+          join: { port, hostname: options.hostname, heartbeatMs, peerTimeoutMs, joinTimeoutMs },
+          json,
+        },
+        io,
+        fail,
+      );
     }
     // --- end node mode ----------------------------------------------------------------------
     let room: Room;

@@ -187,7 +187,9 @@ Deno.test("node HTTP API: a bearer token protects every route", async () => {
   const wrong = await post(`${a.url}/message`, { msg: "x" }, { Authorization: "Bearer nope" });
   assert.equal(wrong.status, 401);
   await wrong.body?.cancel();
-  const right = await fetch(`${a.url}/peers`, { headers: { Authorization: "Bearer s3cret-token" } });
+  const right = await fetch(`${a.url}/peers`, {
+    headers: { Authorization: "Bearer s3cret-token" },
+  });
   assert.equal(right.status, 200);
   assert.equal(((await json(right)).peers as unknown[]).length, 1);
   assert.equal(a.stats.sent, 0); // the refused POST sent nothing

@@ -232,7 +232,9 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmReport> {
           };
           // The relayed hops are expected too: register them up front so nothing is missed.
           for (let k = 0; k < m; k++) {
-            for (let hop = 1; hop <= hops; hop++) expected.add(`${(k + hop) % n}|chain#${k}@${hop}`);
+            for (let hop = 1; hop <= hops; hop++) {
+              expected.add(`${(k + hop) % n}|chain#${k}@${hop}`);
+            }
           }
           break;
         }
