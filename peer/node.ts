@@ -148,9 +148,21 @@ export interface SendResult {
   readonly to: readonly string[];
 }
 
-/** Thrown by {@linkcode OlafNode.send} for a recipient that is not a verified member. */
+/**
+ * Thrown by {@linkcode OlafNode.send} for a recipient that is not a verified member
+ * (`POST /message` answers 404 `unknown-recipient`).
+ *
+ * @example
+ * ```ts
+ * import { UnknownRecipientError } from "@olaf/peer/node";
+ * const error = new UnknownRecipientError("bob");
+ * console.log(error.message); // no verified member "bob"
+ * ```
+ */
 export class UnknownRecipientError extends Error {
   /**
+   * Creates the error.
+   *
    * @param to The recipient asked for.
    */
   constructor(to: string | number) {
@@ -179,7 +191,29 @@ const SEEN_LIMIT = 4096;
 
 /**
  * A running node. Get one from {@linkcode startNode}; stop it with
- * {@linkcode OlafNode.close}.
+ * {@linkcode OlafNode.close}. Its methods are what the HTTP routes call.
+ *
+ * @example Send to every verified member and read an inbox without HTTP
+ * ```ts
+ * import { startBootstrap } from "@olaf/bootstrap";
+ * import { startNode } from "@olaf/peer/node";
+ * import assert from "node:assert/strict";
+ *
+ * await using bootstrap = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+ * const options = {
+ *   bootstraps: [`127.0.0.1:${bootstrap.localAddress.port}`],
+ *   room: "lobby",
+ *   join: { hostname: "127.0.0.1" },
+ * };
+ * await using a = await startNode({ ...options, name: "a" });
+ * await using b = await startNode({ ...options, name: "b" });
+ * while (!a.members().some((m) => m.verified)) await new Promise((r) => setTimeout(r, 20));
+ * const { to } = a.send("hello");
+ * assert.deepEqual(to, [b.nodeId]);
+ * while (b.inbox().length === 0) await new Promise((r) => setTimeout(r, 20));
+ * assert.equal(b.inbox()[0].from.friendly_name, "a");
+ * assert.equal(b.status().stats.received, 1);
+ * ```
  */
 export class OlafNode implements AsyncDisposable {
   /** This node's id (a random UUID). */
