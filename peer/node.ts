@@ -469,7 +469,11 @@ export class OlafNode implements AsyncDisposable {
     // A message: ack every copy (the ack may have been lost), deliver the first.
     this.room.sendTo(m.from, encodeEnvelope({ t: "ack", node: this.nodeId, id: envelope.id }));
     let seen = this.#seen.get(bound.node);
-    if (seen === undefined) this.#seen.set(bound.node, seen = new Set());
+    if (seen === undefined) {
+      this.#seen.set(bound.node, seen = new Set());
+      // Senders come and go: forget the oldest one's ids past the limit (bounded memory).
+      if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.keys().next().value!);
+    }
     if (seen.has(envelope.id)) {
       this.stats.duplicates++;
       return;
