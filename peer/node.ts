@@ -11,6 +11,7 @@
  * @module
  */
 import type { PeerRecord } from "@olaf/protocol";
+import { type Clock, systemClock } from "@olaf/protocol/net";
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -235,7 +236,7 @@ export class OlafNode implements AsyncDisposable {
   /** The HTTP server's address (`http://host:port`), set by {@linkcode startNode}. */
   url = "";
 
-  readonly #startedAt = Date.now();
+  #startedAt: number;
   readonly #retryMs: number;
   readonly #maxAttempts: number;
   readonly #inboxLimit: number;
@@ -247,7 +248,8 @@ export class OlafNode implements AsyncDisposable {
   readonly #lastHelloAt = new Map<string, number>();
   #seq = 0;
   #nextId = 1;
-  #ticker: ReturnType<typeof setInterval> | undefined;
+  #ticker: number | undefined;
+  readonly #clock: Clock;
   #leaving: Promise<void> | undefined;
   #leftResolve!: () => void;
   /** Resolves when the node has left its room (`POST /leave`, {@linkcode OlafNode.leave}). */
@@ -264,7 +266,10 @@ export class OlafNode implements AsyncDisposable {
     room.onMessage((m) => this.#receive(m));
     room.onPeerJoin((peer) => this.#hello(peer, false));
     room.onPeerLeave((peer) => this.#bindings.delete(key(peer)));
-    this.#ticker = setInterval(() => this.#tick(), this.#retryMs);
+    // The room's clock (a MemoryNetwork's in tests), so re-sends follow virtual time there.
+    this.#clock = options.join?.clock ?? systemClock;
+    this.#startedAt = this.#clock.now();
+    this.#schedule();
     // Introduce ourselves to everyone the bootstrap listed (they may already be members).
     room.send(encodeEnvelope({ t: "hello", node: nodeId, name, ack: false }));
   }
@@ -294,7 +299,7 @@ export class OlafNode implements AsyncDisposable {
       room: this.room.name,
       self: { ip: self.ip, port: self.port, id: self.id },
       peers: this.members(),
-      uptime: Math.round((Date.now() - this.#startedAt) / 1000),
+      uptime: Math.round((this.#clock.now() - this.#startedAt) / 1000),
       left: this.room.left,
       stats: this.stats,
     };
@@ -330,10 +335,10 @@ export class OlafNode implements AsyncDisposable {
       node: this.nodeId,
       name: this.name,
       id,
-      at: Date.now(),
+      at: this.#clock.now(),
       text,
     });
-    const now = performance.now();
+    const now = this.#clock.now();
     for (const [k, b] of targets) {
       this.stats.sent++;
       const p: Pending = { key: k, id, data, attempts: 0, nextAt: now };
@@ -377,7 +382,7 @@ export class OlafNode implements AsyncDisposable {
   /** Leaves the room (members are told with `bye`); the HTTP API keeps answering. */
   leave(): Promise<void> {
     if (this.#leaving) return this.#leaving;
-    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    if (this.#ticker !== undefined) this.#clock.clearTimer(this.#ticker);
     this.#ticker = undefined;
     this.#pending.clear();
     this.#leaving = this.room.leave().then(() => this.#leftResolve());
@@ -412,9 +417,18 @@ export class OlafNode implements AsyncDisposable {
     this.room.sendTo(b.record, p.data);
   }
 
+  #schedule(): void {
+    this.#ticker = this.#clock.setTimer(() => {
+      this.#ticker = undefined;
+      if (this.room.left || this.#leaving) return;
+      this.#tick();
+      this.#schedule();
+    }, this.#retryMs);
+  }
+
   #tick(): void {
     if (this.room.left) return;
-    const now = performance.now();
+    const now = this.#clock.now();
     const helloed = new Set<string>();
     for (const [k, p] of this.#pending) {
       if (now < p.nextAt) continue;
@@ -493,7 +507,7 @@ export class OlafNode implements AsyncDisposable {
       },
       msg: envelope.text,
       sent_at: envelope.at,
-      received_at: Date.now(),
+      received_at: this.#clock.now(),
     };
     this.stats.received++;
     this.#inbox.push(message);
@@ -544,7 +558,7 @@ export class OlafNode implements AsyncDisposable {
     if (hello.ack) b.introduced = true;
     else {
       // Answer every hello (at most one per retry period per address: a hello costs one back).
-      const now = performance.now();
+      const now = this.#clock.now();
       if (now - (this.#lastHelloAt.get(k) ?? -Infinity) >= this.#retryMs / 2) {
         this.#lastHelloAt.set(k, now);
         if (this.#lastHelloAt.size > 4 * SEEN_LIMIT) this.#lastHelloAt.clear();
@@ -552,7 +566,7 @@ export class OlafNode implements AsyncDisposable {
       }
     }
     if (b.introduced) {
-      const now = performance.now();
+      const now = this.#clock.now();
       for (const p of this.#pending.values()) {
         if (p.key === k && p.attempts === 0) this.#transmit(p, b, now);
       }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { encode } from "@olaf/protocol";
 import { bindDatagram } from "@olaf/protocol/net";
+import { MemoryNetwork } from "@olaf/protocol/memory-network";
 import { decodeEnvelope, encodeEnvelope } from "./_envelope.ts";
 import { type OlafNode, startNode } from "./node.ts";
 
@@ -235,4 +236,52 @@ Deno.test("verification: non-member datagrams and claims of another node's name 
   assert.deepEqual(bob.inbox().map((m) => [m.msg, m.from.friendly_name]), [["real", "alice"]]);
   const stats = await json(await fetch(`${bob.url}/stats`));
   assert.deepEqual(stats.rejected, { non_member: 2, name_claim: 3, malformed: 1 });
+});
+
+Deno.test("delivery: on a lossy, duplicating network every message arrives exactly once (app-level acks)", async () => {
+  const net = new MemoryNetwork({ seed: 7, delayMs: 5 });
+  await using bootstrap = await startBootstrap({ bind: net.bind, clock: net.clock, port: 5000 });
+  const nodes: OlafNode[] = [];
+  for (const [i, name] of ["alice", "bob", "carol"].entries()) {
+    let node: OlafNode | undefined;
+    const starting = startNode({
+      bootstraps: ["127.0.0.1:5000"],
+      room: "lossy",
+      name,
+      retryMs: 100,
+      join: { bind: net.bind, clock: net.clock, hostname: `10.0.0.${i + 1}` },
+    }).then((n) => (node = n));
+    assert.ok(await net.runUntil(() => node !== undefined, { timeoutMs: 30_000 }));
+    await starting;
+    nodes.push(node!);
+  }
+  try {
+    const [alice, bob, carol] = nodes;
+    const verified = () => nodes.every((n) => n.members().filter((m) => m.verified).length === 2);
+    assert.ok(await net.runUntil(verified, { timeoutMs: 30_000 }), "handshakes");
+    // From now on: 30% of datagrams lost, 20% delivered twice.
+    net.configure({ loss: 0.3, duplicate: 0.2 });
+    for (let i = 0; i < 30; i++) alice.send(`m${i}`);
+    const done = () => bob.inbox().length === 30 && carol.inbox().length === 30;
+    assert.ok(await net.runUntil(done, { timeoutMs: 60_000 }), "all 30 delivered to both");
+    assert.ok(await net.runUntil(() => alice.stats.acked === 60, { timeoutMs: 60_000 }), "acks");
+    for (const n of [bob, carol]) {
+      // Re-sent messages can overtake others: exactly once, not in order.
+      const got = n.inbox().map((m) => Number(m.msg.slice(1))).sort((a, b) => a - b);
+      assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => i));
+      assert.equal(n.stats.received, 30);
+    }
+    assert.ok(alice.stats.resent > 0, "losses were made up by re-sends");
+    assert.equal(alice.stats.undelivered, 0);
+    // Duplicated datagrams and re-sends whose ack was lost reached the receivers again.
+    assert.ok(bob.stats.duplicates + carol.stats.duplicates > 0, "copies were suppressed");
+    assert.equal(bob.stats.rejected.non_member + carol.stats.rejected.non_member, 0);
+  } finally {
+    net.configure({ loss: 0, duplicate: 0 });
+    for (const n of nodes) {
+      const closing = n.close();
+      await net.advance(10);
+      await closing;
+    }
+  }
 });
