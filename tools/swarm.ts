@@ -72,6 +72,8 @@ export interface SwarmReport {
   nodes: number;
   /** Time to start every node and have every node verify every other. */
   setupMs: number;
+  /** Baseline, same run: one bare `Room.sendTo` datagram, one hop, no envelope, no HTTP. */
+  baseline: { p50Ms: number; p99Ms: number };
   results: PatternResult[];
   /** No legitimate message lost and no forgery delivered. */
   ok: boolean;
@@ -169,6 +171,31 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmReport> {
     }
     const setupMs = Math.round(performance.now() - t0);
     log(`${n} nodes up and verified in ${setupMs} ms`);
+
+    // Baseline: bare datagrams between two members, timed from send to the receiver's event.
+    const base: number[] = [];
+    for (let k = 0; k < 50; k++) {
+      const a = nodes[k % n], b = nodes[(k + 1) % n];
+      const t = performance.now();
+      const got = new Promise<void>((resolve) => {
+        const off = b.room.onMessage(() => {
+          off();
+          resolve();
+        });
+      });
+      a.room.sendTo(b.room.self, "baseline"); // not an envelope: counted as malformed, no more
+      await Promise.race([got, sleep(1000)]);
+      base.push(performance.now() - t);
+    }
+    base.sort((x, y) => x - y);
+    const baseline = {
+      p50Ms: Math.round(percentile(base, 0.5) * 100) / 100,
+      p99Ms: Math.round(percentile(base, 0.99) * 100) / 100,
+    };
+    log(
+      `baseline: a bare Room.sendTo datagram, one hop: p50 ${baseline.p50Ms} ms, ` +
+        `p99 ${baseline.p99Ms} ms`,
+    );
 
     const cursors = nodes.map((node) => node.lastSeq);
     const results: PatternResult[] = [];
@@ -319,7 +346,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmReport> {
       results.push(result);
     }
     const ok = results.every((r) => r.delivered === r.sent && r.forgeriesDelivered === 0);
-    return { nodes: n, setupMs, results, ok };
+    return { nodes: n, setupMs, baseline, results, ok };
   } finally {
     for (const node of nodes) await node.close();
   }
