@@ -240,7 +240,7 @@ Deno.test("verification: non-member datagrams and claims of another node's name 
 
 Deno.test("delivery: on a lossy, duplicating network every message arrives exactly once (app-level acks)", async () => {
   const net = new MemoryNetwork({ seed: 7, delayMs: 5 });
-  await using bootstrap = await startBootstrap({ bind: net.bind, clock: net.clock, port: 5000 });
+  await using _bootstrap = await startBootstrap({ bind: net.bind, clock: net.clock, port: 5000 });
   const nodes: OlafNode[] = [];
   for (const [i, name] of ["alice", "bob", "carol"].entries()) {
     let node: OlafNode | undefined;
