@@ -46,6 +46,9 @@ function index(state: ControlState) {
       "GET /games?offset&limit",
       "PUT /games/:name?newName=X",
       "DELETE /games/:name",
+      "POST /register (seed)",
+      "GET /peers (seed)",
+      "GET /seed/",
     ],
   };
 }

@@ -15,6 +15,7 @@ import { gamesRoutes } from "./_games_routes.ts";
 import { handshakeRoutes } from "./_handshake_routes.ts"; // handshake dialect (issue 14)
 import type { HandshakeView } from "./handshake_view.ts"; // handshake dialect (issue 14)
 import { Rendezvous } from "./_rendezvous.ts";
+import { seedRoutes } from "./_seed_routes.ts";
 import type { ControlState } from "./_state.ts";
 import { statsRoutes } from "./_stats_routes.ts";
 import type { BootstrapView } from "./bootstrap_view.ts";
@@ -131,7 +132,9 @@ export interface ControlAppOptions {
  * - `GET /health`, `GET /stats`, `GET /rooms?offset&limit`, `GET /rooms/:name`,
  *   `GET /metrics` (Prometheus text), `GET /events` (server-sent events);
  * - `POST /games/register`, `POST /games/poll`, `POST /games/start`,
- *   `GET /games?offset&limit`, `PUT /games/:name?newName=X`, `DELETE /games/:name`.
+ *   `GET /games?offset&limit`, `PUT /games/:name?newName=X`, `DELETE /games/:name`;
+ * - the seed bootstrap's `POST /register`, `GET /peers` (also under `/seed/`, with its
+ *   listing at `GET /seed/`).
  *
  * The README of `@olaf/control` documents every shape. CORS is open (`*`).
  *
@@ -266,6 +269,7 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   app.route("/", dashboardRoute(state)); // GET / and /dashboard.js
   app.route("/games", gamesRoutes(state));
   app.route("/handshake", handshakeRoutes(state)); // handshake dialect (issue 14)
+  app.route("/", seedRoutes(state)); // the seed bootstrap's /register, /peers, and /seed/...
   // The cast only matters on Deno 2.5 (Deploy), where @types/node's global
   // RequestInit merges into Deno's and no longer matches the one in Hono's
   // types; `deno check` there fails without it. Deno 2.9 needs no cast.

@@ -52,6 +52,13 @@ Options:
   -h, --help              show this help
   --version               print the version
 
+Node mode (an HTTP API instead of the chat; see the README, "Nodes"):
+  --http PORT             serve the node API on PORT (0: any free port); stdin is not read,
+                          leave with Ctrl-C, SIGTERM or POST /leave
+  --http-host ADDR        address of the API (default 127.0.0.1: this machine only)
+  --http-token TOKEN      require Authorization: Bearer TOKEN (default: $OLAF_NODE_TOKEN)
+  --name NAME             friendly name (default node-<first 8 hex digits of the node id>)
+
 Exit status: 0 after leaving with Ctrl-D, 130 after Ctrl-C (also before joining),
 1 when the room cannot be joined (ROOM_FULL, no answer, cannot bind), 2 for bad
 arguments.`;
@@ -66,6 +73,11 @@ const FLAGS = {
   timeout: { type: "string" },
   "join-timeout": { type: "string" },
   "log-level": { type: "string" },
+  // node mode (issue 13)
+  http: { type: "string" },
+  "http-host": { type: "string" },
+  "http-token": { type: "string" },
+  name: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
   version: { type: "boolean", default: false },
 } as const;
@@ -225,6 +237,25 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   const log = getLogger(["olaf", "peer", "cli"]);
 
   try {
+    // --- node mode (issue 13): olaf-peer --http PORT -------------------------------------
+    if (options.http !== undefined) {
+      const { runNode } = await import("./_node_cli.ts");
+      return await runNode(
+        {
+          http: options.http,
+          httpHost: options["http-host"],
+          httpToken: options["http-token"],
+          name: options.name,
+          room: options.room,
+          bootstraps,
+          join: { port, hostname: options.hostname, heartbeatMs, peerTimeoutMs, joinTimeoutMs },
+          json,
+        },
+        io,
+        (message, status) => fail(status === 2 ? new UsageError(message) : new Error(message)),
+      );
+    }
+    // --- end node mode ----------------------------------------------------------------------
     let room: Room;
     if (!json) io.out(`* joining ${JSON.stringify(options.room)} via ${bootstraps.join(", ")}...`);
     try {
