@@ -270,8 +270,9 @@ export class SecureEndpoint {
       step = Step.IK1;
     } else {
       hs = this.#handshake(XX, true, undefined, e);
-      // Pad message 1 so that the answer can stay within 3x of it (QUIC's rule).
-      const bare = 32 + 9 + 7 + 16;
+      // Pad message 1 so that the answer can stay within 3x of it (QUIC's rule). Unpadded it is
+      // framing 7 + header 9 + e 32 + payload tag 16 (psk makes e a key) + mac 16 bytes.
+      const bare = 7 + 9 + 32 + 16 + 16;
       noise = hs.writeMessage(new Uint8Array(Math.max(0, this.#minInitiationBytes - bare)));
       step = Step.XX1;
     }
