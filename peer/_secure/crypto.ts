@@ -1,10 +1,11 @@
 /**
- * The primitives Olaf's Noise suite uses (`25519_ChaChaPoly_SHA256`), on the audited pure-JS
- * noble libraries, with one native fast path: X25519 through `node:crypto` (Deno, Node and Bun
- * all ship it). WebCrypto's X25519 is native too but only asynchronous, which a sans-IO core
- * cannot use on its receive path, and it measured slower than `node:crypto` in
- * `bench:secure` (figures in that file's output). A self-test at load picks the native path
- * only when it agrees with noble; otherwise noble alone is used.
+ * The primitives Olaf's Noise suite uses (`25519_ChaChaPoly_SHA256`). The reference is the
+ * audited pure-JS noble libraries; where `node:crypto` (native and synchronous, in Deno, Node and
+ * Bun) measures faster in `deno task bench:secure`, it is used instead (X25519 about 5x,
+ * ChaCha20-Poly1305 of 1 KiB about 2.5x; SHA-256/HMAC of short inputs is faster on noble), but
+ * only after a self-test at load shows it gives noble's answers (otherwise noble alone is used). WebCrypto's
+ * X25519 is native too but only asynchronous, which a sans-IO core cannot use on its receive
+ * path, and it measured slower than `node:crypto`.
  *
  * @module
  */
@@ -146,15 +147,27 @@ export function keyPairFromSecret(secretKey: Uint8Array, dh: Dh = defaultDh): Ke
   return { secretKey, publicKey: dh.publicKey(secretKey) };
 }
 
-/** SHA-256. */
-export function hash(data: Uint8Array): Uint8Array {
-  return sha256(data);
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+const nobleHash = (data: Uint8Array): Uint8Array => sha256(data);
+const nobleHmac = (key: Uint8Array, data: Uint8Array): Uint8Array => hmac(sha256, key, data);
+const nodeHash = (data: Uint8Array): Uint8Array =>
+  view(nodeCrypto.createHash("sha256").update(data).digest());
+const nodeHmac = (key: Uint8Array, data: Uint8Array): Uint8Array =>
+  view(nodeCrypto.createHmac("sha256", key).update(data).digest());
+
+// SHA-256 and HMAC stay on noble: per-call object set-up makes node:crypto slower for the short
+// inputs Noise hashes (bench:secure prints both).
+/** Which implementation SHA-256 and HMAC use: `"node"` (native) or `"noble"`. */
+export const hashImplementation: "node" | "noble" = "noble";
+
+/** SHA-256. */
+export const hash: (data: Uint8Array) => Uint8Array = nobleHash;
+
 /** HMAC-SHA256. */
-export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(sha256, key, data);
-}
+export const hmacSha256: (key: Uint8Array, data: Uint8Array) => Uint8Array = nobleHmac;
 
 /** RFC 5869 HKDF-SHA256 extract. */
 export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
@@ -176,25 +189,96 @@ function nonce(n: bigint): Uint8Array {
   return nonceBuf.slice();
 }
 
-/** ChaCha20-Poly1305 seal (ciphertext || 16-byte tag). */
-export function aeadSeal(key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array) {
-  return chacha20poly1305(key, nonce(n), ad).encrypt(plaintext);
-}
-
-/** ChaCha20-Poly1305 open; `undefined` when the tag does not verify. */
-export function aeadOpen(
+type Seal = (key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array) => Uint8Array;
+type Open = (
   key: Uint8Array,
   n: bigint,
   ad: Uint8Array,
   ciphertext: Uint8Array,
-): Uint8Array | undefined {
+) => Uint8Array | undefined;
+
+const nobleSeal: Seal = (key, n, ad, plaintext) =>
+  chacha20poly1305(key, nonce(n), ad).encrypt(plaintext);
+const nobleOpen: Open = (key, n, ad, ciphertext) => {
   if (ciphertext.length < 16) return undefined;
   try {
     return chacha20poly1305(key, nonce(n), ad).decrypt(ciphertext);
   } catch {
     return undefined;
   }
+};
+
+// node:crypto's option and cipher types do not list chacha20-poly1305's AAD/tag members.
+interface AeadCipher {
+  setAAD(ad: Uint8Array, options: { plaintextLength: number }): unknown;
+  update(data: Uint8Array): Buffer;
+  final(): Buffer;
+  getAuthTag(): Buffer;
+  setAuthTag(tag: Uint8Array): unknown;
 }
+const ALG = "chacha20-poly1305";
+const TAG = { authTagLength: 16 };
+
+const nodeSeal: Seal = (key, n, ad, plaintext) => {
+  const c = nodeCrypto.createCipheriv(ALG, key, nonce(n), TAG as never) as unknown as AeadCipher;
+  c.setAAD(ad, { plaintextLength: plaintext.length });
+  const body = c.update(plaintext);
+  c.final();
+  const out = new Uint8Array(plaintext.length + 16);
+  out.set(view(body));
+  out.set(view(c.getAuthTag()), plaintext.length);
+  return out;
+};
+const nodeOpen: Open = (key, n, ad, ciphertext) => {
+  if (ciphertext.length < 16) return undefined;
+  const len = ciphertext.length - 16;
+  try {
+    const d = nodeCrypto.createDecipheriv(
+      ALG,
+      key,
+      nonce(n),
+      TAG as never,
+    ) as unknown as AeadCipher;
+    d.setAAD(ad, { plaintextLength: len });
+    d.setAuthTag(ciphertext.subarray(len));
+    const body = d.update(ciphertext.subarray(0, len));
+    d.final();
+    return view(body);
+  } catch {
+    return undefined;
+  }
+};
+
+function nativeAeadAgrees(): boolean {
+  try {
+    const k = randomBytes(32), ad = randomBytes(19), p = randomBytes(100);
+    const c = nobleSeal(k, 7n, ad, p);
+    const bad = c.slice();
+    bad[0] ^= 1;
+    return equalBytes(nodeSeal(k, 7n, ad, p), c) && equalBytes(nodeOpen(k, 7n, ad, c)!, p) &&
+      nodeOpen(k, 7n, ad, bad) === undefined && nodeOpen(k, 8n, ad, c) === undefined &&
+      equalBytes(nodeSeal(k, 0n, ad, new Uint8Array(0)), nobleSeal(k, 0n, ad, new Uint8Array(0)));
+  } catch {
+    return false;
+  }
+}
+
+const nativeAead = nativeAeadAgrees();
+
+/** Which implementation ChaCha20-Poly1305 uses: `"node"` (native) or `"noble"`. */
+export const aeadImplementation: "node" | "noble" = nativeAead ? "node" : "noble";
+
+/** ChaCha20-Poly1305 seal (ciphertext || 16-byte tag). */
+export const aeadSeal: Seal = nativeAead ? nodeSeal : nobleSeal;
+
+/** ChaCha20-Poly1305 open; `undefined` when the tag does not verify. */
+export const aeadOpen: Open = nativeAead ? nodeOpen : nobleOpen;
+
+/** The pure-JS implementations, for benchmarks and cross-checks. */
+export const noble = { seal: nobleSeal, open: nobleOpen, hash: nobleHash, hmac: nobleHmac };
+
+/** The native implementations (may throw where `node:crypto` lacks them). */
+export const native = { seal: nodeSeal, open: nodeOpen, hash: nodeHash, hmac: nodeHmac };
 
 /** Constant-time-ish equality of two byte arrays (length is not secret). */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
