@@ -209,6 +209,23 @@ export class SecureEndpoint {
     return this.#peers.get(toHex(publicKey))?.address;
   }
 
+  /**
+   * Forget a peer (it left, or was removed from the allow-list): its sessions stop decrypting at
+   * once and its queued messages are dropped. Returns whether it was known.
+   */
+  remove(publicKey: Uint8Array): boolean {
+    const hex = toHex(publicKey);
+    const peer = this.#peers.get(hex);
+    if (peer === undefined) return false;
+    for (const s of [peer.current, peer.previous, peer.next]) {
+      if (s) this.#sessions.delete(s.localIndex);
+    }
+    const pending = this.#outgoing.get(peer.address);
+    if (pending) this.#forget(pending);
+    this.#peers.delete(hex);
+    return true;
+  }
+
   /** Next queued datagram to send. */
   pollTransmit(): SecureTransmit | undefined {
     return this.#transmits.shift();

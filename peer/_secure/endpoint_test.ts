@@ -309,3 +309,18 @@ Deno.test("non-secure and malformed datagrams: not ours, or dropped and counted,
   assert.ok(b.drops.malformed > 0);
   assert.equal(decode(new Uint8Array([19, 0, 0, 0, 0, 0, 0])).type, "EXTENSION");
 });
+
+Deno.test("remove(): a forgotten peer's sealed datagrams are dropped; a new handshake works", () => {
+  const { a, b } = connected();
+  a.send(1, B, ping(1));
+  const d = a.pollTransmit()!.data;
+  assert.equal(b.remove(A), true);
+  assert.equal(b.remove(A), false);
+  b.handleDatagram(1, d, "a");
+  assert.deepEqual(events(b), []);
+  assert.equal(b.drops["unknown-session"], 1);
+  assert.equal(b.send(1, A, ping(2)), "unknown");
+  a.connect(2, "b", B);
+  pump(2, { a, b });
+  assert.deepEqual(events(b).map((e) => e.type), ["session"]);
+});
