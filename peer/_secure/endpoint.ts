@@ -315,30 +315,45 @@ export class SecureEndpoint {
   }
 
   /**
-   * Seal `inner` (a whole Olaf datagram) for a peer. Returns `"sent"`, `"queued"` (no usable
-   * session yet: it goes out once the handshake completes) or `"unknown"` (no such peer; call
-   * {@linkcode connect} first).
+   * Seal `inner` (a whole Olaf datagram) for a peer and return the datagram and its address,
+   * for a link that builds bytes at poll time; `undefined` when no session can carry it now
+   * (then {@linkcode send} queues it). May start a rekey handshake (see {@linkcode pollTransmit}).
+   */
+  seal(now: number, publicKey: Uint8Array, inner: Uint8Array): SecureTransmit | undefined {
+    const peer = this.#peers.get(toHex(publicKey));
+    if (peer === undefined) return undefined;
+    const t = this.#seal(now, peer, inner);
+    if (t.rekey) this.#rekey(now, peer);
+    return t.transmit;
+  }
+
+  /**
+   * Seal `inner` for a peer and queue it for {@linkcode pollTransmit}. Returns `"sent"`,
+   * `"queued"` (no usable session yet: it goes out once the handshake completes) or `"unknown"`
+   * (no such peer; call {@linkcode connect} first).
    */
   send(now: number, publicKey: Uint8Array, inner: Uint8Array): "sent" | "queued" | "unknown" {
     const peer = this.#peers.get(toHex(publicKey));
     if (peer === undefined) return "unknown";
-    const s = peer.current;
-    if (s === undefined) {
+    const t = this.#seal(now, peer, inner);
+    if (t.transmit === undefined) {
       if (peer.queue.length < this.#maxQueued) peer.queue.push(inner);
-      return "queued";
-    }
+    } else this.#transmits.push(t.transmit);
+    if (t.rekey) this.#rekey(now, peer);
+    return t.transmit === undefined ? "queued" : "sent";
+  }
+
+  #seal(
+    now: number,
+    peer: Peer,
+    inner: Uint8Array,
+  ): { transmit: SecureTransmit | undefined; rekey: boolean } {
+    const s = peer.current;
+    if (s === undefined) return { transmit: undefined, rekey: false };
     const data = s.seal(inner);
-    if (data === undefined) {
-      peer.queue.push(inner);
-      this.#rekey(now, peer);
-      return "queued";
-    }
-    this.#transmits.push({ to: peer.address, data });
-    if (
-      s.sent >= this.#rekeyAfterMessages ||
-      (s.initiator && now - s.createdAt >= this.#rekeyAfterMs)
-    ) this.#rekey(now, peer);
-    return "sent";
+    const rekey = data === undefined || s.sent >= this.#rekeyAfterMessages ||
+      (s.initiator && now - s.createdAt >= this.#rekeyAfterMs);
+    return { transmit: data && { to: peer.address, data }, rekey };
   }
 
   /**

@@ -324,3 +324,14 @@ Deno.test("remove(): a forgotten peer's sealed datagrams are dropped; a new hand
   pump(2, { a, b });
   assert.deepEqual(events(b).map((e) => e.type), ["session"]);
 });
+
+Deno.test("seal(): bytes for a link to send itself, or undefined without a session", () => {
+  const { a, b } = connected();
+  const t = a.seal(1, B, ping(5))!;
+  assert.equal(t.to, "b");
+  assert.equal(a.pollTransmit(), undefined);
+  b.handleDatagram(1, t.data, "a");
+  const [m] = events(b);
+  assert.ok(m.type === "message" && m.datagram[m.datagram.length - 1] === 5);
+  assert.equal(a.seal(1, fixedIdentity(9).publicKey, ping(1)), undefined);
+});
