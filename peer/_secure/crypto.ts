@@ -88,30 +88,52 @@ export const nobleDh: Dh = {
   publicKey: (secretKey) => x25519.getPublicKey(secretKey),
 };
 
-/** Native X25519 through `node:crypto` (sync). */
-export const nodeDh: Dh = {
-  name: "node",
-  dh(secretKey, publicKey) {
-    const privateKey = nodeCrypto.createPrivateKey({
+// KeyObjects per key array: a handshake uses each ephemeral and static key in two or three
+// operations, and the static key in every handshake. Weak, so keys are not kept alive.
+const privateKeys = new WeakMap<Uint8Array, nodeCrypto.KeyObject>();
+const publicKeys = new WeakMap<Uint8Array, nodeCrypto.KeyObject>();
+
+function nodePrivate(secretKey: Uint8Array): nodeCrypto.KeyObject {
+  let k = privateKeys.get(secretKey);
+  if (k === undefined) {
+    k = nodeCrypto.createPrivateKey({
       key: der(PKCS8_X25519, secretKey) as unknown as Buffer,
       format: "der",
       type: "pkcs8",
     });
-    const pub = nodeCrypto.createPublicKey({
+    privateKeys.set(secretKey, k);
+  }
+  return k;
+}
+
+function nodePublic(publicKey: Uint8Array): nodeCrypto.KeyObject {
+  let k = publicKeys.get(publicKey);
+  if (k === undefined) {
+    k = nodeCrypto.createPublicKey({
       key: der(SPKI_X25519, publicKey) as unknown as Buffer,
       format: "der",
       type: "spki",
     });
-    const out = nodeCrypto.diffieHellman({ privateKey, publicKey: pub });
+    publicKeys.set(publicKey, k);
+  }
+  return k;
+}
+
+/** Native X25519 through `node:crypto` (sync). Callers must not mutate key arrays they pass. */
+export const nodeDh: Dh = {
+  name: "node",
+  dh(secretKey, publicKey) {
+    const out = nodeCrypto.diffieHellman({
+      privateKey: nodePrivate(secretKey),
+      publicKey: nodePublic(publicKey),
+    });
     return assertNonZero(new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice());
   },
   publicKey(secretKey) {
-    const privateKey = nodeCrypto.createPrivateKey({
-      key: der(PKCS8_X25519, secretKey) as unknown as Buffer,
+    const spki = nodeCrypto.createPublicKey(nodePrivate(secretKey)).export({
       format: "der",
-      type: "pkcs8",
+      type: "spki",
     });
-    const spki = nodeCrypto.createPublicKey(privateKey).export({ format: "der", type: "spki" });
     return new Uint8Array(spki.buffer, spki.byteOffset + spki.byteLength - 32, 32).slice();
   },
 };

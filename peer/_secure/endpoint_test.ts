@@ -335,3 +335,17 @@ Deno.test("seal(): bytes for a link to send itself, or undefined without a sessi
   assert.ok(m.type === "message" && m.datagram[m.datagram.length - 1] === 5);
   assert.equal(a.seal(1, fixedIdentity(9).publicKey, ping(1)), undefined);
 });
+
+Deno.test("the plaintext of a message never appears in any datagram, handshakes included", () => {
+  const a = endpoint(1), b = endpoint(2);
+  a.connect(0, "b");
+  const log = pump(0, { a, b });
+  const secret = new TextEncoder().encode("attack at dawn, the password is swordfish");
+  const inner = encode({ type: "APP_R", peers: [], payload: secret });
+  a.send(1, B, inner);
+  b.send(1, A, inner);
+  log.push(...pump(1, { a, b }));
+  const needle = toHex(secret.subarray(0, 12));
+  for (const w of log) assert.ok(!toHex(w.data).includes(needle), `${w.from} leaked plaintext`);
+  assert.equal(events(b).filter((e) => e.type === "message").length, 1);
+});

@@ -56,9 +56,20 @@ export function generateIdentity(): Identity {
   return identityFromSecret(ed25519.utils.randomSecretKey());
 }
 
+// Point decompression costs a field exponentiation; peers meet the same keys again (rekeys,
+// reconnections), so conversions are cached (bounded; cleared when full).
+const montgomeryCache = new Map<string, Uint8Array>();
+
 /** The Noise static (X25519) public key of an Ed25519 public key; throws on an invalid key. */
 export function staticKeyOf(publicKey: Uint8Array): Uint8Array {
-  return ed25519.utils.toMontgomery(publicKey);
+  const hex = toHex(publicKey);
+  let key = montgomeryCache.get(hex);
+  if (key === undefined) {
+    key = ed25519.utils.toMontgomery(publicKey);
+    if (montgomeryCache.size >= 4096) montgomeryCache.clear();
+    montgomeryCache.set(hex, key);
+  }
+  return key.slice();
 }
 
 /** Whether `publicKey` (Ed25519) is the identity behind Noise static key `staticKey`. */
