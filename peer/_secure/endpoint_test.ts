@@ -349,3 +349,22 @@ Deno.test("the plaintext of a message never appears in any datagram, handshakes 
   for (const w of log) assert.ok(!toHex(w.data).includes(needle), `${w.from} leaked plaintext`);
   assert.equal(events(b).filter((e) => e.type === "message").length, 1);
 });
+
+Deno.test("rekey continuity: datagrams sealed on the old session still open after the rekey", () => {
+  const a = endpoint(1, "s3cret", { rekeyAfterMessages: 3 }), b = endpoint(2);
+  a.connect(0, "b");
+  pump(0, { a, b });
+  events(a), events(b);
+  const inFlight: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    a.send(1, B, ping(i));
+    inFlight.push(a.pollTransmit()!.data); // held back, as if delayed on the path
+  }
+  pump(1, { a, b }); // the third send started an IK rekey; it completes now
+  assert.deepEqual(events(b).map((e) => e.type), ["session"]);
+  a.send(2, B, ping(3)); // on the new session
+  pump(2, { a, b });
+  for (const d of inFlight) b.handleDatagram(3, d, "a"); // late arrivals on the old one
+  const got = events(b).flatMap((e) => e.type === "message" ? [e.datagram.at(-1)] : []);
+  assert.deepEqual(got, [3, 0, 1, 2]);
+});
