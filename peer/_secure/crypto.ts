@@ -1,0 +1,346 @@
+/**
+ * The primitives Olaf's Noise suite uses (`25519_ChaChaPoly_SHA256`). The reference is the
+ * audited pure-JS noble libraries; where `node:crypto` (native and synchronous, in Deno, Node and
+ * Bun) measures faster in `deno task bench:secure`, it is used instead (X25519 about 5x,
+ * ChaCha20-Poly1305 of 1 KiB about 2.5x; SHA-256/HMAC of short inputs is faster on noble), but
+ * only after a self-test at load shows it gives noble's answers (otherwise noble alone is used). WebCrypto's
+ * X25519 is native too but only asynchronous, which a sans-IO core cannot use on its receive
+ * path, and it measured slower than `node:crypto`.
+ *
+ * @module
+ */
+import { x25519 } from "@noble/curves/ed25519.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { expand, extract } from "@noble/hashes/hkdf.js";
+import * as nodeCrypto from "node:crypto";
+
+/** An X25519 key pair (raw 32-byte keys). */
+export interface KeyPair {
+  /** Public key. */
+  readonly publicKey: Uint8Array;
+  /** Secret key. */
+  readonly secretKey: Uint8Array;
+}
+
+/** The X25519 implementation in use. */
+export interface Dh {
+  /** `"node"` (native, `node:crypto`) or `"noble"` (pure JS). */
+  readonly name: "node" | "noble";
+  /** X25519(secret, public); throws on a low-order public key (all-zero output). */
+  dh(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /** The public key of a secret key. */
+  publicKey(secretKey: Uint8Array): Uint8Array;
+}
+
+const PKCS8_X25519 = Uint8Array.from([
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+]);
+const SPKI_X25519 = Uint8Array.from([
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x03,
+  0x21,
+  0x00,
+]);
+
+function der(prefix: Uint8Array, key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + 32);
+  out.set(prefix);
+  out.set(key, prefix.length);
+  return out;
+}
+
+function assertNonZero(out: Uint8Array): Uint8Array {
+  let acc = 0;
+  for (const b of out) acc |= b;
+  if (acc === 0) throw new Error("x25519: low-order public key");
+  return out;
+}
+
+/** Pure-JS X25519 (noble). */
+export const nobleDh: Dh = {
+  name: "noble",
+  dh: (secretKey, publicKey) => assertNonZero(x25519.getSharedSecret(secretKey, publicKey)),
+  publicKey: (secretKey) => x25519.getPublicKey(secretKey),
+};
+
+// KeyObjects per key array: a handshake uses each ephemeral and static key in two or three
+// operations, and the static key in every handshake. Weak, so keys are not kept alive.
+const privateKeys = new WeakMap<Uint8Array, nodeCrypto.KeyObject>();
+const publicKeys = new WeakMap<Uint8Array, nodeCrypto.KeyObject>();
+
+function nodePrivate(secretKey: Uint8Array): nodeCrypto.KeyObject {
+  let k = privateKeys.get(secretKey);
+  if (k === undefined) {
+    k = nodeCrypto.createPrivateKey({
+      key: der(PKCS8_X25519, secretKey) as unknown as Buffer,
+      format: "der",
+      type: "pkcs8",
+    });
+    privateKeys.set(secretKey, k);
+  }
+  return k;
+}
+
+function nodePublic(publicKey: Uint8Array): nodeCrypto.KeyObject {
+  let k = publicKeys.get(publicKey);
+  if (k === undefined) {
+    k = nodeCrypto.createPublicKey({
+      key: der(SPKI_X25519, publicKey) as unknown as Buffer,
+      format: "der",
+      type: "spki",
+    });
+    publicKeys.set(publicKey, k);
+  }
+  return k;
+}
+
+/** Native X25519 through `node:crypto` (sync). Callers must not mutate key arrays they pass. */
+export const nodeDh: Dh = {
+  name: "node",
+  dh(secretKey, publicKey) {
+    const out = nodeCrypto.diffieHellman({
+      privateKey: nodePrivate(secretKey),
+      publicKey: nodePublic(publicKey),
+    });
+    return assertNonZero(new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice());
+  },
+  publicKey(secretKey) {
+    const spki = nodeCrypto.createPublicKey(nodePrivate(secretKey)).export({
+      format: "der",
+      type: "spki",
+    });
+    return new Uint8Array(spki.buffer, spki.byteOffset + spki.byteLength - 32, 32).slice();
+  },
+};
+
+function nativeAgrees(): boolean {
+  try {
+    const a = x25519.utils.randomSecretKey();
+    const b = x25519.utils.randomSecretKey();
+    const bPub = x25519.getPublicKey(b);
+    return equalBytes(nodeDh.dh(a, bPub), x25519.getSharedSecret(a, bPub)) &&
+      equalBytes(nodeDh.publicKey(a), x25519.getPublicKey(a));
+  } catch {
+    return false;
+  }
+}
+
+/** The X25519 implementation chosen at load: native when it agrees with noble. */
+export const defaultDh: Dh = nativeAgrees() ? nodeDh : nobleDh;
+
+/** `n` cryptographically random bytes. */
+export function randomBytes(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** A fresh X25519 key pair. */
+export function generateKeyPair(dh: Dh = defaultDh): KeyPair {
+  const secretKey = x25519.utils.randomSecretKey();
+  return { secretKey, publicKey: dh.publicKey(secretKey) };
+}
+
+/** The X25519 key pair of a given secret key. */
+export function keyPairFromSecret(secretKey: Uint8Array, dh: Dh = defaultDh): KeyPair {
+  return { secretKey, publicKey: dh.publicKey(secretKey) };
+}
+
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+const nobleHash = (data: Uint8Array): Uint8Array => sha256(data);
+const nobleHmac = (key: Uint8Array, data: Uint8Array): Uint8Array => hmac(sha256, key, data);
+const nodeHash = (data: Uint8Array): Uint8Array =>
+  view(nodeCrypto.createHash("sha256").update(data).digest());
+const nodeHmac = (key: Uint8Array, data: Uint8Array): Uint8Array =>
+  view(nodeCrypto.createHmac("sha256", key).update(data).digest());
+
+// SHA-256 and HMAC stay on noble: per-call object set-up makes node:crypto slower for the short
+// inputs Noise hashes (bench:secure prints both).
+/** Which implementation SHA-256 and HMAC use: `"node"` (native) or `"noble"`. */
+export const hashImplementation: "node" | "noble" = "noble";
+
+/** SHA-256. */
+export const hash: (data: Uint8Array) => Uint8Array = nobleHash;
+
+/** HMAC-SHA256. */
+export const hmacSha256: (key: Uint8Array, data: Uint8Array) => Uint8Array = nobleHmac;
+
+/** RFC 5869 HKDF-SHA256 extract. */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return extract(sha256, ikm, salt);
+}
+
+/** RFC 5869 HKDF-SHA256 expand. */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return expand(sha256, prk, info, length);
+}
+
+const nonceBuf = new Uint8Array(12);
+const nonceView = new DataView(nonceBuf.buffer);
+
+/** Noise's ChaChaPoly nonce: 32 zero bits then the 64-bit counter, little-endian. */
+function nonce(n: bigint): Uint8Array {
+  nonceView.setUint32(0, 0);
+  nonceView.setBigUint64(4, n, true);
+  return nonceBuf.slice();
+}
+
+type Seal = (key: Uint8Array, n: bigint, ad: Uint8Array, plaintext: Uint8Array) => Uint8Array;
+type Open = (
+  key: Uint8Array,
+  n: bigint,
+  ad: Uint8Array,
+  ciphertext: Uint8Array,
+) => Uint8Array | undefined;
+
+const nobleSeal: Seal = (key, n, ad, plaintext) =>
+  chacha20poly1305(key, nonce(n), ad).encrypt(plaintext);
+const nobleOpen: Open = (key, n, ad, ciphertext) => {
+  if (ciphertext.length < 16) return undefined;
+  try {
+    return chacha20poly1305(key, nonce(n), ad).decrypt(ciphertext);
+  } catch {
+    return undefined;
+  }
+};
+
+// node:crypto's option and cipher types do not list chacha20-poly1305's AAD/tag members.
+interface AeadCipher {
+  setAAD(ad: Uint8Array, options: { plaintextLength: number }): unknown;
+  update(data: Uint8Array): Buffer;
+  final(): Buffer;
+  getAuthTag(): Buffer;
+  setAuthTag(tag: Uint8Array): unknown;
+}
+const ALG = "chacha20-poly1305";
+const TAG = { authTagLength: 16 };
+
+const nodeSeal: Seal = (key, n, ad, plaintext) => {
+  const c = nodeCrypto.createCipheriv(ALG, key, nonce(n), TAG as never) as unknown as AeadCipher;
+  c.setAAD(ad, { plaintextLength: plaintext.length });
+  const body = c.update(plaintext);
+  c.final();
+  const out = new Uint8Array(plaintext.length + 16);
+  out.set(view(body));
+  out.set(view(c.getAuthTag()), plaintext.length);
+  return out;
+};
+const nodeOpen: Open = (key, n, ad, ciphertext) => {
+  if (ciphertext.length < 16) return undefined;
+  const len = ciphertext.length - 16;
+  try {
+    const d = nodeCrypto.createDecipheriv(
+      ALG,
+      key,
+      nonce(n),
+      TAG as never,
+    ) as unknown as AeadCipher;
+    d.setAAD(ad, { plaintextLength: len });
+    d.setAuthTag(ciphertext.subarray(len));
+    const body = d.update(ciphertext.subarray(0, len));
+    d.final();
+    return view(body);
+  } catch {
+    return undefined;
+  }
+};
+
+function nativeAeadAgrees(): boolean {
+  try {
+    const k = randomBytes(32), ad = randomBytes(19), p = randomBytes(100);
+    const c = nobleSeal(k, 7n, ad, p);
+    const bad = c.slice();
+    bad[0] ^= 1;
+    return equalBytes(nodeSeal(k, 7n, ad, p), c) && equalBytes(nodeOpen(k, 7n, ad, c)!, p) &&
+      nodeOpen(k, 7n, ad, bad) === undefined && nodeOpen(k, 8n, ad, c) === undefined &&
+      equalBytes(nodeSeal(k, 0n, ad, new Uint8Array(0)), nobleSeal(k, 0n, ad, new Uint8Array(0)));
+  } catch {
+    return false;
+  }
+}
+
+const nativeAead = nativeAeadAgrees();
+
+/** Which implementation ChaCha20-Poly1305 uses: `"node"` (native) or `"noble"`. */
+export const aeadImplementation: "node" | "noble" = nativeAead ? "node" : "noble";
+
+/** ChaCha20-Poly1305 seal (ciphertext || 16-byte tag). */
+export const aeadSeal: Seal = nativeAead ? nodeSeal : nobleSeal;
+
+/** ChaCha20-Poly1305 open; `undefined` when the tag does not verify. */
+export const aeadOpen: Open = nativeAead ? nodeOpen : nobleOpen;
+
+/** The pure-JS implementations, for benchmarks and cross-checks. */
+export const noble = { seal: nobleSeal, open: nobleOpen, hash: nobleHash, hmac: nobleHmac };
+
+/** The native implementations (may throw where `node:crypto` lacks them). */
+export const native = { seal: nodeSeal, open: nodeOpen, hash: nodeHash, hmac: nodeHmac };
+
+/** Constant-time-ish equality of two byte arrays (length is not secret). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i] ^ b[i];
+  return acc === 0;
+}
+
+/** Bytewise comparison (for tie-breaks): negative when `a < b`. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** Concatenation. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Parse lowercase or uppercase hex; throws on odd length or a non-hex digit. */
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error("invalid hex");
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

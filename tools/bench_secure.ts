@@ -1,0 +1,242 @@
+/**
+ * Secure-layer benchmark (`deno task bench:secure`). One run measures, each beside its baseline:
+ *
+ * 1. Primitives: X25519 on noble (pure JS, sync), `node:crypto` (native, sync) and WebCrypto
+ *    (native, async); ChaCha20-Poly1305 of 1 KiB and HMAC-SHA256 on noble and `node:crypto`.
+ *    The layer uses the fastest synchronous implementation that passes its self-test.
+ * 2. Handshakes per second on one core: complete XXpsk3 and IKpsk2 handshakes through
+ *    `SecureEndpoint`, both sides' work in this one thread (so one side's share is twice the
+ *    rate), beside the ceiling X25519 alone allows (8 operations per XX handshake).
+ *    Target >= 2,000/s.
+ * 3. 1 KiB messages, encrypted vs plaintext: over real UDP on loopback (sender and receiver in
+ *    this process: encode (+ seal), send, receive, (open +) decode), and the CPU cost alone
+ *    (no sockets). Target: encrypted >= 0.5x plaintext (over UDP, what an application sees).
+ *
+ * Flags: --seconds S per measurement (1), --window N datagrams in flight (64).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { decode, encode } from "@olaf/protocol";
+import { bindDatagram, type NetAddress } from "@olaf/protocol/net";
+import {
+  aeadImplementation,
+  defaultDh,
+  type Dh,
+  hashImplementation,
+  native,
+  noble,
+  nobleDh,
+  nodeDh,
+} from "../peer/_secure/crypto.ts";
+import { SecureEndpoint } from "../peer/_secure/endpoint.ts";
+import { generateIdentity, type Identity } from "../peer/_secure/identity.ts";
+import { roomKeys } from "../peer/_secure/room_keys.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "1" },
+    window: { type: "string", default: "64" },
+  },
+});
+const seconds = Number(values.seconds);
+const window = Number(values.window);
+
+function rate(fn: () => void, budgetMs = seconds * 1000): number {
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while ((elapsed = performance.now() - start) < budgetMs) {
+    for (let i = 0; i < 10; i++) fn();
+    n += 10;
+  }
+  return n / (elapsed / 1000);
+}
+
+async function rateAsync(fn: () => Promise<void>, budgetMs = seconds * 1000): Promise<number> {
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while ((elapsed = performance.now() - start) < budgetMs) {
+    await fn();
+    n++;
+  }
+  return n / (elapsed / 1000);
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+const ratio = (x: number) => x.toFixed(2);
+
+// ------------------------------------------------------------------ X25519
+
+console.log("== X25519 shared secrets per second (one core)");
+const a = x25519.utils.randomSecretKey();
+const bPub = x25519.getPublicKey(x25519.utils.randomSecretKey());
+const dhNoble = rate(() => void nobleDh.dh(a, bPub));
+const dhNode = rate(() => void nodeDh.dh(a, bPub));
+const kp = await crypto.subtle.generateKey({ name: "X25519" }, false, [
+  "deriveBits",
+]) as CryptoKeyPair;
+const web = await rateAsync(async () => {
+  const pub = await crypto.subtle.importKey(
+    "raw",
+    bPub as BufferSource,
+    { name: "X25519" },
+    false,
+    [],
+  );
+  await crypto.subtle.deriveBits({ name: "X25519", public: pub }, kp.privateKey, 256);
+});
+console.log(`noble (pure JS, sync)         ${fmt(dhNoble).padStart(8)}  1.00x (baseline)`);
+console.log(
+  `node:crypto (native, sync)    ${fmt(dhNode).padStart(8)}  ${ratio(dhNode / dhNoble)}x`,
+);
+console.log(`WebCrypto (native, async)     ${fmt(web).padStart(8)}  ${ratio(web / dhNoble)}x`);
+console.log(`in use: ${defaultDh.name} (WebCrypto is async: unusable on a sans-IO receive path)`);
+
+console.log("\n== ChaCha20-Poly1305 (1 KiB) and HMAC-SHA256 (128 B) per second");
+const key = new Uint8Array(32), ad = new Uint8Array(19), kib = new Uint8Array(1024);
+const small = new Uint8Array(128);
+const sealNoble = rate(() => void noble.seal(key, 1n, ad, kib));
+const sealNode = rate(() => void native.seal(key, 1n, ad, kib));
+const hmacNoble = rate(() => void noble.hmac(key, small));
+const hmacNode = rate(() => void native.hmac(key, small));
+console.log(
+  `seal  noble ${fmt(sealNoble).padStart(8)}  node ${fmt(sealNode).padStart(8)}  ` +
+    `${ratio(sealNode / sealNoble)}x  in use: ${aeadImplementation}`,
+);
+console.log(
+  `hmac  noble ${fmt(hmacNoble).padStart(8)}  node ${fmt(hmacNode).padStart(8)}  ` +
+    `${ratio(hmacNode / hmacNoble)}x  in use: ${hashImplementation}`,
+);
+
+// ------------------------------------------------------------------ handshakes
+
+const room = roomKeys("bench", "bench-secret");
+
+function handshakeRate(pattern: "XX" | "IK", dh: Dh): number {
+  const ids: Identity[] = [generateIdentity(), generateIdentity()];
+  return rate(() => {
+    const i = new SecureEndpoint({ identity: ids[0], room, dh });
+    const r = new SecureEndpoint({ identity: ids[1], room, dh });
+    i.connect(0, "r", pattern === "IK" ? ids[1].publicKey : undefined);
+    for (let t = i.pollTransmit(); t; t = i.pollTransmit()) {
+      r.handleDatagram(0, t.data, "i");
+      for (let u = r.pollTransmit(); u; u = r.pollTransmit()) i.handleDatagram(0, u.data, "r");
+    }
+    if (!i.peers.length) throw new Error("handshake did not complete");
+  });
+}
+
+console.log("\n== complete handshakes per second, both sides' work on this one core");
+const rates: Record<string, number> = {};
+for (const pattern of ["XX", "IK"] as const) {
+  for (const dh of [nodeDh, nobleDh]) {
+    const r = (rates[`${pattern} ${dh.name}`] = handshakeRate(pattern, dh));
+    console.log(
+      `${pattern}psk X25519 ${dh.name.padEnd(5)} ${fmt(r).padStart(6)}/s  ` +
+        `(each side ${fmt(2 * r).padStart(6)}/s)`,
+    );
+  }
+}
+const xx = rates[`XX ${defaultDh.name}`];
+// A complete XX handshake needs 8 X25519 operations (2 key generations, 6 DH).
+const ceiling = dhNode / 8;
+console.log(
+  `XX ${defaultDh.name} vs noble: ${ratio(xx / rates["XX noble"])}x; vs the X25519-only ` +
+    `ceiling measured above (${fmt(ceiling)}/s): ${ratio(xx / ceiling)}x`,
+);
+console.log(
+  `target >= 2,000 handshakes/s per core: ${xx >= 2000 ? "MET" : "NOT MET"} (complete: ` +
+    `${fmt(xx)}/s; one side's share: ${fmt(2 * xx)}/s ${2 * xx >= 2000 ? "MET" : "NOT MET"})`,
+);
+
+// ------------------------------------------------------------------ throughput
+
+const payload = new Uint8Array(1024).fill(0x61);
+const app = () => encode({ type: "APP_R", peers: [], payload });
+
+function pair(): { s: SecureEndpoint; r: SecureEndpoint; rKey: Uint8Array } {
+  const si = generateIdentity(), ri = generateIdentity();
+  const s = new SecureEndpoint({ identity: si, room });
+  const r = new SecureEndpoint({ identity: ri, room });
+  s.connect(0, "r");
+  for (let n = 0; n < 3; n++) {
+    for (let t = s.pollTransmit(); t; t = s.pollTransmit()) r.handleDatagram(0, t.data, "s");
+    for (let t = r.pollTransmit(); t; t = r.pollTransmit()) s.handleDatagram(0, t.data, "r");
+  }
+  while (r.pollEvent());
+  return { s, r, rKey: ri.publicKey };
+}
+
+console.log("\n== 1 KiB messages per second, CPU only (encode/decode vs + seal/open)");
+const cpuPlain = rate(() => {
+  const d = decode(app());
+  if (d.type !== "APP_R") throw new Error();
+});
+const cp = pair();
+const cpuSealed = rate(() => {
+  cp.s.send(0, cp.rKey, app());
+  cp.r.handleDatagram(0, cp.s.pollTransmit()!.data, "s");
+  const e = cp.r.pollEvent();
+  if (e?.type !== "message" || decode(e.datagram).type !== "APP_R") throw new Error();
+});
+console.log(
+  `plaintext ${fmt(cpuPlain).padStart(9)}/s  encrypted ${fmt(cpuSealed).padStart(9)}/s  ` +
+    `ratio ${ratio(cpuSealed / cpuPlain)}x (${fmt((cpuSealed * 1024) / 1e6)} MB/s sealed)`,
+);
+
+async function udpRate(sealed: boolean): Promise<number> {
+  const { s, r, rKey } = pair();
+  let received = 0;
+  const receiver = await bindDatagram({
+    hostname: "127.0.0.1",
+    port: 0,
+    onDatagram: (data) => {
+      if (sealed) {
+        r.handleDatagram(0, data, "s");
+        const e = r.pollEvent();
+        if (e?.type === "message" && decode(e.datagram).type === "APP_R") received++;
+      } else if (decode(data).type === "APP_R") received++;
+    },
+  });
+  const sender = await bindDatagram({ hostname: "127.0.0.1", port: 0 });
+  const to: NetAddress = receiver.localAddress;
+  let sent = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  while (performance.now() < deadline) {
+    // Closed loop: keep at most `window` datagrams in flight, counting losses out after 50 ms.
+    for (let i = 0; i < window; i++) {
+      if (sealed) {
+        s.send(0, rKey, app());
+        sender.send(s.pollTransmit()!.data, to);
+      } else sender.send(app(), to);
+      sent++;
+    }
+    const waitUntil = performance.now() + 50;
+    while (received < sent && performance.now() < waitUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    sent = received; // datagrams lost on loopback are not counted as throughput
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  await sender.close();
+  await receiver.close();
+  return received / elapsed;
+}
+
+console.log("\n== 1 KiB messages per second over UDP on loopback (one process, both ends)");
+const udpPlain = await udpRate(false);
+const udpSealed = await udpRate(true);
+const udpRatio = udpSealed / udpPlain;
+console.log(
+  `plaintext ${fmt(udpPlain).padStart(9)}/s  encrypted ${fmt(udpSealed).padStart(9)}/s  ` +
+    `ratio ${ratio(udpRatio)}x`,
+);
+console.log(
+  `target encrypted >= 0.5x plaintext over UDP: ${udpRatio >= 0.5 ? "MET" : "NOT MET"} ` +
+    `(${ratio(udpRatio)}x; CPU-only ratio ${ratio(cpuSealed / cpuPlain)}x)`,
+);
