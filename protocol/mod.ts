@@ -36,4 +36,5 @@ export * from "./address.ts";
 export * from "./peer_list.ts";
 export * from "./message.ts";
 export * from "./codec.ts";
+export * from "./reply_writer.ts";
 export * from "./slab.ts";
