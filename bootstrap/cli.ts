@@ -14,7 +14,7 @@ import {
   reset,
 } from "@logtape/logtape";
 import { type ControlServer, serveControl } from "@olaf/control";
-import { DEFAULT_LIMITS } from "./bootstrap_core.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
 import {
   type BootstrapOptions,
   type BootstrapServer,

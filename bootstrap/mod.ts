@@ -36,28 +36,31 @@
  *
  * @module
  */
-export * from "./bootstrap_core.ts";
-export * from "./server.ts";
+export { BootstrapCore, type BootstrapCoreOptions, type SourceAddress } from "./bootstrap_core.ts";
+export {
+  type BootstrapLimits,
+  DEFAULT_LIMITS,
+  type ResolvedBootstrapLimits,
+  resolveLimits,
+} from "./limits.ts";
+export {
+  type BootstrapOptions,
+  type BootstrapServer,
+  DEFAULT_BOOTSTRAP_PORT,
+  startBootstrap,
+} from "./server.ts";
 export { main, type MainOptions } from "./cli.ts";
+export type { ControlServer } from "@olaf/control";
 export type {
   BootstrapEvent,
   BootstrapStats,
   BootstrapView,
-  ControlServer,
+  DropReason,
   MemberInfo,
+  MemberLeftReason,
   RoomDetail,
   RoomSummary,
-} from "@olaf/control";
-export type {
-  BindOptions,
-  Clock,
-  Datagram,
-  DatagramBinder,
-  DatagramHandler,
-  DatagramImplementation,
-  DatagramSocket,
-  NetAddress,
-} from "@olaf/protocol/net";
+} from "./types.ts";
 import { main } from "./cli.ts";
 
 if (import.meta.main) {
