@@ -4,20 +4,18 @@
  */
 import {
   bootstrapReplyBytes,
-  BootstrapReplyWriter,
   ROOM_FULL_BYTES,
+  writeBootstrapReplyHeader,
+  writeReplyRecord,
   writeRoomFull,
 } from "@olaf/protocol";
-import { endpointKeyIPv4, endpointKeyPort, Slab } from "@olaf/protocol/internal";
-import type { Room } from "./_room.ts";
+import { Slab } from "@olaf/protocol/internal";
+import { copyRecord, type Room } from "./_room.ts";
 
 /** Builds the bootstrap's replies. */
 export class Replies {
   /** Outgoing datagrams are views of shared buffers (the socket owns what it is given). */
   readonly #slab = new Slab({ slabBytes: 16_384 });
-  readonly #writer = new BootstrapReplyWriter();
-  /** Indices picked for one reply. */
-  #picked = new Int32Array(0);
 
   /** A `ROOM_FULL`. */
   roomFull(): Uint8Array {
@@ -35,40 +33,32 @@ export class Replies {
    */
   bootstrapReply(room: Room, selfIndex: number, records: number, now: number): Uint8Array {
     const out = this.#slab.take(bootstrapReplyBytes(records));
-    const writer = this.#writer;
-    writer.begin(out, records);
+    let offset = writeBootstrapReplyHeader(out, records);
+    const view = new DataView(out.buffer, out.byteOffset, out.length);
     if (records === room.count) {
-      for (let i = 0; i < records; i++) this.#member(room, i);
+      for (let i = 0; i < records; i++) offset = writeMember(view, offset, room, i);
     } else {
       let left = records;
       if (selfIndex >= 0 && left > 0) {
-        this.#member(room, selfIndex);
+        offset = writeMember(view, offset, room, selfIndex);
         left--;
       }
       const lowest = room.lowestIndex();
       if (lowest !== selfIndex && left > 0) {
-        this.#member(room, lowest);
+        offset = writeMember(view, offset, room, lowest);
         left--;
       }
-      if (left > 0) {
-        if (this.#picked.length < left) this.#picked = new Int32Array(Math.max(left, 128));
-        const picked = this.#picked;
-        const n = room.mostRecent(left, selfIndex, lowest, now, picked);
-        for (let j = 0; j < n; j++) this.#member(room, picked[j]!);
-        // A room holds at least `records` members besides those two, so n === left.
-      }
+      // The room holds at least `left` others, so all `left` are found.
+      if (left > 0) offset = room.writeMostRecent(left, selfIndex, lowest, now, view, offset);
     }
-    if (selfIndex >= 0) {
-      const key = room.keyAt(selfIndex);
-      writer.self(endpointKeyIPv4(key), endpointKeyPort(key), room.idAt(selfIndex));
-    } else {
-      writer.noSelf();
-    }
+    // The recipient's own record last; 0.0.0.0:0 id 0 ("no record") for a non-member.
+    if (selfIndex >= 0) writeMember(view, offset, room, selfIndex);
+    else writeReplyRecord(out, offset, 0, 0, 0);
     return out;
   }
+}
 
-  #member(room: Room, index: number): void {
-    const key = room.keyAt(index);
-    this.#writer.member(endpointKeyIPv4(key), endpointKeyPort(key), room.idAt(index));
-  }
+/** Copies member `index`'s record (written by the codec when it joined) to `offset`. */
+function writeMember(out: DataView, offset: number, room: Room, index: number): number {
+  return copyRecord(room.recordsView, index, out, offset);
 }

@@ -54,6 +54,19 @@ Deno.test("Room: O(1) lookup, lowest id and top-k by recency agree with a full s
       const out = new Int32Array(12);
       const n = room.mostRecent(k % 12, selfIndex, lowest, now, out);
       assert.deepEqual([...out.subarray(0, n)], want);
+      // The reply's fused loop copies exactly those members' records.
+      const bytes = new Uint8Array(12 * 10 + 3).fill(0xee);
+      const end = room.writeMostRecent(
+        k % 12,
+        selfIndex,
+        lowest,
+        now,
+        new DataView(bytes.buffer),
+        3,
+      );
+      assert.equal(end, 3 + want.length * 10);
+      const expected = want.flatMap((i) => [...room.records.subarray(i * 10, i * 10 + 10)]);
+      assert.deepEqual([...bytes.subarray(3, end)], expected);
     }),
   );
 });

@@ -77,7 +77,8 @@ export {
 } from "./codec.ts";
 export {
   bootstrapReplyBytes,
-  BootstrapReplyWriter,
   ROOM_FULL_BYTES,
+  writeBootstrapReplyHeader,
+  writeReplyRecord,
   writeRoomFull,
 } from "./reply_writer.ts";

@@ -31,24 +31,32 @@ export function bootstrapReplyBytes(records: number): number {
 }
 
 /**
- * Writes a `BOOTSTRAP_R` into `target`, one record at a time: {@linkcode
- * BootstrapReplyWriter.begin} writes the header, {@linkcode
- * BootstrapReplyWriter.member} each listed member, {@linkcode
- * BootstrapReplyWriter.self} (or {@linkcode BootstrapReplyWriter.noSelf}) the
- * recipient's own record last. Addresses are IPv4 numbers; values are not
- * range-checked (callers hold validated numbers), but the record count and
- * the buffer bounds are.
+ * Starts a `BOOTSTRAP_R` of `records` members at the start of `target`:
+ * writes the header and returns where the first record goes. Then write the
+ * `records` member records and, last, the recipient's own record (`0.0.0.0:0`
+ * id 0 for "no record") with {@linkcode writeReplyRecord}. Functions, not an
+ * object, because this runs once per record on a bootstrap's hot path.
+ *
+ * @param target Buffer of at least {@linkcode bootstrapReplyBytes}(`records`) bytes.
+ * @param records Members the reply lists, 0..65535.
+ * @returns The offset of the first record.
+ * @throws {RangeError} When `records` is out of range or the reply does not fit.
  *
  * @example Write the reply a lone member gets
  * ```ts
- * import { bootstrapReplyBytes, BootstrapReplyWriter, decode } from "@olaf/protocol";
+ * import {
+ *   bootstrapReplyBytes,
+ *   decode,
+ *   writeBootstrapReplyHeader,
+ *   writeReplyRecord,
+ * } from "@olaf/protocol";
  * import assert from "node:assert/strict";
  *
  * const out = new Uint8Array(bootstrapReplyBytes(1));
- * const writer = new BootstrapReplyWriter();
- * writer.begin(out, 1);
- * writer.member(0x7f000001, 12346, 1763700000);
- * writer.self(0x7f000001, 12346, 1763700000);
+ * let offset = writeBootstrapReplyHeader(out, 1);
+ * offset = writeReplyRecord(out, offset, 0x7f000001, 12346, 1763700000); // the member
+ * offset = writeReplyRecord(out, offset, 0x7f000001, 12346, 1763700000); // self
+ * assert.equal(offset, out.length);
  * const reply = decode(out);
  * assert.equal(reply.type, "BOOTSTRAP_R");
  * if (reply.type === "BOOTSTRAP_R") {
@@ -56,82 +64,52 @@ export function bootstrapReplyBytes(records: number): number {
  * }
  * ```
  */
-export class BootstrapReplyWriter {
-  #out: Uint8Array = new Uint8Array(0);
-  #offset = 0;
-  #left = 0;
-
-  /**
-   * Starts a reply of `records` members at the start of `target`.
-   *
-   * @param target Buffer of at least {@linkcode bootstrapReplyBytes}(`records`) bytes.
-   * @param records Members the reply lists.
-   * @throws {RangeError} When `records` is not in 0..65535 or the reply does not fit.
-   */
-  begin(target: Uint8Array, records: number): void {
-    if (!(Number.isInteger(records) && records >= 0 && records <= MAX_PEER_COUNT)) {
-      throw new RangeError(`a reply lists 0..${MAX_PEER_COUNT} records, got ${records}`);
-    }
-    if (target.length < bootstrapReplyBytes(records)) {
-      throw new RangeError(
-        `${bootstrapReplyBytes(records)} bytes do not fit a buffer of ${target.length}`,
-      );
-    }
-    target[0] = MessageType.BOOTSTRAP_R;
-    target[1] = records >>> 8;
-    target[2] = records & 255;
-    this.#out = target;
-    this.#offset = HEADER_BYTES;
-    this.#left = records;
+export function writeBootstrapReplyHeader(target: Uint8Array, records: number): number {
+  if (!(Number.isInteger(records) && records >= 0 && records <= MAX_PEER_COUNT)) {
+    throw new RangeError(`a reply lists 0..${MAX_PEER_COUNT} records, got ${records}`);
   }
-
-  /** Records still to write before {@linkcode BootstrapReplyWriter.self}. */
-  get remaining(): number {
-    return this.#left;
+  if (target.length < bootstrapReplyBytes(records)) {
+    throw new RangeError(
+      `${bootstrapReplyBytes(records)} bytes do not fit a buffer of ${target.length}`,
+    );
   }
+  target[0] = MessageType.BOOTSTRAP_R;
+  target[1] = records >>> 8;
+  target[2] = records & 255;
+  return HEADER_BYTES;
+}
 
-  /**
-   * Writes the next member record.
-   *
-   * @param ipv4 Address as a number.
-   * @param port Port.
-   * @param id Member id.
-   * @throws {RangeError} Past the count given to `begin`.
-   */
-  member(ipv4: number, port: number, id: number): void {
-    if (this.#left <= 0) throw new RangeError("every record of the reply is written");
-    writePeerFields(this.#out, this.#offset, ipv4, port, id);
-    this.#offset += PEER_RECORD_BYTES;
-    this.#left--;
-  }
-
-  /**
-   * Writes the recipient's own record and ends the reply.
-   *
-   * @param ipv4 Recipient address as a number.
-   * @param port Recipient port.
-   * @param id Recipient id.
-   * @returns Bytes written in all.
-   * @throws {RangeError} When member records are missing.
-   */
-  self(ipv4: number, port: number, id: number): number {
-    if (this.#left !== 0) throw new RangeError(`${this.#left} member records are missing`);
-    writePeerFields(this.#out, this.#offset, ipv4, port, id);
-    const size = this.#offset + PEER_RECORD_BYTES;
-    this.#out = new Uint8Array(0);
-    this.#offset = 0;
-    return size;
-  }
-
-  /**
-   * Ends the reply with the "no record" self (`0.0.0.0:0`, id 0), for a
-   * recipient that is not a member.
-   *
-   * @returns Bytes written in all.
-   */
-  noSelf(): number {
-    return this.self(0, 0, 0);
-  }
+/**
+ * Writes one 10-byte peer record (`ipv4 | port | id`, big-endian) at
+ * `offset` from numbers. Values are not range-checked: callers hold
+ * validated numbers (a bootstrap's members), and the header's bounds check
+ * covers the records it counts.
+ *
+ * @param target Destination.
+ * @param offset Where the record goes.
+ * @param ipv4 Address as a number.
+ * @param port Port.
+ * @param id Peer id.
+ * @returns The offset after the record.
+ *
+ * @example
+ * ```ts
+ * import { writeReplyRecord } from "@olaf/protocol";
+ * import assert from "node:assert/strict";
+ * const out = new Uint8Array(10);
+ * assert.equal(writeReplyRecord(out, 0, 0x7f000001, 80, 2), 10);
+ * assert.deepEqual([...out], [127, 0, 0, 1, 0, 80, 0, 0, 0, 2]);
+ * ```
+ */
+export function writeReplyRecord(
+  target: Uint8Array,
+  offset: number,
+  ipv4: number,
+  port: number,
+  id: number,
+): number {
+  writePeerFields(target, offset, ipv4, port, id);
+  return offset + PEER_RECORD_BYTES;
 }
 
 /**
