@@ -10,7 +10,7 @@ import {
   writeRoomFull,
 } from "@olaf/protocol";
 import { Slab } from "@olaf/protocol/internal";
-import { copyRecord, type Room } from "./_room.ts";
+import { type Room, writeMember } from "./_room.ts";
 
 /** Builds the bootstrap's replies. */
 export class Replies {
@@ -34,31 +34,29 @@ export class Replies {
   bootstrapReply(room: Room, selfIndex: number, records: number, now: number): Uint8Array {
     const out = this.#slab.take(bootstrapReplyBytes(records));
     let offset = writeBootstrapReplyHeader(out, records);
-    const view = new DataView(out.buffer, out.byteOffset, out.length);
     if (records === room.count) {
-      for (let i = 0; i < records; i++) offset = writeMember(view, offset, room, i);
+      for (let i = 0; i < records; i++) offset = writeMemberOf(out, offset, room, i);
     } else {
       let left = records;
       if (selfIndex >= 0 && left > 0) {
-        offset = writeMember(view, offset, room, selfIndex);
+        offset = writeMemberOf(out, offset, room, selfIndex);
         left--;
       }
       const lowest = room.lowestIndex();
       if (lowest !== selfIndex && left > 0) {
-        offset = writeMember(view, offset, room, lowest);
+        offset = writeMemberOf(out, offset, room, lowest);
         left--;
       }
       // The room holds at least `left` others, so all `left` are found.
-      if (left > 0) offset = room.writeMostRecent(left, selfIndex, lowest, now, view, offset);
+      if (left > 0) offset = room.writeMostRecent(left, selfIndex, lowest, now, out, offset);
     }
     // The recipient's own record last; 0.0.0.0:0 id 0 ("no record") for a non-member.
-    if (selfIndex >= 0) writeMember(view, offset, room, selfIndex);
+    if (selfIndex >= 0) writeMemberOf(out, offset, room, selfIndex);
     else writeReplyRecord(out, offset, 0, 0, 0);
     return out;
   }
 }
 
-/** Copies member `index`'s record (written by the codec when it joined) to `offset`. */
-function writeMember(out: DataView, offset: number, room: Room, index: number): number {
-  return copyRecord(room.recordsView, index, out, offset);
+function writeMemberOf(out: Uint8Array, offset: number, room: Room, index: number): number {
+  return writeMember(out, offset, room.slots, index);
 }

@@ -437,7 +437,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       return true;
     });
     // Every member the report names was just heard of.
-    for (let i = 0; i < room.count; i++) room.touch(i, now);
+    room.touchAll(now);
 
     // Add the reported members the room did not have.
     for (let k = 0; k < keys.length; k++) {
