@@ -15,7 +15,7 @@ import {
   systemClock,
 } from "@olaf/protocol/net";
 import type { BootstrapEvent, BootstrapStats, BootstrapView } from "@olaf/control";
-import type { ResolvedBootstrapLimits } from "./bootstrap_core.ts";
+import type { ResolvedBootstrapLimits } from "./limits.ts";
 
 /** The server as the activity log sees it: the control plane's view plus the limits in force. */
 export interface ActivitySource extends BootstrapView {

@@ -7,6 +7,9 @@
  *    Also the core's own handling rate (joins/s without sockets), and the
  *    cost of a member report that replaces a whole room, at 250 and 1000
  *    members: the ratio shows it grows linearly (4x), not quadratically (16x).
+ *    And the cost of one JOIN_B (a member re-joining, reply included) in a
+ *    10-member and in a 1000-member room: replies stop at 101 records and
+ *    pick their members without sorting the room, so the ratio stays <= 3.
  * 2. Throughput: a closed-loop load generator (a separate process, many UDP
  *    sockets, each a member, spread over many rooms) against the bootstrap,
  *    and against a bare UDP echo server in the same runtime and adapter.
@@ -45,6 +48,7 @@ if (values.load !== undefined) {
 } else {
   if (!values["skip-memory"]) memoryBench();
   reportBench();
+  joinBench();
   if (!values["skip-udp"]) await udpBench();
 }
 
@@ -153,6 +157,73 @@ function reportBench(): void {
       `${(big * 1000).toFixed(0)} µs at 1000 (ratio ${
         (big / small).toFixed(1)
       }; linear 4, quadratic 16)`,
+  );
+}
+
+/**
+ * A room of `members` members and a function that times `rounds` JOIN_Bs from
+ * them (each a member re-joining with its own record, as a deployed peer
+ * does, the reply built and taken), in µs per JOIN_B.
+ */
+function joinRoomBench(members: number): (rounds: number) => number {
+  const core = new BootstrapCore({
+    maxMembersPerRoom: members,
+    requestsPerSecond: Infinity,
+    replyBytesPerSecond: Infinity,
+    emitEvents: false,
+  });
+  let now = 1_763_700_000_000;
+  const sources = Array.from(
+    { length: members },
+    (_, i) => ({ ipv4: 0x0a000000 + i, port: 40000 }),
+  );
+  const first = encode({ type: "JOIN_B", peers: [], room: "r" });
+  for (const source of sources) {
+    core.handleDatagram(first, source, now++);
+    while (core.pollTransmit() !== undefined);
+  }
+  const joins = core.room("r")!.members.map((m) =>
+    encode({ type: "JOIN_B", peers: [{ ip: m.ip, port: m.port, id: m.id }], room: "r" })
+  );
+  let next = 0;
+  return (rounds) => {
+    const start = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      const m = next++ % members;
+      core.handleDatagram(joins[m]!, sources[m]!, now++);
+      core.pollTransmit();
+    }
+    const elapsed = performance.now() - start;
+    if (core.stats().members !== members) throw new Error("members changed during the bench");
+    return (elapsed * 1000) / rounds;
+  };
+}
+
+/** JOIN_B cost at 10 and 1000 members: paired, alternating rounds; medians. */
+function joinBench(): void {
+  const small = joinRoomBench(10);
+  const big = joinRoomBench(1000);
+  small(50_000); // warm-up
+  big(50_000);
+  const smalls: number[] = [];
+  const bigs: number[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < 15; round++) {
+    const [s, b] = round % 2 === 0 ? [small(20_000), big(20_000)] : [0, big(20_000)];
+    const s2 = round % 2 === 0 ? s : small(20_000);
+    smalls.push(s2);
+    bigs.push(b);
+    ratios.push(b / s2);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+  const ratio = median(ratios);
+  console.log(
+    `JOIN_B in a room (15 paired rounds, medians): ${
+      median(smalls).toFixed(2)
+    } µs at 10 members, ` +
+      `${median(bigs).toFixed(2)} µs at 1000 (ratio ${ratio.toFixed(2)}; target <= 3) ${
+        ratio <= 3 ? "OK" : "OVER"
+      }`,
   );
 }
 

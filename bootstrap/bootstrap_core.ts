@@ -1,74 +1,38 @@
 import {
   decode,
   type DecodeOptions,
-  endpointKey,
-  endpointKeyIPv4,
-  endpointKeyPort,
   formatIPv4,
-  HEADER_BYTES,
   isIPv4,
   type Message,
   MessageType,
   normaliseHostname,
   parseIPv4,
-  PEER_RECORD_BYTES,
   type PeerList,
   peersThatFit,
   ProtocolError,
-  Slab,
-  writePeerFields,
 } from "@olaf/protocol";
-import { Fifo, type NetAddress, type Transmit } from "@olaf/protocol/net";
-import { MAX_ROOM_NAME_BYTES } from "@olaf/protocol"; // issue 16: one room-name limit
-
-export type { Transmit } from "@olaf/protocol/net";
-import { Room, STRIDE } from "./_room.ts";
+import { endpointKey, endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol/internal";
+import { Fifo, type NetAddress, type SansIoMachine, type Transmit } from "@olaf/protocol/sans-io";
+import { Replies } from "./_reply.ts";
+import type { Room } from "./_room.ts";
+import { type ExpiryHooks, Rooms } from "./_rooms.ts";
 import { type SourceBucket, SourceLimiter, takeBytes } from "./_rate_limiter.ts";
+import {
+  type BootstrapLimits,
+  positive,
+  type ResolvedBootstrapLimits,
+  resolveLimits,
+} from "./limits.ts";
+import { bootstrapReplyBytes, ROOM_FULL_BYTES } from "@olaf/protocol";
 import type {
   BootstrapEvent,
   BootstrapStats,
+  DropReason,
   MemberInfo,
+  MemberLeftReason,
   RoomDetail,
   RoomSummary,
-} from "@olaf/control";
-
-/**
- * Limits and timeouts of a bootstrap. Every field is optional; the defaults
- * match the deployed v1 bootstrap where it had one and are safe for a public
- * server otherwise.
- */
-export interface BootstrapLimits {
-  /** A room with no `JOIN_B` or `PEER_COLLECTOR` for this long is deleted. Default 15,000 ms. */
-  roomTimeoutMs?: number;
-  /**
-   * A member not heard from for this long is dropped from its room (see the
-   * README's membership policy). Default: `roomTimeoutMs`.
-   */
-  memberTimeoutMs?: number;
-  /** Concurrent rooms; a `JOIN_B` that would create one more gets `ROOM_FULL`. Default 10. */
-  maxRooms?: number;
-  /** Members per room (1..65535); a newcomer past it gets `ROOM_FULL`. Default 1000. */
-  maxMembersPerRoom?: number;
-  /** Longest room name in UTF-8 bytes; longer names are dropped. Default 255. */
-  maxRoomNameBytes?: number;
-  /** Longest datagram accepted; longer ones are dropped. Default 16,384. */
-  maxDatagramBytes?: number;
-  /**
-   * Largest reply in bytes. Default 1024, which deployed peers can read: a
-   * `BOOTSTRAP_R` then lists at most 101 members.
-   */
-  replyBudgetBytes?: number;
-  /** Requests accepted per second from one source IPv4 address. Default 20; `Infinity` = off. */
-  requestsPerSecond?: number;
-  /** Request burst per source address. Default 40. */
-  requestBurst?: number;
-  /** Reply bytes sent per second to one IPv4 address. Default 16,384; `Infinity` = off. */
-  replyBytesPerSecond?: number;
-  /** Reply-byte burst per address. Default 32,768. */
-  replyBytesBurst?: number;
-  /** Source addresses tracked by the rate limiter (oldest evicted past it). Default 65,536. */
-  maxTrackedSources?: number;
-}
+} from "./types.ts";
 
 /** Options of a {@linkcode BootstrapCore}. */
 export interface BootstrapCoreOptions extends BootstrapLimits {
@@ -80,92 +44,13 @@ export interface BootstrapCoreOptions extends BootstrapLimits {
   maxQueuedEvents?: number;
 }
 
-/** Every limit with its default applied. */
-export type ResolvedBootstrapLimits = Required<BootstrapLimits>;
-
 /** Where a datagram came from: a socket address, or an IPv4 number and port. */
 export type SourceAddress = NetAddress | { readonly ipv4: number; readonly port: number };
 
-/** The defaults of every {@linkcode BootstrapLimits} field. */
-export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
-  roomTimeoutMs: 15_000,
-  memberTimeoutMs: 15_000,
-  maxRooms: 10,
-  maxMembersPerRoom: 1000,
-  maxRoomNameBytes: MAX_ROOM_NAME_BYTES, // the peer refuses longer names up front
-  maxDatagramBytes: 16_384,
-  replyBudgetBytes: 1024,
-  requestsPerSecond: 20,
-  requestBurst: 40,
-  replyBytesPerSecond: 16_384,
-  replyBytesBurst: 32_768,
-  maxTrackedSources: 65_536,
-});
-
-const ROOM_FULL_BYTES = HEADER_BYTES + 4;
-/** Largest UDP payload over IPv4. */
-const MAX_UDP_PAYLOAD_BYTES = 65_507;
 /** Replies kept when nobody polls them (each datagram makes at most one). */
 const MAX_QUEUED_TRANSMITS = 4096;
 const MAX_ID = 0xffffffff;
-/** Ages are clamped to this (ms) in the recency sort key so that key stays exact. */
-const MAX_AGE_MS = 0x7fffffff;
-
-function positive(name: string, value: number, integer: boolean, max = Infinity): number {
-  const ok = integer ? Number.isInteger(value) : !Number.isNaN(value);
-  if (!ok || value <= 0 || value > max) {
-    const kind = integer ? "a positive integer" : "a positive number";
-    throw new RangeError(
-      `${name} must be ${kind}${max < Infinity ? ` <= ${max}` : ""}, got ${value}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Applies defaults and checks every limit.
- *
- * @param limits Limits to check.
- * @returns Every limit, defaults filled in.
- * @throws {RangeError} For a value that is not a positive number (or integer where one is needed).
- *
- * @example
- * ```ts
- * import { resolveLimits } from "@olaf/bootstrap";
- * import assert from "node:assert/strict";
- * assert.equal(resolveLimits({ maxRooms: 50 }).roomTimeoutMs, 15_000);
- * assert.throws(() => resolveLimits({ maxRooms: 0 }), RangeError);
- * ```
- */
-export function resolveLimits(limits: BootstrapLimits = {}): ResolvedBootstrapLimits {
-  /** The named limit, else `fallback`, checked to be a positive number or integer up to `max`. */
-  const limit = (
-    name: keyof BootstrapLimits,
-    integer: boolean,
-    max = Infinity,
-    fallback: number = DEFAULT_LIMITS[name],
-  ): number => positive(name, limits[name] ?? fallback, integer, max);
-
-  const roomTimeoutMs = limit("roomTimeoutMs", false);
-  const replyBudgetBytes = limit("replyBudgetBytes", true, MAX_UDP_PAYLOAD_BYTES);
-  if (replyBudgetBytes < HEADER_BYTES + 2 * PEER_RECORD_BYTES) {
-    throw new RangeError(`replyBudgetBytes must be at least 23, got ${replyBudgetBytes}`);
-  }
-  return {
-    roomTimeoutMs,
-    memberTimeoutMs: limit("memberTimeoutMs", false, Infinity, roomTimeoutMs),
-    maxRooms: limit("maxRooms", true),
-    maxMembersPerRoom: limit("maxMembersPerRoom", true, 65_535), // the u16 peer count
-    maxRoomNameBytes: limit("maxRoomNameBytes", true),
-    maxDatagramBytes: limit("maxDatagramBytes", true, MAX_UDP_PAYLOAD_BYTES),
-    replyBudgetBytes,
-    requestsPerSecond: limit("requestsPerSecond", false),
-    requestBurst: limit("requestBurst", false),
-    replyBytesPerSecond: limit("replyBytesPerSecond", false),
-    replyBytesBurst: limit("replyBytesBurst", false),
-    maxTrackedSources: limit("maxTrackedSources", true),
-  };
-}
+const MAX_PORT = 0xffff;
 
 /** IPv4 number of a socket hostname (`"::ffff:a.b.c.d"` included), or -1. */
 function sourceIPv4(hostname: string): number {
@@ -218,7 +103,7 @@ function sourceIPv4(hostname: string): number {
  * assert.equal(core.pollTimeout(), now + 15_000);
  * ```
  */
-export class BootstrapCore {
+export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   /** The limits in force, defaults applied. */
   readonly limits: Readonly<ResolvedBootstrapLimits>;
   /**
@@ -230,11 +115,8 @@ export class BootstrapCore {
   readonly #decodeOptions: DecodeOptions;
   readonly #maxReplyRecords: number;
   readonly #limiter: SourceLimiter;
-
-  readonly #rooms = new Map<string, Room>();
-  /** Min-heap of rooms by `heapKey`: when each must be looked at again. */
-  readonly #heap: Room[] = [];
-  #members = 0;
+  readonly #rooms: Rooms;
+  readonly #replies = new Replies();
   #lastId = 0;
   #now = 0;
 
@@ -245,11 +127,14 @@ export class BootstrapCore {
   #datagramsOut = 0;
   #bytesIn = 0;
   #bytesOut = 0;
-  readonly #drops = new Map<string, number>();
-  /** Outgoing datagrams are views of shared buffers (the socket owns what it is given). */
-  readonly #slab = new Slab({ slabBytes: 16_384 });
-  /** Scratch space for the recency sort of big rooms. */
-  #scratch: Float64Array = new Float64Array(0);
+  readonly #drops = new Map<DropReason, number>();
+
+  /** Expiry's report back: events for every member and room it removes. */
+  readonly #expiry: ExpiryHooks = {
+    memberLeft: (room, index, reason, now) =>
+      this.#memberLeft(room, room.keyAt(index), room.idAt(index), reason, now),
+    roomExpired: (room, now) => this.#event({ type: "room-expired", room: room.name, at: now }),
+  };
 
   /**
    * Creates an empty bootstrap.
@@ -275,6 +160,7 @@ export class BootstrapCore {
       replyBytesBurst: this.limits.replyBytesBurst,
       maxSources: this.limits.maxTrackedSources,
     });
+    this.#rooms = new Rooms(this.limits);
   }
 
   /**
@@ -298,13 +184,13 @@ export class BootstrapCore {
       to = from;
     } else {
       ipv4 = from.ipv4;
-      if (!(Number.isInteger(ipv4) && ipv4 >= 0 && ipv4 <= 0xffffffff)) {
+      if (!(Number.isInteger(ipv4) && ipv4 >= 0 && ipv4 <= MAX_ID)) {
         return this.#drop("invalid-source");
       }
       to = { hostname: formatIPv4(ipv4), port: from.port };
     }
     const port = from.port;
-    if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) {
+    if (!(Number.isInteger(port) && port >= 0 && port <= MAX_PORT)) {
       return this.#drop("invalid-source");
     }
     if (bytes.length > this.limits.maxDatagramBytes) return this.#drop("datagram-too-large");
@@ -346,11 +232,14 @@ export class BootstrapCore {
   }
 
   /**
-   * The next datagram to send, or `undefined`.
+   * The next datagram to send, or `undefined`. Replies are built when their
+   * request is handled, so `now` changes nothing (it is there for the
+   * {@linkcode SansIoMachine} contract).
    *
+   * @param _now Current time in ms since the epoch (optional).
    * @returns A reply and its destination.
    */
-  pollTransmit(): Transmit | undefined {
+  pollTransmit(_now?: number): Transmit | undefined {
     return this.#transmits.shift();
   }
 
@@ -371,21 +260,21 @@ export class BootstrapCore {
    * @returns The deadline.
    */
   pollTimeout(): number | undefined {
-    return this.#heap[0]?.heapKey;
+    return this.#rooms.nextDeadline();
   }
 
   /**
    * Totals for the control plane.
    *
    * @param now Current time (for `uptimeMs`); default: the latest time the core was given.
-   * @returns A snapshot.
+   * @returns A snapshot: a fresh object, later traffic does not change it.
    */
   stats(now: number = this.#now): BootstrapStats {
     return {
       startedAt: this.#startedAt,
       uptimeMs: Math.max(0, now - this.#startedAt),
       rooms: this.#rooms.size,
-      members: this.#members,
+      members: this.#rooms.members,
       datagramsIn: this.#datagramsIn,
       datagramsOut: this.#datagramsOut,
       bytesIn: this.#bytesIn,
@@ -406,7 +295,7 @@ export class BootstrapCore {
     const rooms: RoomSummary[] = [];
     let index = 0;
     if (limit > 0) {
-      for (const room of this.#rooms.values()) {
+      for (const room of this.#rooms.byName.values()) {
         if (index++ < offset) continue;
         rooms.push(summary(room));
         if (rooms.length >= limit) break;
@@ -425,11 +314,8 @@ export class BootstrapCore {
     const room = this.#rooms.get(name);
     if (room === undefined) return undefined;
     const members: MemberInfo[] = new Array(room.count);
-    const slots = room.slots;
     for (let i = 0; i < room.count; i++) {
-      const o = i * STRIDE;
-      const key = slots[o]!;
-      members[i] = { ...memberRecord(key, slots[o + 1]!), lastSeen: slots[o + 2]! };
+      members[i] = { ...memberRecord(room.keyAt(i), room.idAt(i)), lastSeen: room.seenAt(i) };
     }
     return { ...summary(room), members };
   }
@@ -461,11 +347,10 @@ export class BootstrapCore {
     if (index < 0) {
       index = this.#addMember(room, ipv4, port, this.#acceptableId(room, claimed, -1), now);
     } else {
-      const o = index * STRIDE;
-      room.slots[o + 2] = now;
-      if (claimed !== room.slots[o + 1]) {
+      room.touch(index, now);
+      if (claimed !== room.idAt(index)) {
         if (this.#plausibleId(claimed) && room.indexOfId(claimed, index) < 0) {
-          room.slots[o + 1] = this.#keepId(claimed);
+          room.setId(index, this.#keepId(claimed));
         }
       }
     }
@@ -495,7 +380,7 @@ export class BootstrapCore {
       // A collector is direct evidence that its sender is alive and in the room.
       index = room.indexOfKey(key);
       if (index >= 0) {
-        room.slots[index * STRIDE + 2] = now;
+        room.touch(index, now);
       } else if (room.count < this.limits.maxMembersPerRoom) {
         index = this.#addMember(room, ipv4, port, this.#nextId(now), now);
       } else {
@@ -536,31 +421,23 @@ export class BootstrapCore {
       positions.push(i);
     }
 
-    // Drop the members the report leaves out, compacting in place (join order kept).
-    // Sets, not room scans, answer "already a member?" and "id taken?" below:
-    // a report of n members then costs O(n), not O(n^2).
-    const slots = room.slots;
+    // Drop the members the report leaves out (join order kept). Sets, not
+    // room scans, answer "already a member?" and "id taken?" below: a report
+    // of n members then costs O(n), not O(n^2).
     const present = new Set<number>();
     const ids = new Set<number>();
-    let write = 0;
-    const count = room.count;
-    for (let read = 0; read < count; read++) {
-      const o = read * STRIDE;
-      const key = slots[o]!;
-      const id = slots[o + 1]!;
+    this.#rooms.removeMembers(room, (i) => {
+      const key = room.keyAt(i);
       if (seen.has(key)) {
-        if (write !== read) slots.copyWithin(write * STRIDE, o, o + STRIDE);
-        slots[write * STRIDE + 2] = now;
         present.add(key);
-        ids.add(id);
-        write++;
-      } else {
-        this.#memberLeft(room, key, id, "reconciled", now);
+        ids.add(room.idAt(i));
+        return false;
       }
-    }
-    this.#members -= count - write;
-    room.count = write;
-    if (write === 0) room.minSeen = Infinity;
+      this.#memberLeft(room, key, room.idAt(i), "reconciled", now);
+      return true;
+    });
+    // Every member the report names was just heard of.
+    room.touchAll(now);
 
     // Add the reported members the room did not have.
     for (let k = 0; k < keys.length; k++) {
@@ -619,16 +496,9 @@ export class BootstrapCore {
       this.#sendRoomFull(to, bucket);
       return undefined;
     }
-    return this.#createRoom(name, now);
-  }
-
-  #createRoom(name: string, now: number): Room {
-    const room = new Room(name, now);
-    this.#rooms.set(name, room);
-    room.heapKey = now + this.limits.roomTimeoutMs;
-    this.#heapPush(room);
+    const created = this.#rooms.create(name, now);
     this.#event({ type: "room-created", room: name, at: now });
-    return room;
+    return created;
   }
 
   #touchRoom(room: Room, now: number): void {
@@ -637,17 +507,7 @@ export class BootstrapCore {
   }
 
   #addMember(room: Room, ipv4: number, port: number, id: number, now: number): number {
-    const wasEmpty = room.count === 0;
-    const index = room.add(endpointKey(ipv4, port), id, now, this.limits.maxMembersPerRoom);
-    this.#members++;
-    if (wasEmpty) {
-      // The room's member deadline may now come before its heap key.
-      const deadline = now + this.limits.memberTimeoutMs;
-      if (deadline < room.heapKey) {
-        room.heapKey = deadline;
-        this.#siftUp(room.heapIndex);
-      }
-    }
+    const index = this.#rooms.addMember(room, endpointKey(ipv4, port), id, now);
     if (this.emitEvents) {
       this.#event({
         type: "member-joined",
@@ -659,13 +519,7 @@ export class BootstrapCore {
     return index;
   }
 
-  #memberLeft(
-    room: Room,
-    key: number,
-    id: number,
-    reason: "reconciled" | "expired" | "room-expired",
-    now: number,
-  ): void {
+  #memberLeft(room: Room, key: number, id: number, reason: MemberLeftReason, now: number): void {
     if (!this.emitEvents) return;
     this.#event({
       type: "member-left",
@@ -676,69 +530,19 @@ export class BootstrapCore {
     });
   }
 
-  // ----------------------------------------------------------------- expiry
-
   /** Moves time forward (never back) and runs every deadline that has passed. */
   #advance(now: number): number {
     if (!(now >= this.#now)) now = this.#now; // clock went back (or NaN): hold time still
     this.#now = now;
-    const heap = this.#heap;
-    const { roomTimeoutMs, memberTimeoutMs } = this.limits;
-    while (heap.length > 0 && heap[0]!.heapKey <= now) {
-      const room = heap[0]!;
-      if (room.lastActivity + roomTimeoutMs <= now) {
-        this.#expireRoom(room, now);
-        continue;
-      }
-      if (room.minSeen + memberTimeoutMs <= now) this.#pruneMembers(room, now);
-      const memberDeadline = room.count > 0 ? room.minSeen + memberTimeoutMs : Infinity;
-      room.heapKey = Math.min(room.lastActivity + roomTimeoutMs, memberDeadline);
-      this.#siftDown(0);
-    }
+    this.#rooms.expire(now, this.#expiry);
     return now;
-  }
-
-  #pruneMembers(room: Room, now: number): void {
-    const cutoff = now - this.limits.memberTimeoutMs;
-    const slots = room.slots;
-    const count = room.count;
-    let write = 0;
-    let minSeen = Infinity;
-    for (let read = 0; read < count; read++) {
-      const o = read * STRIDE;
-      const seen = slots[o + 2]!;
-      if (seen <= cutoff) {
-        this.#memberLeft(room, slots[o]!, slots[o + 1]!, "expired", now);
-      } else {
-        if (write !== read) slots.copyWithin(write * STRIDE, o, o + STRIDE);
-        if (seen < minSeen) minSeen = seen;
-        write++;
-      }
-    }
-    this.#members -= count - write;
-    room.count = write;
-    room.minSeen = minSeen;
-  }
-
-  #expireRoom(room: Room, now: number): void {
-    this.#heapRemoveTop();
-    this.#rooms.delete(room.name);
-    this.#members -= room.count;
-    const slots = room.slots;
-    for (let i = 0; i < room.count; i++) {
-      this.#memberLeft(room, slots[i * STRIDE]!, slots[i * STRIDE + 1]!, "room-expired", now);
-    }
-    room.count = 0;
-    this.#event({ type: "room-expired", room: room.name, at: now });
   }
 
   // ---------------------------------------------------------------- replies
 
   #sendRoomFull(to: NetAddress, bucket: SourceBucket): void {
     if (!takeBytes(bucket, ROOM_FULL_BYTES)) return this.#drop("rate-limited-reply");
-    const out = this.#slab.take(ROOM_FULL_BYTES);
-    out[0] = MessageType.ROOM_FULL;
-    this.#transmit(out, to);
+    this.#transmit(this.#replies.roomFull(), to);
   }
 
   /**
@@ -751,49 +555,14 @@ export class BootstrapCore {
   #sendReply(room: Room, selfIndex: number, to: NetAddress, bucket: SourceBucket, now: number) {
     let records = Math.min(room.count, this.#maxReplyRecords);
     if (records < room.count) this.#drop("reply-budget");
-    if (!takeBytes(bucket, replySize(records))) {
+    if (!takeBytes(bucket, bootstrapReplyBytes(records))) {
       records = Math.min(records, selfIndex >= 0 ? 2 : 1);
-      if (!takeBytes(bucket, replySize(records))) return this.#drop("rate-limited-reply");
+      if (!takeBytes(bucket, bootstrapReplyBytes(records))) {
+        return this.#drop("rate-limited-reply");
+      }
       this.#drop("reply-rate-trimmed");
     }
-    const out = this.#slab.take(replySize(records));
-    out[0] = MessageType.BOOTSTRAP_R;
-    out[1] = records >>> 8;
-    out[2] = records;
-    const slots = room.slots;
-    let offset = HEADER_BYTES;
-    if (records === room.count) {
-      for (let i = 0; i < records; i++) offset = writeMember(out, offset, slots, i);
-    } else {
-      let left = records;
-      if (selfIndex >= 0 && left > 0) {
-        offset = writeMember(out, offset, slots, selfIndex);
-        left--;
-      }
-      const lowest = room.lowestIndex();
-      if (lowest !== selfIndex && left > 0) {
-        offset = writeMember(out, offset, slots, lowest);
-        left--;
-      }
-      if (left > 0) {
-        // Most recently active others: sort (age, index) packed in one float, natively.
-        if (this.#scratch.length < room.count) this.#scratch = new Float64Array(room.count);
-        const scratch = this.#scratch;
-        let n = 0;
-        for (let i = 0; i < room.count; i++) {
-          if (i === selfIndex || i === lowest) continue;
-          const age = Math.min(MAX_AGE_MS, Math.max(0, now - slots[i * STRIDE + 2]!));
-          scratch[n++] = age * 65536 + i;
-        }
-        const sorted = scratch.subarray(0, n).sort();
-        for (let j = 0; j < left && j < n; j++) {
-          offset = writeMember(out, offset, slots, sorted[j]! % 65536);
-        }
-      }
-    }
-    if (selfIndex >= 0) writeMember(out, offset, slots, selfIndex);
-    // else the payload stays 0.0.0.0:0 id 0: "no record"
-    this.#transmit(out, to);
+    this.#transmit(this.#replies.bootstrapReply(room, selfIndex, records, now), to);
   }
 
   #transmit(data: Uint8Array, to: NetAddress): void {
@@ -812,79 +581,14 @@ export class BootstrapCore {
     if (!this.#events.push(event)) this.#drop("events-overflow");
   }
 
-  #drop(reason: string): void {
+  #drop(reason: DropReason): void {
     this.#drops.set(reason, (this.#drops.get(reason) ?? 0) + 1);
   }
-
-  // ------------------------------------------------------------------- heap
-
-  #heapPush(room: Room): void {
-    room.heapIndex = this.#heap.length;
-    this.#heap.push(room);
-    this.#siftUp(room.heapIndex);
-  }
-
-  #heapRemoveTop(): void {
-    const heap = this.#heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    top.heapIndex = -1;
-    if (last !== top) {
-      heap[0] = last;
-      last.heapIndex = 0;
-      this.#siftDown(0);
-    }
-  }
-
-  #siftUp(index: number): void {
-    const heap = this.#heap;
-    const room = heap[index]!;
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (parent.heapKey <= room.heapKey) break;
-      heap[index] = parent;
-      parent.heapIndex = index;
-      index = parentIndex;
-    }
-    heap[index] = room;
-    room.heapIndex = index;
-  }
-
-  #siftDown(index: number): void {
-    const heap = this.#heap;
-    const length = heap.length;
-    const room = heap[index]!;
-    while (true) {
-      const left = 2 * index + 1;
-      if (left >= length) break;
-      const right = left + 1;
-      const child = right < length && heap[right]!.heapKey < heap[left]!.heapKey ? right : left;
-      if (heap[child]!.heapKey >= room.heapKey) break;
-      heap[index] = heap[child]!;
-      heap[index]!.heapIndex = index;
-      index = child;
-    }
-    heap[index] = room;
-    room.heapIndex = index;
-  }
-}
-
-/** Writes member `index`'s record at `offset`; returns the offset after it. */
-function writeMember(out: Uint8Array, offset: number, slots: Float64Array, index: number): number {
-  const o = index * STRIDE;
-  const key = slots[o]!;
-  writePeerFields(out, offset, endpointKeyIPv4(key), endpointKeyPort(key), slots[o + 1]!);
-  return offset + PEER_RECORD_BYTES;
 }
 
 /** A member as the control plane shows it, from its endpoint key and id. */
 function memberRecord(key: number, id: number): { ip: string; port: number; id: number } {
   return { ip: formatIPv4(endpointKeyIPv4(key)), port: endpointKeyPort(key), id };
-}
-
-function replySize(records: number): number {
-  return HEADER_BYTES + records * PEER_RECORD_BYTES + PEER_RECORD_BYTES;
 }
 
 function summary(room: Room): RoomSummary {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decode, encode, type Message, type PeerRecord } from "@olaf/protocol";
-import { BootstrapCore, type BootstrapCoreOptions, resolveLimits } from "./bootstrap_core.ts";
-import type { BootstrapEvent } from "@olaf/control";
+import { BootstrapCore, type BootstrapCoreOptions } from "./bootstrap_core.ts";
+import { resolveLimits } from "./limits.ts";
+import type { BootstrapEvent } from "./types.ts";
 
 const T0 = 1_763_700_000_000; // ms; a whole second
 const S0 = T0 / 1000;

@@ -31,7 +31,7 @@ import {
   UsageError,
   watchLauncher,
 } from "@olaf/protocol/_cli";
-import { type BootstrapLimits, DEFAULT_LIMITS } from "./bootstrap_core.ts";
+import { type BootstrapLimits, DEFAULT_LIMITS } from "./limits.ts";
 import {
   type BootstrapOptions,
   type BootstrapServer,

@@ -36,30 +36,33 @@
  *
  * @module
  */
-export * from "./bootstrap_core.ts";
-export * from "./server.ts";
+export { BootstrapCore, type BootstrapCoreOptions, type SourceAddress } from "./bootstrap_core.ts";
+export {
+  type BootstrapLimits,
+  DEFAULT_LIMITS,
+  type ResolvedBootstrapLimits,
+  resolveLimits,
+} from "./limits.ts";
+export {
+  type BootstrapOptions,
+  type BootstrapServer,
+  DEFAULT_BOOTSTRAP_PORT,
+  startBootstrap,
+} from "./server.ts";
 export { main, type MainOptions, VERSION } from "./cli.ts";
 // Handshake dialect (issue 14); the full API is the "./handshake" entry.
 export type { HandshakeServer, HandshakeServerOptions } from "./handshake/server.ts";
+export type { ControlServer } from "@olaf/control";
 export type {
   BootstrapEvent,
   BootstrapStats,
   BootstrapView,
-  ControlServer,
+  DropReason,
   MemberInfo,
+  MemberLeftReason,
   RoomDetail,
   RoomSummary,
-} from "@olaf/control";
-export type {
-  BindOptions,
-  Clock,
-  Datagram,
-  DatagramBinder,
-  DatagramHandler,
-  DatagramImplementation,
-  DatagramSocket,
-  NetAddress,
-} from "@olaf/protocol/net";
+} from "./types.ts";
 import { main } from "./cli.ts";
 
 if (import.meta.main) {

@@ -1,24 +1,21 @@
 import { getLogger } from "@logtape/logtape";
+import { bindDatagram, type DatagramBinder, type DatagramSocket } from "@olaf/protocol/net";
+import {
+  type Clock,
+  drive,
+  type Driver,
+  type NetAddress,
+  systemClock,
+} from "@olaf/protocol/sans-io";
+import { BootstrapCore } from "./bootstrap_core.ts";
+import type { BootstrapLimits, ResolvedBootstrapLimits } from "./limits.ts";
 import type {
   BootstrapEvent,
   BootstrapStats,
   BootstrapView,
   RoomDetail,
   RoomSummary,
-} from "@olaf/control";
-import {
-  bindDatagram,
-  type Clock,
-  type DatagramBinder,
-  type DatagramSocket,
-  type NetAddress,
-  systemClock,
-} from "@olaf/protocol/net";
-import {
-  BootstrapCore,
-  type BootstrapLimits,
-  type ResolvedBootstrapLimits,
-} from "./bootstrap_core.ts";
+} from "./types.ts";
 // --- handshake dialect (issue 14) ---
 import {
   type HandshakeServer,
@@ -28,9 +25,6 @@ import {
 // --- end handshake dialect ---
 
 const logger = getLogger(["olaf", "bootstrap"]);
-
-/** Longest delay `setTimeout` honours (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 0x7fffffff;
 
 /** Default UDP port of a bootstrap, as deployed. */
 export const DEFAULT_BOOTSTRAP_PORT = 5000;
@@ -74,9 +68,10 @@ export interface BootstrapServer extends BootstrapView, AsyncDisposable {
 
 /**
  * Starts a bootstrap server: a {@linkcode BootstrapCore} driven by a datagram
- * socket and a clock. Each datagram is handled in the socket's callback (no
- * promise per datagram); one timer at a time, rearmed from the core's next
- * deadline, expires members and rooms.
+ * socket and a clock by the shared sans-IO `drive()` loop
+ * (`@olaf/protocol/sans-io`). Each datagram is handled in the socket's
+ * callback (no promise per datagram); one timer at a time, rearmed from the
+ * core's next deadline, expires members and rooms.
  *
  * @param options Where to listen, limits, and optionally the binder and clock.
  * @returns The running server, once its socket is bound.
@@ -107,50 +102,71 @@ export async function startBootstrap(options: BootstrapOptions = {}): Promise<Bo
   const bind = options.bind ?? bindDatagram;
   // Validate the limits before binding, so bad options do not hold a port.
   const core = new BootstrapCore({ ...options, startedAt: clock.now(), emitEvents: false });
-  const driver = new Driver(core, clock);
+  const server = new Server(core, clock);
   const socket = await bind({
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port ?? DEFAULT_BOOTSTRAP_PORT,
-    onDatagram: (data, from) => driver.receive(data, from),
+    onDatagram: (data, from) => server.receive(data, from),
     onError: (error) => logger.warn("socket error: {message}", { message: error.message }),
   });
-  driver.attach(socket);
+  server.attach(socket);
   // --- handshake dialect (issue 14) ---
   if (options.handshake) {
     try {
-      driver.handshake = await startHandshakeServer(
+      server.handshake = await startHandshakeServer(
         { hostname: options.hostname, bind, clock, ...options.handshake },
         { send: (data, to) => socket.send(data, to) },
       );
     } catch (error) {
-      await driver.close();
+      await server.close();
       throw error;
     }
   }
   // --- end handshake dialect ---
   logger.debug("bootstrap listening on {hostname}:{port}", { ...socket.localAddress });
-  return driver;
+  return server;
 }
 
-class Driver implements BootstrapServer {
+/** The core on the shared sans-IO driver, plus the listeners and the socket's lifetime. */
+class Server implements BootstrapServer {
   readonly #core: BootstrapCore;
   readonly #clock: Clock;
+  /** Runs the core: sends its replies, delivers its events, arms its one timer. */
+  readonly driver: Driver<BootstrapEvent>;
   #socket: DatagramSocket | undefined;
   readonly #listeners = new Set<(event: BootstrapEvent) => void>();
-  #timer = 0;
-  /** When the armed timer fires, or `undefined` when none is armed. */
-  #armedAt: number | undefined;
-  #closed = false;
   #closing: Promise<void> | undefined;
   handshake: HandshakeServer | undefined; // handshake dialect (issue 14)
 
   constructor(core: BootstrapCore, clock: Clock) {
     this.#core = core;
     this.#clock = clock;
+    this.driver = drive(core, {
+      clock,
+      onEvent: (event) => {
+        for (const listener of this.#listeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            logger.error("event listener threw: {error}", { error });
+          }
+        }
+      },
+      onError: (error) => logger.warn("send failed: {error}", { error }),
+    });
   }
 
   attach(socket: DatagramSocket): void {
     this.#socket = socket;
+    this.driver.attach(socket);
+  }
+
+  /** One received datagram: to the core, or to the handshake dialect when it starts with `{`. */
+  receive(data: Uint8Array, from: NetAddress): void {
+    // Handshake dialect (issue 14): '{' (123) is no v1 type and is reserved for it.
+    const hs = this.handshake;
+    if (data[0] === 0x7b && hs && !hs.localAddress) return hs.receive(data, from);
+    this.driver.receive(data, from);
   }
 
   get localAddress(): NetAddress {
@@ -159,52 +175,6 @@ class Driver implements BootstrapServer {
 
   get limits(): Readonly<ResolvedBootstrapLimits> {
     return this.#core.limits;
-  }
-
-  receive(data: Uint8Array, from: NetAddress): void {
-    if (this.#closed) return;
-    // Handshake dialect (issue 14): '{' (123) is no v1 type and is reserved for it.
-    const hs = this.handshake;
-    if (data[0] === 0x7b && hs && !hs.localAddress) return hs.receive(data, from);
-    this.#core.handleDatagram(data, from, this.#clock.now());
-    this.#flush();
-  }
-
-  #onTimer = (): void => {
-    this.#armedAt = undefined;
-    if (this.#closed) return;
-    this.#core.handleTimeout(this.#clock.now());
-    this.#flush();
-  };
-
-  #flush(): void {
-    const core = this.#core;
-    const socket = this.#socket;
-    for (let t = core.pollTransmit(); t !== undefined; t = core.pollTransmit()) {
-      socket?.send(t.data, t.to);
-    }
-    for (let e = core.pollEvent(); e !== undefined; e = core.pollEvent()) {
-      for (const listener of this.#listeners) {
-        try {
-          listener(e);
-        } catch (error) {
-          logger.error("event listener threw: {error}", { error });
-        }
-      }
-    }
-    this.#rearm();
-  }
-
-  #rearm(): void {
-    const next = this.#core.pollTimeout();
-    if (next === undefined || (this.#armedAt !== undefined && this.#armedAt <= next)) return;
-    if (this.#armedAt !== undefined) this.#clock.clearTimer(this.#timer);
-    const now = this.#clock.now();
-    // Timers take a 32-bit delay: a longer one fires at once, over and over.
-    // Firing early is harmless (the core just reports its deadline again).
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - now));
-    this.#armedAt = now + delay;
-    this.#timer = this.#clock.setTimer(this.#onTimer, delay);
   }
 
   stats(): BootstrapStats {
@@ -233,9 +203,7 @@ class Driver implements BootstrapServer {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#closed = true;
-      if (this.#armedAt !== undefined) this.#clock.clearTimer(this.#timer);
-      this.#armedAt = undefined;
+      this.driver.stop();
       this.#listeners.clear();
       await this.handshake?.close(); // handshake dialect (issue 14)
       await this.#socket?.close();

@@ -7,7 +7,7 @@ import {
   type NetAddress,
 } from "@olaf/protocol/net";
 import { MemoryNetwork } from "@olaf/protocol/memory-network";
-import type { BootstrapEvent } from "@olaf/control";
+import type { BootstrapEvent } from "./types.ts";
 import { type BootstrapOptions, startBootstrap } from "./server.ts";
 
 /** A raw v1 client on loopback: sends bytes, reads decoded replies with a deadline. */

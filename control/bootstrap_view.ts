@@ -3,8 +3,14 @@
  *
  * `@olaf/bootstrap` implements {@linkcode BootstrapView} structurally and hands
  * it to {@linkcode createControlApp} (or `serveControl`), which turns it into
- * `/stats`, `/rooms`, `/metrics` and `/events`. The types live here, in the
- * lower package, so the dependency points from bootstrap to control.
+ * `/stats`, `/rooms`, `/metrics` and `/events`.
+ *
+ * The bootstrap's own types (events, stats, rooms) are owned and documented
+ * by `@olaf/bootstrap` (`bootstrap/types.ts`); these are the shapes control
+ * reads, declared here by structure because JSR refuses a package cycle and
+ * the bootstrap CLI's `--http` flag makes `@olaf/bootstrap` depend on
+ * `@olaf/control`. A type test in `@olaf/bootstrap`
+ * (`bootstrap/types_test.ts`) fails the build if the two ever differ.
  *
  * @module
  */

@@ -21,13 +21,22 @@ export const V1_RECEIVE_BUFFER_BYTES = 1024;
  */
 export const MAX_ROOM_NAME_BYTES = 255;
 
+/** Default {@linkcode DecodeOptions.maxPeers}: the records that fit the largest datagram. */
+export const DEFAULT_MAX_PEERS = 6550;
+
+/** Default {@linkcode DecodeOptions.maxRoomBytes}: longest room name in UTF-8 bytes. */
+export const DEFAULT_MAX_ROOM_BYTES = 1000;
+
+/** Largest peer count the u16 header field can carry. */
+export const MAX_PEER_COUNT = 0xffff;
+
 /** Limits applied while decoding. Each has a safe default. */
 export interface DecodeOptions {
   /** Longest datagram accepted, default {@linkcode MAX_DATAGRAM_BYTES}. */
   maxDatagramBytes?: number;
-  /** Most peer records accepted, default 6550 (what fits in the largest datagram). */
+  /** Most peer records accepted, default {@linkcode DEFAULT_MAX_PEERS} (what fits in the largest datagram). */
   maxPeers?: number;
-  /** Longest room name in UTF-8 bytes, default 1000. */
+  /** Longest room name in UTF-8 bytes, default {@linkcode DEFAULT_MAX_ROOM_BYTES}. */
   maxRoomBytes?: number;
   /**
    * Longest payload of the other types (`PING`, `APP_R`, `ROOM_FULL`,
@@ -41,9 +50,6 @@ export interface EncodeOptions {
   /** Longest datagram produced, default {@linkcode MAX_DATAGRAM_BYTES}. */
   maxDatagramBytes?: number;
 }
-
-const DEFAULT_MAX_PEERS = 6550;
-const DEFAULT_MAX_ROOM_BYTES = 1000;
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
@@ -182,7 +188,9 @@ interface Layout {
 
 function layout(message: MessageInit, options: EncodeOptions | undefined): Layout {
   const count = message.peers.length;
-  if (count > 0xffff) fail("too-many-peers", `${count} peer records do not fit a u16 count`);
+  if (count > MAX_PEER_COUNT) {
+    fail("too-many-peers", `${count} peer records do not fit a u16 count`);
+  }
   let code: number;
   let payload: Uint8Array | undefined;
   switch (message.type) {
@@ -339,5 +347,5 @@ export function peersThatFit(
   const type = options?.type ?? "BOOTSTRAP_R";
   const trailer = type === "BOOTSTRAP_R" ? PEER_RECORD_BYTES : 4 + (options?.payloadBytes ?? 0);
   const fit = Math.floor((budgetBytes - HEADER_BYTES - trailer) / PEER_RECORD_BYTES);
-  return Math.max(0, Math.min(0xffff, fit));
+  return Math.max(0, Math.min(MAX_PEER_COUNT, fit));
 }

@@ -98,7 +98,8 @@ export function isIPv4(text: string): boolean {
  *
  * @example
  * ```ts
- * import { endpointKey, parseIPv4 } from "@olaf/protocol";
+ * import { parseIPv4 } from "@olaf/protocol";
+ * import { endpointKey } from "@olaf/protocol/internal";
  * import assert from "node:assert/strict";
  * assert.equal(endpointKey(parseIPv4("0.0.0.1"), 2), 65538);
  * ```
@@ -115,7 +116,7 @@ export function endpointKey(address: number, port: number): number {
  *
  * @example
  * ```ts
- * import { endpointKey, endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol";
+ * import { endpointKey, endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol/internal";
  * import assert from "node:assert/strict";
  * const key = endpointKey(0x7f000001, 5000);
  * assert.equal(endpointKeyIPv4(key), 0x7f000001);
@@ -134,11 +135,12 @@ export function endpointKeyIPv4(key: number): number {
  *
  * @example
  * ```ts
- * import { endpointKey, endpointKeyPort } from "@olaf/protocol";
+ * import { endpointKey, endpointKeyPort } from "@olaf/protocol/internal";
  * import assert from "node:assert/strict";
  * assert.equal(endpointKeyPort(endpointKey(1, 80)), 80);
  * ```
  */
 export function endpointKeyPort(key: number): number {
-  return key % 65536;
+  // Not `key % 65536`: keys pass 2^31, where `%` becomes a slow floating-point modulo.
+  return key - Math.floor(key / 65536) * 65536;
 }

@@ -10,7 +10,10 @@
  *
  * The datagram transport (real UDP on Deno or Node, and an in-memory network
  * with a virtual clock for tests) lives in `@olaf/protocol/net` and
- * `@olaf/protocol/memory-network`, so that this entry point stays free of I/O.
+ * `@olaf/protocol/memory-network`, so that this entry point stays free of I/O;
+ * `@olaf/protocol/sans-io` holds the machine contract and its driver, and
+ * `@olaf/protocol/internal` the performance internals (`Slab`, number-keyed
+ * endpoints, the raw record writer, the shared heap) other Olaf packages use.
  *
  * @example Round-trip a bootstrap reply
  * ```ts
@@ -30,10 +33,53 @@
  * @module
  */
 
-export * from "./errors.ts";
-export * from "./ipv4.ts";
-export * from "./address.ts";
-export * from "./peer_list.ts";
-export * from "./message.ts";
-export * from "./codec.ts";
-export * from "./slab.ts";
+export { PROTOCOL_ERROR_REASONS, ProtocolError, type ProtocolErrorReason } from "./errors.ts";
+export { formatIPv4, isIPv4, parseIPv4 } from "./ipv4.ts";
+export { type AddressKey, addressKey, normaliseHostname } from "./address.ts";
+export {
+  PEER_RECORD_BYTES,
+  PeerList,
+  type PeerListLike,
+  type PeerRecord,
+  writePeerRecord,
+} from "./peer_list.ts";
+export {
+  type AppMessage,
+  type BootstrapReplyMessage,
+  BYE,
+  type CollectorMessage,
+  type ExtensionMessage,
+  FIRST_EXTENSION_CODE,
+  isBye,
+  type JoinMessage,
+  type Message,
+  type MessageInit,
+  MessageType,
+  type MessageTypeCode,
+  type MessageTypeName,
+  messageTypeName,
+  type PingMessage,
+  type RoomFullMessage,
+} from "./message.ts";
+export {
+  decode,
+  type DecodeOptions,
+  DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_ROOM_BYTES,
+  encode,
+  encodeInto,
+  type EncodeOptions,
+  HEADER_BYTES,
+  MAX_DATAGRAM_BYTES,
+  MAX_PEER_COUNT,
+  MAX_ROOM_NAME_BYTES,
+  peersThatFit,
+  V1_RECEIVE_BUFFER_BYTES,
+} from "./codec.ts";
+export {
+  bootstrapReplyBytes,
+  ROOM_FULL_BYTES,
+  writeBootstrapReplyHeader,
+  writeReplyRecord,
+  writeRoomFull,
+} from "./reply_writer.ts";

@@ -243,7 +243,7 @@ export function writePeerRecord(target: Uint8Array, offset: number, record: Peer
  *
  * @example
  * ```ts
- * import { writePeerFields } from "@olaf/protocol";
+ * import { writePeerFields } from "@olaf/protocol/internal";
  * import assert from "node:assert/strict";
  * const bytes = new Uint8Array(10);
  * writePeerFields(bytes, 0, 0x7f000001, 80, 2);

@@ -21,7 +21,7 @@ export interface SlabOptions {
  *
  * @example Two views, one buffer, independent bytes
  * ```ts
- * import { Slab } from "@olaf/protocol";
+ * import { Slab } from "@olaf/protocol/internal";
  * import assert from "node:assert/strict";
  *
  * const slab = new Slab({ slabBytes: 1024 });
