@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { BYE, decode, encode, type PeerRecord } from "@olaf/protocol";
+import { BYE, decode, encode, FIRST_EXTENSION_CODE, type PeerRecord } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/net";
 import { drainEvents, drainTransmits } from "@olaf/protocol/testing";
 import { type PeerEvent, PeerMachine } from "./peer_machine.ts";
@@ -409,7 +409,11 @@ Deno.test("PeerMachine drops malformed and unexpected datagrams without throwing
   m.handleDatagram(new Uint8Array([0, 0]), addr(rec(9)), 5);
   m.handleDatagram(new Uint8Array([0, 0, 9]), addr(rec(9)), 5);
   m.handleDatagram(reply([rec(8)], rec(8)), addr(rec(9)), 5); // BOOTSTRAP_R from a non-bootstrap
-  m.handleDatagram(encode({ type: "EXTENSION", code: 16, peers: [], payload: EMPTY }), B1, 5);
+  m.handleDatagram(
+    encode({ type: "EXTENSION", code: FIRST_EXTENSION_CODE, peers: [], payload: EMPTY }),
+    B1,
+    5,
+  );
   m.handleDatagram(ping([]), { hostname: "::1", port: 1 }, 5);
   assert.deepEqual(m.stats.drops, {
     "truncated-header": 1,

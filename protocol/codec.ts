@@ -204,7 +204,8 @@ function layout(message: MessageInit, options: EncodeOptions | undefined): Layou
       break;
     case "EXTENSION":
       code = message.code;
-      if (!Number.isInteger(code) || code < 6 || code > 255) {
+      // Any code v1 does not define (6..15 reserved, Olaf's from FIRST_EXTENSION_CODE) fits a u8.
+      if (!Number.isInteger(code) || code <= MessageType.PEER_COLLECTOR || code > 0xff) {
         fail("invalid-type", `extension type code must be 6..255, got ${code}`);
       }
       payload = message.payload;
