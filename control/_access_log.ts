@@ -8,6 +8,9 @@ const logger = getLogger(["olaf", "control", "http"]);
 
 export function accessLog(): MiddlewareHandler {
   return async function accessLogMiddleware(c, next) {
+    // Checked per request (logging may be configured later); skips the timing and
+    // the record's object when debug is off, the default.
+    if (!logger.isEnabledFor("debug")) return await next();
     const started = performance.now();
     await next();
     logger.debug("{method} {path} {status} {ms}ms", {
