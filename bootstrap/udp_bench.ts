@@ -339,7 +339,9 @@ async function main(): Promise<void> {
   }
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   const ratio = (a: number, b: number | undefined) =>
-    b === undefined || !Number.isFinite(b) ? "   -  " : `${(a / b).toFixed(2)}x`;
+    b === undefined || !Number.isFinite(a) || !Number.isFinite(b)
+      ? "   -  "
+      : `${(a / b).toFixed(2)}x`;
   const c = result.get("c-echo");
   const d = result.get("deno-echo");
   console.log(
