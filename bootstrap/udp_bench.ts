@@ -20,7 +20,9 @@
  * >= 0.85x the Deno echo and >= 0.35x the C echo.
  *
  * Flags: --seconds S (2), --rounds N (3), --peers N (128), --rooms N (32),
- * --window N (1), --servers a,b,... (all), --deno-load (skip olafload), --json.
+ * --window N (1), --servers a,b,... (all), --deno-load (skip olafload), --json,
+ * --before DIR (also runs `bootstrap` and `olaf-echo` from the checkout in DIR, which must hold
+ * this file too, e.g. a `git worktree` of an older commit: before/after figures in one run).
  * Internal: --serve KIND, --load PORT.
  *
  * @module
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     servers: { type: "string" },
     "deno-load": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    before: { type: "string" },
     serve: { type: "string" },
     load: { type: "string" },
   },
@@ -78,7 +81,7 @@ int main(void) {
 `;
 
 const SERVERS = ["c-echo", "deno-echo", "olaf-echo", "bootstrap", "bootstrap-node"] as const;
-type ServerKind = typeof SERVERS[number];
+type ServerKind = typeof SERVERS[number] | "bootstrap-before" | "olaf-echo-before";
 
 if (values.serve !== undefined) {
   await serve(values.serve as ServerKind);
@@ -260,13 +263,17 @@ async function measure(tools: Tools, kind: ServerKind): Promise<Sample | undefin
     if (!tools.cEcho) return undefined;
     command = new Deno.Command(tools.cEcho, { stdout: "piped" });
   } else {
+    const before = kind.endsWith("-before");
+    const script = before
+      ? `${values.before}/bootstrap/udp_bench.ts`
+      : new URL(import.meta.url).pathname;
     command = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
-        new URL(import.meta.url).pathname,
+        script,
         "--serve",
-        kind,
+        kind.replace("-before", ""),
         "--rooms",
         String(rooms),
       ],
@@ -311,7 +318,10 @@ async function main(): Promise<void> {
   const tools = await buildTools();
   const rounds = Number(values.rounds);
   const kinds = (values.servers?.split(",") ?? [...SERVERS]) as ServerKind[];
-  for (const k of kinds) if (!SERVERS.includes(k)) throw new Error(`unknown server ${k}`);
+  for (const k of kinds) {
+    if (!(SERVERS as readonly string[]).includes(k)) throw new Error(`unknown server ${k}`);
+  }
+  if (values.before !== undefined) kinds.push("olaf-echo-before", "bootstrap-before");
   const samples = new Map<ServerKind, Sample[]>(kinds.map((k) => [k, []]));
   try {
     for (let round = 0; round < rounds; round++) {
@@ -350,11 +360,11 @@ async function main(): Promise<void> {
       `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores`,
   );
   console.log(
-    "server           replies/s   vs C echo  vs Deno echo   CPU µs/reply  CPU vs C  CPU vs Deno",
+    "server             replies/s   vs C echo  vs Deno echo   CPU µs/reply  CPU vs C  CPU vs Deno",
   );
   for (const [kind, s] of result) {
     console.log(
-      `${kind.padEnd(15)} ${fmt(s.rate).padStart(10)}   ${ratio(s.rate, c?.rate).padStart(8)}  ` +
+      `${kind.padEnd(17)} ${fmt(s.rate).padStart(10)}   ${ratio(s.rate, c?.rate).padStart(8)}  ` +
         `${ratio(s.rate, d?.rate).padStart(12)}   ${s.cpuMicros.toFixed(1).padStart(12)}  ` +
         `${ratio(c?.cpuMicros ?? NaN, s.cpuMicros).padStart(8)}  ` +
         `${ratio(d?.cpuMicros ?? NaN, s.cpuMicros).padStart(11)}`,

@@ -37,12 +37,6 @@ type ListenDatagram = (options: DenoUdpAddress) => DenoDatagramConn;
 
 // A UDP datagram never exceeds 65 535 bytes, so one buffer of that size suffices.
 const RECEIVE_BUFFER_BYTES = 65536;
-// Concurrent receives on a busy socket: several pending receives let one event-loop turn
-// complete more than one (fewer turns per datagram). Busy: RATE_CHECK_EVERY datagrams
-// within BUSY_WINDOW_MS (over 2,500 per second).
-const MAX_RECEIVE_LOOPS = 4;
-const RATE_CHECK_EVERY = 256;
-const BUSY_WINDOW_MS = 100;
 // Receive errors in a row after which the socket stops receiving (and says so).
 const MAX_CONSECUTIVE_RECEIVE_ERRORS = 100;
 
@@ -148,25 +142,6 @@ class DenoDatagramSocket implements DatagramSocket {
     this.#receiving = this.#receiveLoop();
   }
 
-  // Every RATE_CHECK_EVERY datagrams: a busy socket (a server under load) gets one more
-  // concurrent receive, up to MAX_RECEIVE_LOOPS; bench:udp measured 17.8 -> 12.5 µs of
-  // CPU per bootstrap reply with 4. Idle sockets keep one (each loop holds 64 KiB).
-  #count = 0;
-  #checkedAt = 0;
-  #loops = 1;
-
-  #maybeAddLoop(): void {
-    const now = performance.now();
-    const busy = now - this.#checkedAt < BUSY_WINDOW_MS;
-    if (busy && this.#loops < MAX_RECEIVE_LOOPS && this.#closing === undefined) {
-      this.#loops++;
-      const loop = this.#receiveLoop();
-      const previous = this.#receiving;
-      this.#receiving = Promise.all([previous, loop]).then(() => {});
-    }
-    this.#checkedAt = now;
-  }
-
   async #receiveLoop(): Promise<void> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
     let errors = 0;
@@ -189,7 +164,6 @@ class DenoDatagramSocket implements DatagramSocket {
       errors = 0;
       const [view, from] = received;
       this.#receiver.deliver(view.slice(), { hostname: from.hostname, port: from.port });
-      if (++this.#count % RATE_CHECK_EVERY === 0) this.#maybeAddLoop();
     }
   }
 
