@@ -13,8 +13,8 @@
  */
 import { parseArgs } from "node:util";
 import { Hono } from "hono";
-import { createControlApp } from "./app.ts";
-import { MemoryBootstrapView } from "./memory_bootstrap_view.ts";
+import { createControlApp } from "../control/app.ts";
+import { MemoryBootstrapView } from "../control/memory_bootstrap_view.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -30,7 +30,7 @@
 import { parseArgs } from "node:util";
 import { bindDatagram, type DatagramSocket } from "@olaf/protocol/net";
 import { encode } from "@olaf/protocol";
-import { startBootstrap } from "./server.ts";
+import { startBootstrap } from "../bootstrap/server.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -265,7 +265,7 @@ async function measure(tools: Tools, kind: ServerKind): Promise<Sample | undefin
   } else {
     const before = kind.endsWith("-before");
     const script = before
-      ? `${values.before}/bootstrap/udp_bench.ts`
+      ? `${values.before}/tools/bench_udp.ts`
       : new URL(import.meta.url).pathname;
     command = new Deno.Command(Deno.execPath(), {
       args: [
