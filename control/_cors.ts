@@ -2,7 +2,9 @@
 // answers as `hono/cors` with this app's options, but it sets headers on the
 // response after the handler instead of before (Hono's cors touches `c.res`
 // first, which builds a placeholder Response and later copies its headers into
-// the real one: that cost a hello from ~55k to ~11.5k requests/s).
+// the real one: that cost a hello from ~55k to ~11.5k requests/s). Measured and
+// dropped: `c.header()` before the handler (prepared headers take Hono off its
+// response fast path: 17.2 vs 14.8 µs per request) and `next().then()` (same).
 import type { MiddlewareHandler } from "hono";
 
 /** What {@linkcode openCors} allows; header values are joined once, at setup. */

@@ -37,3 +37,18 @@ Deno.test("cors: JSON, errors and 429s carry the allow-origin and expose headers
     assert.equal(res.headers.get("access-control-expose-headers"), "Retry-After");
   }
 });
+
+Deno.test("cors: every kind of answer is marked (404, 405, text, HTML, metrics)", async () => {
+  const app = createControlApp({ bootstrap: new MemoryBootstrapView(), rateLimit: false });
+  const answers = [
+    [await app.request("/nowhere"), 404],
+    [await app.request("/health", { method: "POST" }), 405],
+    [await app.request("/metrics"), 200],
+    [await app.request("/", { headers: { Accept: "text/html" } }), 200],
+  ] as const;
+  for (const [res, status] of answers) {
+    assert.equal(res.status, status);
+    await res.body?.cancel();
+    assert.equal(res.headers.get("access-control-allow-origin"), "*", `status ${status}`);
+  }
+});
