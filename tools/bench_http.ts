@@ -7,7 +7,8 @@
  * (`/proc/<pid>/stat`), with ratios. Target (issue 15): `/stats` >= 0.6x Hono.
  *
  * Flags: --seconds S (2), --rounds N (3), --connections N (32),
- * --servers a,b,... (all). Internal: --serve KIND, --load URL.
+ * --servers a,b,... (all), --before DIR (also runs `control-stats` from the checkout in DIR, which
+ * must hold this file too: before/after in one run). Internal: --serve KIND, --load URL.
  *
  * @module
  */
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     servers: { type: "string" },
+    before: { type: "string" },
     serve: { type: "string" },
     load: { type: "string" },
   },
@@ -38,6 +40,7 @@ const SERVERS = {
   "hono-hello": "/",
   "control-health": "/health",
   "control-stats": "/stats",
+  "control-stats-before": "/stats",
 } as const;
 type ServerKind = keyof typeof SERVERS;
 
@@ -142,7 +145,9 @@ interface Sample {
 
 async function measure(wrk: boolean, kind: ServerKind): Promise<Sample> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "--serve", kind],
+    args: kind.endsWith("-before")
+      ? ["run", "-A", `${values.before}/tools/bench_http.ts`, "--serve", "control-stats"]
+      : ["run", "-A", new URL(import.meta.url).pathname, "--serve", kind],
     stdout: "piped",
   }).spawn();
   try {
@@ -178,7 +183,9 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const wrk = await hasWrk();
   const rounds = Number(values.rounds);
-  const kinds = (values.servers?.split(",") ?? Object.keys(SERVERS)) as ServerKind[];
+  const kinds = (values.servers?.split(",") ??
+    Object.keys(SERVERS).filter((k) => !k.endsWith("-before"))) as ServerKind[];
+  if (values.before !== undefined) kinds.push("control-stats-before");
   for (const k of kinds) if (!(k in SERVERS)) throw new Error(`unknown server ${k}`);
   const samples = new Map<ServerKind, Sample[]>(kinds.map((k) => [k, []]));
   for (let round = 0; round < rounds; round++) {
