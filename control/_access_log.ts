@@ -1,13 +1,13 @@
 // Middleware: one debug line per request (method, path, status, duration)
 // under ["olaf", "control", "http"], so `--log-level debug` shows traffic and
 // the default level stays quiet.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import { getLogger } from "@logtape/logtape";
 
 const logger = getLogger(["olaf", "control", "http"]);
 
 export function accessLog(): MiddlewareHandler {
-  return async function accessLogMiddleware(c, next) {
+  async function timed(c: Context, next: Next): Promise<void> {
     const started = performance.now();
     await next();
     logger.debug("{method} {path} {status} {ms}ms", {
@@ -16,5 +16,10 @@ export function accessLog(): MiddlewareHandler {
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
+  }
+  // Checked per request (logging may be configured later). Debug off, the
+  // default: no timing, no record, and no async frame of its own.
+  return function accessLogMiddleware(c, next) {
+    return logger.isEnabledFor("debug") ? timed(c, next) : next();
   };
 }

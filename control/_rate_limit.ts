@@ -55,7 +55,8 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
     }
   }
 
-  return async function rateLimitMiddleware(c, next) {
+  // Not async: one promise frame less per request.
+  return function rateLimitMiddleware(c, next): Promise<Response | void> {
     const key = clientKey(c.req.raw, remoteAddress(c));
     const at = now();
     let bucket = buckets.get(key);
@@ -71,15 +72,14 @@ export function rateLimit(options: RateLimitOptions = {}): MiddlewareHandler {
     if (bucket.tokens < 1) {
       options.onLimited?.(key);
       const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
-      return c.json(
+      return Promise.resolve(c.json(
         { error: "rate-limited", message: "too many requests, slow down" },
         429,
         { "Retry-After": String(retryAfter) },
-      );
+      ));
     }
     bucket.tokens -= 1;
-    await next();
-    return undefined;
+    return next();
   };
 }
 

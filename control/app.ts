@@ -4,10 +4,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { getLogger } from "@logtape/logtape";
 import { accessLog } from "./_access_log.ts";
+import { openCors } from "./_cors.ts";
 import { dashboardRoute } from "./_dashboard_route.ts";
 import { ApiError, errorJson, quoted } from "./_errors.ts";
 import { eventsRoute } from "./_events_route.ts";
@@ -236,8 +236,7 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   );
 
   app.use(accessLog());
-  app.use(cors({
-    origin: "*",
+  app.use(openCors({
     allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["Content-Type", "Authorization"],
     exposeHeaders: ["Retry-After"],
