@@ -41,6 +41,8 @@ export interface ReliableLinkStats extends SenderStats, ReceiverStats {
   inFlight: number;
   /** Bytes held by the receiver now. */
   bufferedBytes: number;
+  /** Messages the receiver is reassembling now. */
+  partialMessages: number;
 }
 
 function randomSession(): number {
@@ -192,6 +194,7 @@ export class ReliableLink {
       invalid: { ...this.#invalid },
       inFlight: this.#sender.inFlight,
       bufferedBytes: this.#receiver.bufferedBytes,
+      partialMessages: this.#receiver.partialMessages,
     };
   }
 }

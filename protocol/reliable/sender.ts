@@ -28,7 +28,7 @@ export interface SenderOptions {
   windowPackets?: number;
   /** Largest message, default 1 MiB. */
   maxMessageBytes?: number;
-  /** Transmissions of one fragment before giving up, default 8. */
+  /** Transmissions of one fragment before giving up, default 10. */
   maxTransmissions?: number;
   /** Ms a message may stay unacknowledged after its first transmission, default 30 000. */
   giveUpMs?: number;
@@ -174,7 +174,7 @@ export class ReliableSender {
     this.#maxDatagram = options.maxDatagramBytes ?? 1200;
     this.#window = options.windowPackets ?? 256;
     this.#maxMessage = options.maxMessageBytes ?? 1024 * 1024;
-    this.#maxTransmissions = options.maxTransmissions ?? 8;
+    this.#maxTransmissions = options.maxTransmissions ?? 10;
     this.#giveUpMs = options.giveUpMs ?? 30_000;
     this.#rtt = new RttEstimator(options.rtt);
     this.#emit = emit;
@@ -410,8 +410,12 @@ export class ReliableSender {
           this.#rtt.sample(latest - ack.delayMs >= minRtt ? latest - ack.delayMs : latest);
           sampled = true;
         }
-      } else if (packet.firstTs === ack.echoTimestamp && packet.firstTs !== packet.lastTs) {
-        // The first copy arrived after all: we retransmitted too early; widen the window.
+      } else if (
+        (packet.firstTs === ack.echoTimestamp && packet.firstTs !== packet.lastTs) ||
+        now - packet.lastSentAt < (this.#rtt.minRtt ?? 0)
+      ) {
+        // An earlier copy arrived after all (the ACK echoes it, or came back faster than any
+        // round trip): we retransmitted too early, so widen the reordering window.
         this.stats.spuriousRetransmits++;
         this.#reorderSteps = Math.min(this.#reorderSteps + 1, 16);
       }
