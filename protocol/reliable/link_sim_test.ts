@@ -127,9 +127,11 @@ Deno.test("reliable: sequence numbers wrap around 2^32 under loss and reordering
   });
   const fromA = sendMany(a, 120, 1);
   const fromB = sendMany(b, 120, 2);
-  assert.ok(await net.runUntil(() => a.delivered.size === 120 && b.delivered.size === 120, {
-    timeoutMs: 300_000,
-  }));
+  assert.ok(
+    await net.runUntil(() => a.delivered.size === 120 && b.delivered.size === 120, {
+      timeoutMs: 300_000,
+    }),
+  );
   assertExactlyOnce(await fromA, b);
   assertExactlyOnce(await fromB, a);
   assert.ok(a.link.stats().dataSent > 0x40, "A's sequence numbers went past 2^32");
