@@ -55,7 +55,7 @@ export class Endpoint {
       else if (e.type === "delivered") this.delivered.set(e.handle, now);
       else if (e.type === "failed") this.failed.set(e.handle, e.error);
       else if (e.type === "dropped") this.dropped.push(e.reason);
-      else if (e.type === "writable") for (const w of this.#writable.splice(0)) w();
+      else if (e.type === "writable") { for (const w of this.#writable.splice(0)) w(); }
     }
     const due = this.link.pollTimeout();
     if (due === this.#timerAt) return;

@@ -2,7 +2,8 @@
  * The sending half of a reliable link: fragmentation, a bounded in-flight
  * window (backpressure), retransmission on RTO (RFC 6298) and fast
  * retransmission on selective-ACK gaps with a RACK-like reordering window
- * (RFC 8985), Karn's rule for RTT samples, and a give-up.
+ * (RFC 8985) plus its tail loss probe, Karn's rule for RTT samples, and a
+ * give-up.
  *
  * @module
  */
@@ -34,6 +35,8 @@ export interface SenderOptions {
   giveUpMs?: number;
   /** RTO bounds. */
   rtt?: RttOptions;
+  /** Longest the peer delays an `ACK` (its `ackDelayMs`), default 25; the tail loss probe waits for it. */
+  peerAckDelayMs?: number;
 }
 
 /** What {@linkcode ReliableSender.send} answers. */
@@ -61,6 +64,8 @@ export interface SenderStats {
   rtoRetransmits: number;
   /** Retransmissions after a selective ACK showed a gap (past the reordering window). */
   fastRetransmits: number;
+  /** Tail loss probes: the newest packet sent again when ACKs stopped for 2 SRTT. */
+  probes: number;
   /** Retransmissions later found needless (the first copy was acknowledged). */
   spuriousRetransmits: number;
   /** `ACK`s taken. */
@@ -150,6 +155,11 @@ export class ReliableSender {
   #rackRtt = 0;
   #reorderDeadline: number | undefined;
   #reorderSteps = 1;
+  // Tail loss probes since the last ACK of new data (each doubles the probe timeout).
+  readonly #peerAckDelay: number;
+  #probes = 0;
+  #lastActivity = 0;
+  #newest: Packet | undefined;
 
   /** Counters since creation. */
   readonly stats: SenderStats = {
@@ -157,6 +167,7 @@ export class ReliableSender {
     dataBytesSent: 0,
     rtoRetransmits: 0,
     fastRetransmits: 0,
+    probes: 0,
     spuriousRetransmits: 0,
     acksReceived: 0,
     acksIgnored: 0,
@@ -177,6 +188,7 @@ export class ReliableSender {
     this.#maxTransmissions = options.maxTransmissions ?? 10;
     this.#giveUpMs = options.giveUpMs ?? 30_000;
     this.#rtt = new RttEstimator(options.rtt);
+    this.#peerAckDelay = options.peerAckDelayMs ?? 25;
     this.#emit = emit;
     const perFragment = this.#maxDatagram - FRAMING_BYTES - DATA_HEADER_BYTES -
       FRAGMENT_FIELDS_BYTES;
@@ -291,6 +303,8 @@ export class ReliableSender {
     packet.sendOrder = this.#sendOrder++;
     this.#byLastSent.delete(packet.seq);
     this.#byLastSent.set(packet.seq, packet);
+    this.#newest = packet;
+    this.#lastActivity = now;
     const bytes = encodeData({
       session: this.#session,
       seq: packet.seq,
@@ -399,6 +413,8 @@ export class ReliableSender {
       }
     }
     if (newly.length === 0) return;
+    this.#probes = 0;
+    this.#lastActivity = now;
     let sampled = false;
     for (const packet of newly) {
       if (packet.acked) continue;
@@ -480,6 +496,7 @@ export class ReliableSender {
     this.#pending = [];
     this.#pendingHead = 0;
     this.#reorderDeadline = undefined;
+    this.#newest = undefined;
     for (const message of failed) {
       this.stats.failed++;
       const error = message === first ? this.#failure : linkFailed;
@@ -490,6 +507,19 @@ export class ReliableSender {
   #rtoDeadline(): number | undefined {
     for (const packet of this.#byLastSent.values()) return packet.lastSentAt + this.#rtt.rto;
     return undefined;
+  }
+
+  /**
+   * RFC 8985 7.2: PTO = 2 SRTT (+ the peer's ACK delay with one packet in
+   * flight), doubled for each probe without an answer (as QUIC's PTO backs
+   * off). The RTO keeps running beside it, with its own backoff.
+   */
+  #probeDeadline(): number | undefined {
+    const srtt = this.#rtt.srtt;
+    if (srtt === undefined || this.#byLastSent.size === 0) return undefined;
+    let pto = 2 * srtt;
+    if (this.#outstanding.size === 1) pto += this.#peerAckDelay;
+    return this.#lastActivity + Math.max(pto, 1) * 2 ** this.#probes;
   }
 
   #giveUpDeadline(): number | undefined {
@@ -511,6 +541,8 @@ export class ReliableSender {
     if (reorder !== undefined && (next === undefined || reorder < next)) next = reorder;
     const giveUp = this.#giveUpDeadline();
     if (giveUp !== undefined && (next === undefined || giveUp < next)) next = giveUp;
+    const probe = this.#probeDeadline();
+    if (probe !== undefined && (next === undefined || probe < next)) next = probe;
     return next;
   }
 
@@ -530,6 +562,20 @@ export class ReliableSender {
     if (this.#reorderDeadline !== undefined && now >= this.#reorderDeadline) {
       this.#detectLosses(now);
       if (this.#failure) return;
+    }
+    const probe = this.#probeDeadline();
+    if (probe !== undefined && now >= probe) {
+      // ACKs stopped: send the newest packet again so its ACK (with ranges) shows what is missing.
+      this.#probes++;
+      let packet = this.#newest;
+      if (packet === undefined || packet.acked || packet.queued) {
+        packet = undefined;
+        for (const p of this.#byLastSent.values()) packet = p;
+      }
+      if (packet !== undefined) {
+        this.stats.probes++;
+        if (!this.#markLost(packet, now)) return;
+      }
     }
     const rto = this.#rtt.rto;
     let fired = false;
