@@ -152,3 +152,32 @@ Deno.test("reliable: a full window blocks sends until acknowledgements open it (
   await waiting;
   assert.ok(await net.runUntil(() => b.received.length === 5));
 });
+
+Deno.test("reliable: a 1 MiB message (the default limit) goes through; one byte more is refused", async () => {
+  const { net, a, b } = await createPair({ seed: 8, loss: 0.05 });
+  const data = patternBytes(1024 * 1024, 99);
+  const sent = await a.send(data, false);
+  assert.ok(sent.ok);
+  assert.ok(await net.runUntil(() => a.delivered.has(sent.handle), { timeoutMs: 300_000 }));
+  assert.equal(b.received.length, 1);
+  assert.deepEqual(b.received[0]!.data, data);
+  assert.deepEqual(a.link.send(new Uint8Array(1024 * 1024 + 1), {}, net.now()), {
+    ok: false,
+    reason: "too-large",
+  });
+});
+
+Deno.test("reliable: malformed and foreign datagrams are counted by reason, never thrown", async () => {
+  const { a } = await createPair({ seed: 2 });
+  assert.equal(a.link.handleDatagram(new Uint8Array([16, 0]), 0), "truncated-header");
+  assert.equal(a.link.handleDatagram(new Uint8Array([0, 0, 0, 0, 0, 0, 0]), 0), "unexpected-type");
+  assert.equal(
+    a.link.handleDatagram(new Uint8Array([17, 0, 0, 0, 0, 0, 1, 0]), 0),
+    "truncated-payload",
+  );
+  assert.deepEqual(a.link.stats().invalid, {
+    "truncated-header": 1,
+    "unexpected-type": 1,
+    "truncated-payload": 1,
+  });
+});
