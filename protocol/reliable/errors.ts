@@ -36,6 +36,8 @@ export class DeliveryError extends Error {
   readonly elapsedMs: number;
 
   /**
+   * Creates the error; the message says what happened, for people.
+   *
    * @param reason Why.
    * @param transmissions Transmissions of the fragment that gave up.
    * @param elapsedMs Ms since the message was first sent.

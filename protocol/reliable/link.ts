@@ -81,6 +81,8 @@ export class ReliableLink {
   readonly #invalid: Partial<Record<ProtocolErrorReason, number>> = {};
 
   /**
+   * Creates a link with no traffic yet.
+   *
    * @param options Limits and timers; every field has a default.
    */
   constructor(options: ReliableLinkOptions = {}) {

@@ -159,6 +159,8 @@ export class ReliableReceiver {
   };
 
   /**
+   * Creates a receiver; the peer's session is learnt from its first `DATA`.
+   *
    * @param options Limits and ACK timing.
    * @param emit Called for every event.
    */

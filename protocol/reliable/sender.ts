@@ -176,6 +176,8 @@ export class ReliableSender {
   };
 
   /**
+   * Creates a sender with nothing in flight.
+   *
    * @param options Session and limits.
    * @param emit Called for every event.
    */
