@@ -12,7 +12,7 @@
  * DATA payload: flags u8 | session u32 | seq u32 | timestamp u32 | message u32
  *               [| fragment index u16 | fragment count u16]   (when flag F)
  *               | data (the rest)
- * ACK payload:  session u32 | cumulative u32 | echo timestamp u32 | delay u16
+ * ACK payload:  session u32 | incarnation u32 | cumulative u32 | echo timestamp u32 | delay u16
  *               | range count u8 | count x (start u32 | end u32)
  * ```
  *
@@ -41,7 +41,7 @@ export const DATA_HEADER_BYTES = 17;
 /** Bytes the fragment fields add to a fragment's `DATA` header. */
 export const FRAGMENT_FIELDS_BYTES = 4;
 /** Bytes of the `ACK` payload without ranges. */
-export const ACK_HEADER_BYTES = 15;
+export const ACK_HEADER_BYTES = 19;
 /** Bytes per selective range in an `ACK`. */
 export const ACK_RANGE_BYTES = 8;
 /** Most selective ranges an `ACK` may carry (decoders refuse more). */
@@ -83,6 +83,11 @@ export interface AckRange {
 export interface AckFrame {
   /** The session of the `DATA` being acknowledged. */
   readonly session: number;
+  /**
+   * The acknowledging link's incarnation: a random u32 fixed for its
+   * lifetime. A new one means the peer restarted and lost its receive state.
+   */
+  readonly incarnation: number;
   /** Every sequence number before this one was received (the next one expected). */
   readonly cumulative: number;
   /** The `timestamp` of the `DATA` that triggered this `ACK`. */
@@ -162,8 +167,8 @@ export function dataDatagramBytes(dataBytes: number, fragmented: boolean): numbe
  * import { ackDatagramBytes } from "@olaf/protocol/reliable";
  * import assert from "node:assert/strict";
  *
- * assert.equal(ackDatagramBytes(0), 22);
- * assert.equal(ackDatagramBytes(2), 38);
+ * assert.equal(ackDatagramBytes(0), 26);
+ * assert.equal(ackDatagramBytes(2), 42);
  * ```
  */
 export function ackDatagramBytes(ranges: number): number {
@@ -320,7 +325,7 @@ function checkRanges(cumulative: number, ranges: readonly AckRange[]): void {
  * import { decodeAck, encodeAck } from "@olaf/protocol/reliable";
  * import assert from "node:assert/strict";
  *
- * const ack = { session: 1, cumulative: 10, echoTimestamp: 500, delayMs: 3, ranges: [{ start: 12, end: 14 }] };
+ * const ack = { session: 1, incarnation: 2, cumulative: 10, echoTimestamp: 500, delayMs: 3, ranges: [{ start: 12, end: 14 }] };
  * assert.deepEqual(decodeAck(encodeAck(ack)), ack);
  * ```
  */
@@ -336,15 +341,16 @@ export function encodeAck(ack: AckFrame): Uint8Array {
   const out = frame(ACK_TYPE, ACK_HEADER_BYTES + n * ACK_RANGE_BYTES);
   const p = FRAMING_BYTES;
   writeU32(out, p, u32(ack.session, "session"));
-  writeU32(out, p + 4, cumulative);
-  writeU32(out, p + 8, u32(ack.echoTimestamp, "echoTimestamp"));
+  writeU32(out, p + 4, u32(ack.incarnation, "incarnation"));
+  writeU32(out, p + 8, cumulative);
+  writeU32(out, p + 12, u32(ack.echoTimestamp, "echoTimestamp"));
   const delay = Math.min(ack.delayMs, 0xffff);
-  out[p + 12] = delay >>> 8;
-  out[p + 13] = delay;
-  out[p + 14] = n;
+  out[p + 16] = delay >>> 8;
+  out[p + 17] = delay;
+  out[p + 18] = n;
   for (let i = 0; i < n; i++) {
-    writeU32(out, p + 15 + i * 8, ack.ranges[i]!.start);
-    writeU32(out, p + 19 + i * 8, ack.ranges[i]!.end);
+    writeU32(out, p + 19 + i * 8, ack.ranges[i]!.start);
+    writeU32(out, p + 23 + i * 8, ack.ranges[i]!.end);
   }
   return out;
 }
@@ -362,31 +368,32 @@ export function encodeAck(ack: AckFrame): Uint8Array {
  * import { parseAck } from "@olaf/protocol/reliable";
  * import assert from "node:assert/strict";
  *
- * assert.throws(() => parseAck(new Uint8Array(14)), (e) => e instanceof ProtocolError && e.reason === "truncated-payload");
+ * assert.throws(() => parseAck(new Uint8Array(18)), (e) => e instanceof ProtocolError && e.reason === "truncated-payload");
  * ```
  */
 export function parseAck(payload: Uint8Array): AckFrame {
   if (payload.length < ACK_HEADER_BYTES) {
     fail("truncated-payload", `ACK payload of ${payload.length} bytes is shorter than its header`);
   }
-  const n = payload[14]!;
+  const n = payload[18]!;
   if (n > MAX_ACK_RANGES) fail("too-many-ranges", `${n} ranges is over ${MAX_ACK_RANGES}`);
   const size = ACK_HEADER_BYTES + n * ACK_RANGE_BYTES;
   if (payload.length < size) fail("truncated-payload", `${n} ranges need ${size} bytes`);
   if (payload.length > size) {
     fail("trailing-bytes", `${payload.length - size} bytes after the ranges`);
   }
-  const cumulative = readU32(payload, 4);
+  const cumulative = readU32(payload, 8);
   const ranges: AckRange[] = [];
   for (let i = 0; i < n; i++) {
-    ranges.push({ start: readU32(payload, 15 + i * 8), end: readU32(payload, 19 + i * 8) });
+    ranges.push({ start: readU32(payload, 19 + i * 8), end: readU32(payload, 23 + i * 8) });
   }
   checkRanges(cumulative, ranges);
   return {
     session: readU32(payload, 0),
+    incarnation: readU32(payload, 4),
     cumulative,
-    echoTimestamp: readU32(payload, 8),
-    delayMs: (payload[12]! << 8) | payload[13]!,
+    echoTimestamp: readU32(payload, 12),
+    delayMs: (payload[16]! << 8) | payload[17]!,
     ranges,
   };
 }
@@ -404,7 +411,7 @@ export function parseAck(payload: Uint8Array): AckFrame {
  * import { decodeAck, encodeAck } from "@olaf/protocol/reliable";
  * import assert from "node:assert/strict";
  *
- * const bytes = encodeAck({ session: 0, cumulative: 0, echoTimestamp: 0, delayMs: 0, ranges: [] });
+ * const bytes = encodeAck({ session: 0, incarnation: 0, cumulative: 0, echoTimestamp: 0, delayMs: 0, ranges: [] });
  * assert.equal(decodeAck(bytes).ranges.length, 0);
  * ```
  */

@@ -174,6 +174,7 @@ Deno.test("reliable codec: DATA and ACK round-trip (property)", () => {
         });
         const ack: AckFrame = {
           session,
+          incarnation: seq32(cumulative),
           cumulative,
           echoTimestamp: seq32(session),
           delayMs: 7,

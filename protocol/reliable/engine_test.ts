@@ -73,6 +73,7 @@ function ackFor(
 ) {
   return {
     session: frames[0]!.session,
+    incarnation: 0,
     cumulative,
     echoTimestamp: echo.timestamp,
     delayMs: 0,
@@ -252,4 +253,22 @@ Deno.test("receiver: a new session from the peer (it restarted) resets the recei
   assert.deepEqual(events.map((e) => e.type), ["message", "reset", "message"]);
   assert.equal(receiver.session, 77);
   assert.equal(receiver.stats.refused, 1);
+});
+
+Deno.test("sender: an ACK from a new incarnation of the peer fails what is unacknowledged, and is not trusted", () => {
+  const events: SenderEvent[] = [];
+  const sender = new ReliableSender({ session: 5 }, (e) => events.push(e));
+  sender.send(new Uint8Array(1), true, 0);
+  sender.send(new Uint8Array(1), true, 0);
+  const first = decodeData(sender.pollTransmit(0)!);
+  const second = decodeData(sender.pollTransmit(0)!);
+  sender.onAck({ ...ackFor([first], 6, first), incarnation: 41 }, 20);
+  assert.equal(sender.peerIncarnation, 41);
+  // The peer restarts; its new receiver acknowledges the second packet as if it were all it knew.
+  sender.onAck({ ...ackFor([first], 5, second, [{ start: 6, end: 7 }]), incarnation: 42 }, 30);
+  assert.deepEqual(events.map((e) => e.type), ["delivered", "failed"]);
+  const failed = events[1]!;
+  assert.ok(failed.type === "failed" && failed.error.reason === "peer-restarted");
+  assert.match(failed.error.message, /peer restarted/);
+  assert.equal(sender.peerIncarnation, 42);
 });

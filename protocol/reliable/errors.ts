@@ -10,8 +10,11 @@
  *   stayed unacknowledged for `giveUpMs`; the peer is gone or unreachable.
  * - `link-failed`: another message on the same link gave up first, so the
  *   link is dead and every message queued on it fails with it.
+ * - `peer-restarted`: the peer came back with a new session (it lost its
+ *   receive state), so messages not yet acknowledged may or may not have
+ *   reached its previous run; the link goes on with a new session.
  */
-export type DeliveryErrorReason = "gave-up" | "link-failed";
+export type DeliveryErrorReason = "gave-up" | "link-failed" | "peer-restarted";
 
 /**
  * A reliable message was not acknowledged. A link that gave up on one
@@ -43,14 +46,13 @@ export class DeliveryError extends Error {
    * @param elapsedMs Ms since the message was first sent.
    */
   constructor(reason: DeliveryErrorReason, transmissions: number, elapsedMs: number) {
+    const tries = `${transmissions} transmissions over ${Math.round(elapsedMs)} ms`;
     super(
       reason === "gave-up"
-        ? `no acknowledgement after ${transmissions} transmissions over ${
-          Math.round(elapsedMs)
-        } ms: the peer is unreachable`
-        : `the link failed: an earlier message got no acknowledgement after ${transmissions} transmissions over ${
-          Math.round(elapsedMs)
-        } ms`,
+        ? `no acknowledgement after ${tries}: the peer is unreachable`
+        : reason === "link-failed"
+        ? `the link failed: an earlier message got no acknowledgement after ${tries}`
+        : `the peer restarted before acknowledging (after ${tries})`,
     );
     this.name = "DeliveryError";
     this.reason = reason;

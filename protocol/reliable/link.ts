@@ -8,6 +8,7 @@
 import { Fifo } from "../net/fifo.ts";
 import { ProtocolError, type ProtocolErrorReason } from "../errors.ts";
 import { ACK_TYPE, DATA_TYPE, decodeAck, decodeData } from "./codec.ts";
+import { serialAdd } from "./serial.ts";
 import type { DeliveryError } from "./errors.ts";
 import {
   type ReceiverEvent,
@@ -25,9 +26,13 @@ import {
 
 /** Options of {@linkcode ReliableLink}: the sender's and the receiver's, one window for both. */
 export interface ReliableLinkOptions
-  extends Omit<SenderOptions, "session">, Omit<ReceiverOptions, "windowPackets"> {
-  /** This side's session (random by default); it is also the first sequence number. */
+  extends
+    Omit<SenderOptions, "session" | "peerIncarnation">,
+    Omit<ReceiverOptions, "windowPackets" | "incarnation"> {
+  /** This side's first session (random by default); it is also the first sequence number. */
   session?: number;
+  /** This link's incarnation, fixed for its lifetime (random by default). */
+  incarnation?: number;
 }
 
 /** Everything a {@linkcode ReliableLink} reports. */
@@ -45,7 +50,7 @@ export interface ReliableLinkStats extends SenderStats, ReceiverStats {
   partialMessages: number;
 }
 
-function randomSession(): number {
+function randomU32(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0]!;
 }
 
@@ -76,8 +81,10 @@ function randomSession(): number {
  */
 export class ReliableLink {
   readonly #events = new Fifo<ReliableEvent>();
-  readonly #sender: ReliableSender;
+  #sender: ReliableSender;
   readonly #receiver: ReliableReceiver;
+  readonly #options: ReliableLinkOptions;
+  readonly #incarnation: number;
   readonly #invalid: Partial<Record<ProtocolErrorReason, number>> = {};
 
   /**
@@ -86,12 +93,31 @@ export class ReliableLink {
    * @param options Limits and timers; every field has a default.
    */
   constructor(options: ReliableLinkOptions = {}) {
-    const push = (event: ReliableEvent) => this.#events.push(event);
-    this.#sender = new ReliableSender(
-      { ...options, session: options.session ?? randomSession() },
-      push,
+    this.#options = options;
+    this.#incarnation = options.incarnation ?? randomU32();
+    this.#sender = this.#newSender(options.session ?? randomU32(), undefined);
+    this.#receiver = new ReliableReceiver(
+      { ...options, incarnation: this.#incarnation },
+      (event) => this.#events.push(event),
     );
-    this.#receiver = new ReliableReceiver(options, push);
+  }
+
+  #newSender(session: number, peerIncarnation: number | undefined): ReliableSender {
+    return new ReliableSender(
+      { ...this.#options, session, peerIncarnation },
+      (event) => this.#events.push(event),
+    );
+  }
+
+  /**
+   * After an `ACK`: if it showed that the peer restarted (a new incarnation),
+   * the sender failed what was unacknowledged (`peer-restarted`); go on with
+   * a new session, which the peer's new receiver starts from.
+   */
+  #afterAck(): void {
+    const old = this.#sender;
+    if (old.failure?.reason !== "peer-restarted") return;
+    this.#sender = this.#newSender(serialAdd(old.session, 0x9e37_79b9), old.peerIncarnation);
   }
 
   /** This side's session. */
@@ -145,6 +171,7 @@ export class ReliableLink {
         this.#receiver.onData(decodeData(datagram), datagram.length, now);
       } else if (datagram[0] === ACK_TYPE) {
         this.#sender.onAck(decodeAck(datagram), now);
+        this.#afterAck();
       } else {
         throw new ProtocolError("unexpected-type", `type ${datagram[0]} is not DATA or ACK`);
       }

@@ -181,3 +181,33 @@ Deno.test("reliable: malformed and foreign datagrams are counted by reason, neve
     "truncated-payload": 1,
   });
 });
+
+Deno.test("reliable: a peer that restarts (new session) fails what it did not acknowledge, and the link goes on", async () => {
+  const { net, a, b } = await createPair({ seed: 21 });
+  assert.ok((await a.send(patternBytes(50, 1), true)).ok);
+  assert.ok(await net.runUntil(() => a.delivered.size === 1 && b.received.length === 1));
+  // B crashes with a message from A in flight, and comes back on the same address with a new session.
+  await b.crash();
+  const lost = await a.send(patternBytes(50, 2), true);
+  assert.ok(lost.ok);
+  await net.advance(50);
+  const { Endpoint } = await import("../../tests/reliable_harness.ts");
+  const reborn = new Endpoint(net, { session: 0x7777 });
+  reborn.socket = await net.bind({
+    hostname: "10.0.0.2",
+    port: 4000,
+    onDatagram: (d) => reborn.receive(d),
+  });
+  reborn.peer = a.socket!.localAddress;
+  assert.ok((await reborn.send(patternBytes(30, 3), true)).ok);
+  assert.ok(await net.runUntil(() => a.failed.size === 1));
+  assert.equal(a.failed.get(lost.handle)!.reason, "peer-restarted");
+  assert.equal(a.received.length, 1); // B's new message arrived
+  // A talks to the new B on a new session; messages flow again, in order.
+  const again = await a.send(patternBytes(40, 4), true);
+  assert.ok(again.ok);
+  assert.ok(
+    await net.runUntil(() => reborn.received.length === 1 && a.delivered.has(again.handle)),
+  );
+  assert.notEqual(a.link.session, 0x1000);
+});

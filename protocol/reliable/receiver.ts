@@ -21,6 +21,8 @@ import { serialAdd, serialDiff } from "./serial.ts";
 
 /** Options of {@linkcode ReliableReceiver}; every field has a default. */
 export interface ReceiverOptions {
+  /** This link's incarnation, written in every `ACK` (default 0; `ReliableLink` picks a random one). */
+  incarnation?: number;
   /** Sequence numbers accepted above the cumulative point, default 256 (the sender's window must not be larger). */
   windowPackets?: number;
   /** Largest message reassembled, default 1 MiB; larger ones are dropped. */
@@ -125,6 +127,7 @@ export class ReliableReceiver {
   readonly #ackEvery: number;
   readonly #maxRanges: number;
   readonly #emit: (event: ReceiverEvent) => void;
+  readonly #incarnation: number;
 
   #session: number | undefined;
   #retired: number[] = [];
@@ -174,6 +177,7 @@ export class ReliableReceiver {
     this.#ackEvery = options.ackEvery ?? 2;
     this.#maxRanges = Math.min(options.maxAckRanges ?? 8, MAX_ACK_RANGES);
     this.#emit = emit;
+    this.#incarnation = (options.incarnation ?? 0) >>> 0;
   }
 
   /** Bytes held now for reassembly and ordered delivery (overhead included). */
@@ -409,6 +413,7 @@ export class ReliableReceiver {
     );
     const ack: AckFrame = {
       session: this.#session,
+      incarnation: this.#incarnation,
       cumulative: this.#cumulative,
       echoTimestamp: this.#echo,
       delayMs: Math.max(0, Math.round(now - this.#echoAt)),

@@ -35,6 +35,12 @@ export interface SenderOptions {
   giveUpMs?: number;
   /** RTO bounds. */
   rtt?: RttOptions;
+  /**
+   * The peer's incarnation, when known (from an earlier sender on the same
+   * link); else the first `ACK` tells it. An `ACK` with another one means
+   * the peer restarted: everything unacknowledged fails with `peer-restarted`.
+   */
+  peerIncarnation?: number;
   /** Longest the peer delays an `ACK` (its `ackDelayMs`), default 25; the tail loss probe waits for it. */
   peerAckDelayMs?: number;
 }
@@ -119,7 +125,8 @@ interface Packet {
  * assert.ok(sent.ok);
  * const data = decodeData(sender.pollTransmit(0)!);
  * assert.equal(data.seq, 100);
- * sender.onAck({ session: 100, cumulative: 101, echoTimestamp: data.timestamp, delayMs: 0, ranges: [] }, 40);
+ * const ack = { session: 100, incarnation: 1, cumulative: 101, delayMs: 0, ranges: [] };
+ * sender.onAck({ ...ack, echoTimestamp: data.timestamp }, 40);
  * assert.deepEqual(events, [{ type: "delivered", handle: 0, latencyMs: 40 }]);
  * assert.equal(sender.srtt, 40);
  * ```
@@ -157,6 +164,7 @@ export class ReliableSender {
   #reorderSteps = 1;
   // Tail loss probes since the last ACK of new data (each doubles the probe timeout).
   readonly #peerAckDelay: number;
+  #peerIncarnation: number | undefined;
   #probes = 0;
   #lastActivity = 0;
   #newest: Packet | undefined;
@@ -191,6 +199,7 @@ export class ReliableSender {
     this.#giveUpMs = options.giveUpMs ?? 30_000;
     this.#rtt = new RttEstimator(options.rtt);
     this.#peerAckDelay = options.peerAckDelayMs ?? 25;
+    this.#peerIncarnation = options.peerIncarnation;
     this.#emit = emit;
     const perFragment = this.#maxDatagram - FRAMING_BYTES - DATA_HEADER_BYTES -
       FRAGMENT_FIELDS_BYTES;
@@ -205,6 +214,11 @@ export class ReliableSender {
     if (!(this.#window >= 1 && this.#window <= 0x4000_0000)) {
       throw new RangeError(`windowPackets must be 1..2^30, got ${this.#window}`);
     }
+  }
+
+  /** The peer's incarnation, once an `ACK` told it. */
+  get peerIncarnation(): number | undefined {
+    return this.#peerIncarnation;
   }
 
   /** The session (first sequence number) of this sender. */
@@ -399,6 +413,14 @@ export class ReliableSender {
       this.stats.acksIgnored++;
       return;
     }
+    if (this.#peerIncarnation === undefined) this.#peerIncarnation = ack.incarnation;
+    else if (ack.incarnation !== this.#peerIncarnation) {
+      // The peer restarted: what it acknowledges now was received by a receiver that knows
+      // nothing of our session's start. Trust none of it.
+      this.#peerIncarnation = ack.incarnation;
+      this.abort(now);
+      return;
+    }
     this.stats.acksReceived++;
     const newly: Packet[] = [];
     for (const packet of this.#outstanding.values()) {
@@ -485,13 +507,31 @@ export class ReliableSender {
     return true;
   }
 
-  #fail(transmissions: number, elapsedMs: number): void {
+  /**
+   * Fails every message not yet acknowledged with `peer-restarted` and stops:
+   * what a link does when the peer comes back with a new session.
+   *
+   * @param now Current time in ms.
+   */
+  abort(now: number): void {
+    if (this.#failure) return;
+    const packet = this.#outstanding.values().next().value;
+    this.#fail(
+      packet?.transmissions ?? 0,
+      now - (packet?.message.firstSentAt ?? now),
+      "peer-restarted",
+    );
+  }
+
+  #fail(transmissions: number, elapsedMs: number, reason?: "peer-restarted"): void {
     const first = this.#outstanding.values().next().value?.message;
     const failed = new Set<OutMessage>();
     for (const packet of this.#outstanding.values()) failed.add(packet.message);
     for (let i = this.#pendingHead; i < this.#pending.length; i++) failed.add(this.#pending[i]![0]);
-    this.#failure = new DeliveryError("gave-up", transmissions, elapsedMs);
-    const linkFailed = new DeliveryError("link-failed", transmissions, elapsedMs);
+    this.#failure = new DeliveryError(reason ?? "gave-up", transmissions, elapsedMs);
+    const linkFailed = reason
+      ? this.#failure
+      : new DeliveryError("link-failed", transmissions, elapsedMs);
     this.#outstanding.clear();
     this.#byLastSent.clear();
     this.#retransmit = [];
