@@ -211,3 +211,32 @@ Deno.test("reliable: a peer that restarts (new session) fails what it did not ac
   );
   assert.notEqual(a.link.session, 0x1000);
 });
+
+Deno.test("reliable: reordering without loss causes almost no retransmissions (the reordering window adapts)", async () => {
+  const { net, a, b } = await createPair({
+    seed: 1,
+    delayMs: 10,
+    reorder: 0.2, // one datagram in five overtaken by up to 15 ms
+    reorderDelayMs: { min: 1, max: 15 },
+  });
+  let firstHalf = -1;
+  let done = false;
+  (async () => {
+    for (let i = 0; i < 2000; i++) {
+      assert.ok((await a.send(patternBytes(200, i), true)).ok);
+      if (i === 999) firstHalf = a.link.stats().fastRetransmits + a.link.stats().rtoRetransmits;
+    }
+    done = true;
+  })();
+  assert.ok(await net.runUntil(() => done && a.delivered.size === 2000, { timeoutMs: 300_000 }));
+  const s = a.link.stats();
+  assert.ok(net.stats.reordered > 500);
+  const retransmits = s.fastRetransmits + s.rtoRetransmits + s.probes;
+  assert.ok(
+    retransmits <= 20,
+    `${retransmits} retransmissions for ${net.stats.reordered} reordered`,
+  );
+  assert.equal(s.fastRetransmits + s.rtoRetransmits, firstHalf, "none once the window adapted");
+  assert.ok(s.spuriousRetransmits > 0, "the spurious ones were noticed");
+  assert.equal(b.received.length, 2000);
+});
