@@ -137,6 +137,27 @@ function payloadOf(datagram: Uint8Array, type: number, options?: DecodeOptions):
 }
 
 /**
+ * Whether a datagram is for the reliable-delivery engine (`DATA` or `ACK`),
+ * by its first byte: how a peer link routes what arrives on its path.
+ *
+ * @param datagram The bytes.
+ * @returns `true` for type 16 or 17.
+ *
+ * @example
+ * ```ts
+ * import { isReliableDatagram } from "@olaf/protocol/reliable";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(isReliableDatagram(new Uint8Array([17, 0, 0])));
+ * assert.ok(!isReliableDatagram(new Uint8Array([3, 0, 0]))); // APP_R
+ * ```
+ */
+export function isReliableDatagram(datagram: Uint8Array): boolean {
+  const type = datagram[0];
+  return type === DATA_TYPE || type === ACK_TYPE;
+}
+
+/**
  * Size of a `DATA` datagram carrying `dataBytes` of message data.
  *
  * @param dataBytes Bytes of data in the datagram.

@@ -6,6 +6,16 @@
  * the peer's `DATA`/`ACK` datagrams and sends what it polls. Wire layouts
  * and test vectors: `protocol/EXTENSIONS.md`.
  *
+ * How a peer uses it: one `ReliableLink` per Olaf member (made on the first
+ * reliable send or the first `DATA`/`ACK` from that member; deployed v1
+ * peers never get one, as they cannot acknowledge). Datagrams from the
+ * member's path for which {@linkcode isReliableDatagram} holds go to
+ * `handleDatagram(bytes, now)`; the machine's `pollTransmit(now)` drains
+ * `link.pollTransmit(now)` to the member's path; its timer table holds the
+ * earliest `link.pollTimeout()`; `message` events become the room's message
+ * events and `delivered`/`failed` settle the promise of the send with that
+ * handle; `blocked` sends wait for `writable`.
+ *
  * @example One reliable message, acknowledged
  * ```ts
  * import { ReliableLink } from "@olaf/protocol/reliable";
@@ -47,6 +57,7 @@ export {
   FLAG_RELIABLE,
   FRAGMENT_FIELDS_BYTES,
   FRAMING_BYTES,
+  isReliableDatagram,
   MAX_ACK_RANGES,
   MAX_FRAGMENTS,
   parseAck,
