@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   type DataFrame,
   decodeAck,
   decodeData,
+  encodeAck,
   encodeData,
   type ReceiverEvent,
+  ReliableLink,
   ReliableReceiver,
   ReliableSender,
   RttEstimator,
@@ -271,4 +274,86 @@ Deno.test("sender: an ACK from a new incarnation of the peer fails what is unack
   assert.ok(failed.type === "failed" && failed.error.reason === "peer-restarted");
   assert.match(failed.error.message, /peer restarted/);
   assert.equal(sender.peerIncarnation, 42);
+});
+
+Deno.test("link: random DATA and ACK from a hostile peer never throw, stay within the memory bounds and draw at most 3x back", () => {
+  const maxBufferedBytes = 64 * 1024;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({
+            kind: fc.constant("data" as const),
+            session: fc.constantFrom(1, 2, 0xffff_ffff),
+            seq: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.nat(0xffff_ffff)),
+            messageId: fc.integer({ min: 0, max: 40 }),
+            ordered: fc.boolean(),
+            reliable: fc.boolean(),
+            count: fc.integer({ min: 1, max: 0xffff }),
+            index: fc.nat(),
+            size: fc.integer({ min: 0, max: 1100 }),
+          }),
+          fc.record({
+            kind: fc.constant("ack" as const),
+            session: fc.constantFrom(7, 8),
+            incarnation: fc.constantFrom(1, 2),
+            cumulative: fc.integer({ min: 0, max: 40 }),
+            gap: fc.integer({ min: 1, max: 5 }),
+          }),
+        ),
+        { maxLength: 300 },
+      ),
+      (inputs) => {
+        const link = new ReliableLink({
+          session: 7,
+          incarnation: 99,
+          maxBufferedBytes,
+          maxMessageBytes: 32 * 1024,
+          maxPartialMessages: 8,
+        });
+        link.send(new Uint8Array(3000), { ordered: true }, 0);
+        let now = 0;
+        for (const input of inputs) {
+          now += 3;
+          let bytes: Uint8Array;
+          if (input.kind === "data") {
+            bytes = encodeData({
+              session: input.session,
+              seq: input.seq,
+              timestamp: now,
+              messageId: input.messageId,
+              reliable: input.reliable,
+              ordered: input.ordered,
+              fragmentCount: input.count,
+              fragmentIndex: input.index % input.count,
+              data: new Uint8Array(input.size),
+            });
+          } else {
+            bytes = encodeAck({
+              session: input.session,
+              incarnation: input.incarnation,
+              cumulative: input.cumulative,
+              echoTimestamp: 0,
+              delayMs: 0,
+              ranges: [{
+                start: input.cumulative + input.gap,
+                end: input.cumulative + input.gap + 2,
+              }],
+            });
+          }
+          assert.equal(link.handleDatagram(bytes, now), undefined);
+          for (let out = link.pollTransmit(now); out; out = link.pollTransmit(now)) {
+            if (out[0] === 17) assert.ok(out.length <= 3 * bytes.length || input.kind === "ack");
+          }
+          while (link.pollEvent()) { /* drain */ }
+          const timeout = link.pollTimeout();
+          if (timeout !== undefined && timeout <= now) link.handleTimeout(now);
+          const stats = link.stats();
+          assert.ok(stats.bufferedBytes <= maxBufferedBytes && stats.bufferedBytes >= 0);
+          assert.ok(stats.partialMessages <= 8);
+        }
+      },
+    ),
+    { numRuns: 200, seed: 17 },
+  );
 });
