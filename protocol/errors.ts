@@ -14,6 +14,12 @@
  * - `datagram-too-large`, `too-many-peers`, `room-too-long`, `payload-too-large`:
  *   over a configured limit.
  * - `invalid-type`: an extension type code outside 6..255 (encoding only).
+ * - Reliable-delivery extension (`DATA` 16, `ACK` 17, `@olaf/protocol/reliable`):
+ *   `unexpected-type` (not the message type asked for), `invalid-flags` (unknown
+ *   flag bits set), `invalid-fragment` (fragment index/count impossible),
+ *   `invalid-ack-ranges` (selective ranges empty, unsorted, overlapping or not
+ *   above the cumulative point), `too-many-ranges` (over the range limit),
+ *   `field-out-of-range` (a number that does not fit its field, encoding only).
  */
 export type ProtocolErrorReason =
   | "truncated-header"
@@ -29,7 +35,13 @@ export type ProtocolErrorReason =
   | "too-many-peers"
   | "room-too-long"
   | "payload-too-large"
-  | "invalid-type";
+  | "invalid-type"
+  | "unexpected-type"
+  | "invalid-flags"
+  | "invalid-fragment"
+  | "invalid-ack-ranges"
+  | "too-many-ranges"
+  | "field-out-of-range";
 
 /** Every {@linkcode ProtocolErrorReason}, for counters keyed by reason. */
 export const PROTOCOL_ERROR_REASONS: readonly ProtocolErrorReason[] = [
@@ -47,6 +59,12 @@ export const PROTOCOL_ERROR_REASONS: readonly ProtocolErrorReason[] = [
   "room-too-long",
   "payload-too-large",
   "invalid-type",
+  "unexpected-type",
+  "invalid-flags",
+  "invalid-fragment",
+  "invalid-ack-ranges",
+  "too-many-ranges",
+  "field-out-of-range",
 ];
 
 /**
