@@ -70,6 +70,8 @@ class BigRoom {
   head: number;
   /** Member with the lowest id (first in join order on a tie), -1 when empty, or UNKNOWN. */
   lowest = UNKNOWN;
+  /** Set when time went backwards: the log is re-sorted before the next reply. */
+  dirty = false;
 
   constructor(capacity: number) {
     this.table = new Int32Array(0);
@@ -100,13 +102,44 @@ class BigRoom {
     this.head = w;
   }
 
-  /** A new log entry at the head for member `index`; its record is written by the caller. */
-  push(index: number): number {
+  /**
+   * A new log entry for member `index`, seen at `seen`, at the head, or just
+   * behind the head's members seen at the same time with a lower index:
+   * every run of equal times stays in join order, so replies copy it as is.
+   * Returns the entry; its record is written by the caller.
+   */
+  push(index: number, seen: number, slots: Float64Array): number {
     if (this.head === 0) this.pack(this.member.length);
-    const at = --this.head;
-    this.member[at] = index;
-    this.pos[index] = at;
-    return at;
+    const member = this.member;
+    const end = member.length;
+    const old = this.head;
+    if (old < end) {
+      const headSeen = slots[member[old]! * STRIDE + SEEN]!;
+      if (seen < headSeen) this.dirty = true;
+    }
+    let w = old;
+    for (; w < end; w++) {
+      const q = member[w]!;
+      if (q < 0) continue;
+      if (q > index || slots[q * STRIDE + SEEN] !== seen) break;
+    }
+    // Holes at the end of the stretch stay where they are.
+    while (w > old && member[w - 1]! < 0) w--;
+    const at = old - 1;
+    if (w > old) {
+      member.copyWithin(at, old, w);
+      this.log.copyWithin(at * R, old * R, w * R);
+      const pos = this.pos;
+      for (let e = at; e < w - 1; e++) {
+        const q = member[e]!;
+        if (q >= 0) pos[q] = e;
+      }
+    }
+    this.head = at;
+    const to = w - 1;
+    member[to] = index;
+    this.pos[index] = to;
+    return to;
   }
 }
 
@@ -222,7 +255,7 @@ export class Room {
     const from = big.pos[index]!;
     big.member[from] = -1;
     // A full log is packed first; the member's record is rewritten, not moved.
-    const at = big.push(index);
+    const at = big.push(index, now, this.slots);
     writeMember(big.log, at * R, this.slots, index);
   }
 
@@ -264,17 +297,17 @@ export class Room {
     if (big !== undefined && !grown) {
       this.count = index + 1;
       insert(big.table, key, index);
-      const at = big.push(index);
+      const at = big.push(index, seen, this.slots);
       writeMember(big.log, at * R, this.slots, index);
       const lowest = big.lowest;
       if (lowest !== UNKNOWN && (lowest < 0 || id < this.idAt(lowest))) big.lowest = index;
     } else if (index + 1 > BIG_FROM) {
-      // (Re)build: the recency order so far, then the newcomer first.
+      // (Re)build from the recency order so far, then log the newcomer.
       const order = this.#order();
-      order.copyWithin(1, 0, index);
-      order[0] = index;
       this.count = index + 1;
-      this.#rebuild(order, this.count);
+      this.#rebuild(order, index);
+      const rebuilt = this.#big!;
+      writeMember(rebuilt.log, rebuilt.push(index, seen, this.slots) * R, this.slots, index);
     } else {
       this.count = index + 1;
     }
@@ -375,89 +408,57 @@ export class Room {
       for (let j = 0; j < n; j++) offset = writeMember(out, offset, slots, picked[j]!);
       return offset;
     }
+    if (big.dirty) {
+      this.#rebuild(this.#order(true), this.count);
+      return this.writeMostRecent(k, skipA, skipB, now, out, offset);
+    }
     const member = big.member;
     const log = big.log;
     const end = member.length;
-    const clampAt = now - MAX_AGE_MS;
+    const start = offset;
     let left = k;
     let holes = 0;
-    // The pending stretch of log entries [a, b) to copy.
+    // The pending stretch of log entries [a, b) to copy. Runs of equal times
+    // are in join order (see BigRoom.push), so log order is reply order.
     let a = 0;
     let b = -1;
-    let i = big.head;
-    while (i < end && left > 0) {
-      const m = member[i]!;
+    let e = big.head;
+    for (; e < end && left > 0; e++) {
+      const m = member[e]!;
       if (m < 0) {
         holes++;
-        i++;
         continue;
       }
-      const raw = slots[m * STRIDE + SEEN]!;
-      const seen = raw <= clampAt ? -Infinity : raw;
-      // The run of equal (clamped) ages from i: is it in join order already?
-      let j = i + 1;
-      let sorted = true;
-      let prev = m === skipA || m === skipB ? -1 : m;
-      for (; j < end; j++) {
-        const q = member[j]!;
-        if (q < 0) {
-          holes++;
-          continue;
+      if (m === skipA || m === skipB) continue;
+      if (e !== b) {
+        if (b > a) {
+          out.set(log.subarray(a * R, b * R), offset);
+          offset += (b - a) * R;
         }
-        const r = slots[q * STRIDE + SEEN]!;
-        if ((r <= clampAt ? -Infinity : r) !== seen) break;
-        if (q === skipA || q === skipB) continue;
-        if (q < prev) sorted = false;
-        prev = q;
+        a = e;
       }
-      if (sorted) {
-        for (let e = i; e < j && left > 0; e++) {
-          const q = member[e]!;
-          if (q < 0 || q === skipA || q === skipB) continue;
-          if (e !== b) {
-            if (b > a) {
-              out.set(log.subarray(a * R, b * R), offset);
-              offset += (b - a) * R;
-            }
-            a = e;
-          }
-          b = e + 1;
-          left--;
-        }
-      } else {
-        scratch(j - i);
-        const run = scratchA;
-        let n = 0;
-        for (let e = i; e < j; e++) {
-          const q = member[e]!;
-          if (q >= 0 && q !== skipA && q !== skipB) run[n++] = q;
-        }
-        run.subarray(0, n).sort();
-        for (let t = 0; t < n && left > 0; t++, left--) {
-          const e = big.pos[run[t]!]!;
-          if (e !== b) {
-            if (b > a) {
-              out.set(log.subarray(a * R, b * R), offset);
-              offset += (b - a) * R;
-            }
-            a = e;
-          }
-          b = e + 1;
-        }
-      }
-      i = j;
+      b = e + 1;
+      left--;
     }
     if (b > a) {
       out.set(log.subarray(a * R, b * R), offset);
       offset += (b - a) * R;
     }
-    if (holes > MAX_HOLES) big.pack(i);
+    // Ages clamped to 2^31-1 ms all tie: rare enough for the scan and sort.
+    if (b > a && slots[member[b - 1]! * STRIDE + SEEN]! <= now - MAX_AGE_MS) {
+      scratch(this.count);
+      const picked = scratchA;
+      const n = this.mostRecent(k, skipA, skipB, now, picked);
+      offset = start;
+      for (let j = 0; j < n; j++) offset = writeMember(out, offset, slots, picked[j]!);
+    }
+    if (holes > MAX_HOLES) big.pack(e);
     return offset;
   }
 
   /** The current recency order (most recent first) of a big room, in scratch space. */
-  #order(): Int32Array {
-    const big = this.#big;
+  #order(sort = false): Int32Array {
+    const big = sort ? undefined : this.#big;
     const capacity = this.slots.length / STRIDE;
     scratch(Math.max(capacity, this.count + 1));
     const order = scratchA;
@@ -512,6 +513,7 @@ export class Room {
     big.head = at;
     for (let i = 0; i < this.count; i++) insert(big.table, slots[i * STRIDE + KEY]!, i);
     big.lowest = UNKNOWN;
+    big.dirty = false;
     this.#big = big;
   }
 }
