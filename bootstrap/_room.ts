@@ -27,6 +27,8 @@ const BIG_FROM = 16;
 const MAX_AGE_MS = 0x7fffffff;
 /** `lowest` when it must be recomputed. */
 const UNKNOWN = -2;
+/** Equal-time entries a push steps over to keep join order before it leaves the sort to the reader. */
+const MAX_WALK = 8;
 /** Holes a reply may walk past before it closes them (keeps replies O(k) amortized). */
 const MAX_HOLES = 32;
 const R = PEER_RECORD_BYTES;
@@ -72,6 +74,8 @@ class BigRoom {
   lowest = UNKNOWN;
   /** Set when time went backwards: the log is re-sorted before the next reply. */
   dirty = false;
+  /** Set when the head run of equal times may be out of join order (sorted before it is read). */
+  unsorted = false;
 
   constructor(capacity: number) {
     this.table = new Int32Array(0);
@@ -79,6 +83,41 @@ class BigRoom {
     this.member = new Int32Array(capacity * 2).fill(-1);
     this.pos = new Int32Array(capacity);
     this.head = capacity * 2;
+  }
+
+  /** Sorts the head run of equal times into join order (see {@linkcode BigRoom.push}). */
+  sortHeadRun(slots: Float64Array): void {
+    this.unsorted = false;
+    const member = this.member;
+    const end = member.length;
+    const head = this.head;
+    if (head >= end) return;
+    const seen = slots[member[head]! * STRIDE + SEEN]!;
+    let runEnd = head;
+    let n = 0;
+    for (; runEnd < end; runEnd++) {
+      const q = member[runEnd]!;
+      if (q < 0) continue;
+      if (slots[q * STRIDE + SEEN] !== seen) break;
+      n++;
+    }
+    scratch(n);
+    const run = scratchA;
+    n = 0;
+    for (let e = head; e < runEnd; e++) {
+      const q = member[e]!;
+      if (q >= 0) run[n++] = q;
+    }
+    run.subarray(0, n).sort();
+    const at = runEnd - n;
+    member.fill(-1, head, at);
+    for (let t = 0; t < n; t++) {
+      const q = run[t]!;
+      member[at + t] = q;
+      this.pos[q] = at + t;
+      writeMember(this.log, (at + t) * R, slots, q);
+    }
+    this.head = at;
   }
 
   /** Packs the live entries of `[head, upto)` against `upto` (order kept). */
@@ -112,16 +151,28 @@ class BigRoom {
     if (this.head === 0) this.pack(this.member.length);
     const member = this.member;
     const end = member.length;
-    const old = this.head;
+    let old = this.head;
+    let w = old;
     if (old < end) {
       const headSeen = slots[member[old]! * STRIDE + SEEN]!;
       if (seen < headSeen) this.dirty = true;
-    }
-    let w = old;
-    for (; w < end; w++) {
-      const q = member[w]!;
-      if (q < 0) continue;
-      if (q > index || slots[q * STRIDE + SEEN] !== seen) break;
+      else if (seen > headSeen && this.unsorted) {
+        this.sortHeadRun(slots);
+        old = w = this.head;
+      }
+      // A long walk (many equal times) gives up: the run is sorted once, when read.
+      if (!this.unsorted) {
+        for (let steps = 0; w < end; w++) {
+          const q = member[w]!;
+          if (q < 0) continue;
+          if (q > index || slots[q * STRIDE + SEEN] !== seen) break;
+          if (++steps > MAX_WALK) {
+            this.unsorted = true;
+            w = old;
+            break;
+          }
+        }
+      }
     }
     // Holes at the end of the stretch stay where they are.
     while (w > old && member[w - 1]! < 0) w--;
@@ -249,8 +300,12 @@ export class Room {
 
   /** Marks member `index` as seen at `now` (never before its last time): it becomes the newest. */
   touch(index: number, now: number): void {
-    this.slots[index * STRIDE + SEEN] = now;
     const big = this.#big;
+    // A run that may be out of order is sorted while it is still the head run.
+    if (big !== undefined && big.unsorted && now !== this.seenAt(index)) {
+      big.sortHeadRun(this.slots);
+    }
+    this.slots[index * STRIDE + SEEN] = now;
     if (big === undefined || big.pos[index] === big.head) return;
     const from = big.pos[index]!;
     big.member[from] = -1;
@@ -412,6 +467,7 @@ export class Room {
       this.#rebuild(this.#order(true), this.count);
       return this.writeMostRecent(k, skipA, skipB, now, out, offset);
     }
+    if (big.unsorted) big.sortHeadRun(slots);
     const member = big.member;
     const log = big.log;
     const end = member.length;
@@ -459,6 +515,7 @@ export class Room {
   /** The current recency order (most recent first) of a big room, in scratch space. */
   #order(sort = false): Int32Array {
     const big = sort ? undefined : this.#big;
+    if (big !== undefined && big.unsorted) big.sortHeadRun(this.slots);
     const capacity = this.slots.length / STRIDE;
     scratch(Math.max(capacity, this.count + 1));
     const order = scratchA;
@@ -514,6 +571,7 @@ export class Room {
     for (let i = 0; i < this.count; i++) insert(big.table, slots[i * STRIDE + KEY]!, i);
     big.lowest = UNKNOWN;
     big.dirty = false;
+    big.unsorted = false;
     this.#big = big;
   }
 }
