@@ -212,7 +212,7 @@ export class Room {
   heapIndex = -1;
   /** When the core must look at this room again: never later than its real deadline. */
   heapKey = 0;
-  /** Index and recency log past `BIG_FROM` members; `undefined` while the room is small. */
+  /** Index and recency log once past `BIG_FROM` members; `undefined` while the room is small. */
   #big: BigRoom | undefined = undefined;
 
   constructor(name: string, now: number) {
@@ -544,10 +544,8 @@ export class Room {
 
   /** Builds the index and log from `order` (`n` members, most recent first), or drops them. */
   #rebuild(order: Int32Array, n: number): void {
-    if (this.count <= BIG_FROM) {
-      this.#big = undefined;
-      return;
-    }
+    // Once big, a room keeps its index and log (a member report empties and refills it).
+    if (this.count <= BIG_FROM && this.#big === undefined) return;
     const capacity = this.slots.length / STRIDE;
     let big = this.#big;
     if (big === undefined || big.pos.length !== capacity) big = new BigRoom(capacity);
