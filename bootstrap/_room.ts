@@ -76,6 +76,10 @@ class BigRoom {
   dirty = false;
   /** Set when the head run of equal times may be out of join order (sorted before it is read). */
   unsorted = false;
+  /** Set when log and table are out of date (a member report): rebuilt when next read. */
+  stale = false;
+  /** Set when only the table is out of date (members were removed): rebuilt when next read. */
+  tableStale = false;
 
   constructor(capacity: number) {
     this.table = new Int32Array(0);
@@ -240,7 +244,7 @@ export class Room {
   /** Index of the member with endpoint `key`, or -1. O(1). */
   indexOfKey(key: number): number {
     const slots = this.slots;
-    const big = this.#big;
+    let big = this.#big;
     if (big === undefined) {
       const end = this.count * STRIDE;
       for (let o = KEY; o < end; o += STRIDE) {
@@ -248,6 +252,10 @@ export class Room {
       }
       return -1;
     }
+    if (big.stale) {
+      this.#refresh();
+      big = this.#big!;
+    } else if (big.tableStale) this.#rebuildTable(big);
     const table = big.table;
     const mask = table.length - 1;
     for (let h = hashKey(key) & mask;; h = (h + 1) & mask) {
@@ -290,7 +298,7 @@ export class Room {
     this.slots[index * STRIDE + ID] = id;
     const big = this.#big;
     if (big === undefined) return;
-    writeMember(big.log, big.pos[index]! * R, this.slots, index);
+    if (!big.stale) writeMember(big.log, big.pos[index]! * R, this.slots, index);
     const lowest = big.lowest;
     if (lowest === UNKNOWN) return;
     const lowestId = this.idAt(lowest);
@@ -301,12 +309,14 @@ export class Room {
   /** Marks member `index` as seen at `now` (never before its last time): it becomes the newest. */
   touch(index: number, now: number): void {
     const big = this.#big;
-    // A run that may be out of order is sorted while it is still the head run.
-    if (big !== undefined && big.unsorted && now !== this.seenAt(index)) {
-      big.sortHeadRun(this.slots);
+    if (big === undefined || big.stale) {
+      this.slots[index * STRIDE + SEEN] = now;
+      return;
     }
+    // A run that may be out of order is sorted while it is still the head run.
+    if (big.unsorted && now !== this.seenAt(index)) big.sortHeadRun(this.slots);
     this.slots[index * STRIDE + SEEN] = now;
-    if (big === undefined || big.pos[index] === big.head) return;
+    if (big.pos[index] === big.head) return;
     const from = big.pos[index]!;
     big.member[from] = -1;
     // A full log is packed first; the member's record is rewritten, not moved.
@@ -318,11 +328,9 @@ export class Room {
   touchAll(now: number): void {
     const slots = this.slots;
     for (let i = 0; i < this.count; i++) slots[i * STRIDE + SEEN] = now;
-    if (this.#big === undefined) return;
-    // All tie now: recency order is join order.
-    const order = this.#order();
-    for (let i = 0; i < this.count; i++) order[i] = i;
-    this.#rebuild(order, this.count);
+    // All tie now: recency order is join order. Rebuilt when next read (a
+    // report goes on to add the members it names).
+    if (this.#big !== undefined) this.#big.stale = true;
   }
 
   /**
@@ -349,11 +357,15 @@ export class Room {
     this.slots[o + SEEN] = seen;
     if (seen < this.minSeen) this.minSeen = seen;
     const big = this.#big;
-    if (big !== undefined && !grown) {
+    if (big !== undefined && (big.stale || !grown)) {
       this.count = index + 1;
-      insert(big.table, key, index);
-      const at = big.push(index, seen, this.slots);
-      writeMember(big.log, at * R, this.slots, index);
+      // A stale room is rebuilt (at its new capacity) when next read.
+      if (grown) big.stale = true;
+      if (!big.stale) {
+        if (!big.tableStale) insert(big.table, key, index);
+        const at = big.push(index, seen, this.slots);
+        writeMember(big.log, at * R, this.slots, index);
+      }
       const lowest = big.lowest;
       if (lowest !== UNKNOWN && (lowest < 0 || id < this.idAt(lowest))) big.lowest = index;
     } else if (index + 1 > BIG_FROM) {
@@ -381,8 +393,6 @@ export class Room {
   removeWhere(drop: (index: number) => boolean, exactMinSeen: boolean): number {
     const count = this.count;
     const big = this.#big;
-    // Recency order of the old indices, read before compaction.
-    const order = big === undefined ? undefined : this.#order();
     scratch(count);
     const remap = scratchB;
     const slots = this.slots;
@@ -401,15 +411,23 @@ export class Room {
     }
     this.count = write;
     if (exactMinSeen || write === 0) this.minSeen = minSeen;
-    if (order !== undefined) {
-      if (write < count) {
-        let n = 0;
-        for (let j = 0; j < count; j++) {
-          const index = remap[order[j]!]!;
-          if (index >= 0) order[n++] = index;
+    if (big !== undefined && write < count) {
+      big.lowest = UNKNOWN;
+      if (!big.stale) {
+        // Renumber the log in place (records stay valid); the table is rebuilt when next read.
+        const member = big.member;
+        const pos = big.pos;
+        const end = member.length;
+        for (let e = big.head; e < end; e++) {
+          const m = member[e]!;
+          if (m < 0) continue;
+          const to = remap[m]!;
+          member[e] = to;
+          if (to >= 0) pos[to] = e;
         }
-        this.#rebuild(order, n);
-      } else big!.lowest = UNKNOWN;
+        while (big.head < end && member[big.head]! < 0) big.head++;
+        big.tableStale = true;
+      }
     }
     return count - write;
   }
@@ -454,7 +472,7 @@ export class Room {
     out: Uint8Array,
     offset: number,
   ): number {
-    const big = this.#big;
+    let big = this.#big;
     const slots = this.slots;
     if (big === undefined) {
       scratch(this.count);
@@ -462,6 +480,10 @@ export class Room {
       const n = this.mostRecent(k, skipA, skipB, now, picked);
       for (let j = 0; j < n; j++) offset = writeMember(out, offset, slots, picked[j]!);
       return offset;
+    }
+    if (big.stale) {
+      this.#refresh();
+      big = this.#big!;
     }
     if (big.dirty) {
       this.#rebuild(this.#order(true), this.count);
@@ -514,6 +536,7 @@ export class Room {
 
   /** The current recency order (most recent first) of a big room, in scratch space. */
   #order(sort = false): Int32Array {
+    if (!sort && this.#big?.stale) this.#refresh();
     const big = sort ? undefined : this.#big;
     if (big !== undefined && big.unsorted) big.sortHeadRun(this.slots);
     const capacity = this.slots.length / STRIDE;
@@ -549,10 +572,7 @@ export class Room {
     const capacity = this.slots.length / STRIDE;
     let big = this.#big;
     if (big === undefined || big.pos.length !== capacity) big = new BigRoom(capacity);
-    else {
-      big.table.fill(0);
-      big.member.fill(-1);
-    }
+    else big.member.fill(-1);
     // At most half full until the next growth rebuilds it.
     let size = 64;
     while (size < capacity * 2) size *= 2;
@@ -566,11 +586,36 @@ export class Room {
       writeMember(big.log, (at + t) * R, slots, m);
     }
     big.head = at;
-    for (let i = 0; i < this.count; i++) insert(big.table, slots[i * STRIDE + KEY]!, i);
+    this.#rebuildTable(big);
     big.lowest = UNKNOWN;
     big.dirty = false;
     big.unsorted = false;
+    big.stale = false;
     this.#big = big;
+  }
+
+  #rebuildTable(big: BigRoom): void {
+    const table = big.table;
+    table.fill(0);
+    const slots = this.slots;
+    for (let i = 0; i < this.count; i++) insert(table, slots[i * STRIDE + KEY]!, i);
+    big.tableStale = false;
+  }
+
+  /** Rebuilds a stale log: join order when every member was seen at once (a report), else sorted. */
+  #refresh(): void {
+    const slots = this.slots;
+    const count = this.count;
+    const first = count > 0 ? slots[SEEN]! : 0;
+    let tie = true;
+    for (let o = SEEN; o < count * STRIDE && tie; o += STRIDE) tie = slots[o] === first;
+    let order: Int32Array;
+    if (tie) {
+      scratch(Math.max(this.slots.length / STRIDE, count + 1));
+      order = scratchA;
+      for (let i = 0; i < count; i++) order[i] = i;
+    } else order = this.#order(true);
+    this.#rebuild(order, count);
   }
 }
 
