@@ -198,6 +198,9 @@ class BigRoom {
   }
 }
 
+/** The big rooms' indexes and logs. */
+const bigRooms = new WeakMap<Room, BigRoom>();
+
 /** One room. Fields are public to the core; nothing else touches them. */
 export class Room {
   /** The room name. */
@@ -216,8 +219,19 @@ export class Room {
   heapIndex = -1;
   /** When the core must look at this room again: never later than its real deadline. */
   heapKey = 0;
-  /** Index and recency log once past `BIG_FROM` members; `undefined` while the room is small. */
-  #big: BigRoom | undefined = undefined;
+  /**
+   * Index and recency log once past `BIG_FROM` members; `undefined` while the
+   * room is small. Kept beside the room, not in it, so that small rooms stay
+   * as compact as they were; only a room whose capacity passed `BIG_FROM`
+   * looks it up.
+   */
+  get #big(): BigRoom | undefined {
+    return this.slots.length > BIG_FROM * STRIDE ? bigRooms.get(this) : undefined;
+  }
+  set #big(big: BigRoom | undefined) {
+    if (big === undefined) bigRooms.delete(this);
+    else bigRooms.set(this, big);
+  }
 
   constructor(name: string, now: number) {
     this.name = name;
