@@ -200,6 +200,9 @@ class BigRoom {
 
 /** The big rooms' indexes and logs. */
 const bigRooms = new WeakMap<Room, BigRoom>();
+/** The last room looked up in `bigRooms`, and what it found. */
+let lastRoom: Room | undefined = undefined;
+let lastBig: BigRoom | undefined = undefined;
 
 /** One room. Fields are public to the core; nothing else touches them. */
 export class Room {
@@ -226,11 +229,19 @@ export class Room {
    * looks it up.
    */
   get #big(): BigRoom | undefined {
-    return this.slots.length > BIG_FROM * STRIDE ? bigRooms.get(this) : undefined;
+    if (this.slots.length <= BIG_FROM * STRIDE) return undefined;
+    // One room is usually asked many times in a row (a report adds all its members).
+    if (this !== lastRoom) {
+      lastRoom = this;
+      lastBig = bigRooms.get(this);
+    }
+    return lastBig;
   }
   set #big(big: BigRoom | undefined) {
     if (big === undefined) bigRooms.delete(this);
     else bigRooms.set(this, big);
+    lastRoom = this;
+    lastBig = big;
   }
 
   constructor(name: string, now: number) {
