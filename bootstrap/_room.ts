@@ -204,6 +204,29 @@ const bigRooms = new WeakMap<Room, BigRoom>();
 let lastRoom: Room | undefined = undefined;
 let lastBig: BigRoom | undefined = undefined;
 
+/**
+ * A room's index and recency log once past `BIG_FROM` members; `undefined`
+ * while it is small. Kept beside the room, not in it, so that small rooms stay
+ * as compact as they were; only a room whose capacity passed `BIG_FROM` looks
+ * it up.
+ */
+function bigOf(room: Room): BigRoom | undefined {
+  if (room.slots.length <= BIG_FROM * STRIDE) return undefined;
+  // One room is usually asked many times in a row (a report adds all its members).
+  if (room !== lastRoom) {
+    lastRoom = room;
+    lastBig = bigRooms.get(room);
+  }
+  return lastBig;
+}
+
+function setBig(room: Room, big: BigRoom | undefined): void {
+  if (big === undefined) bigRooms.delete(room);
+  else bigRooms.set(room, big);
+  lastRoom = room;
+  lastBig = big;
+}
+
 /** One room. Fields are public to the core; nothing else touches them. */
 export class Room {
   /** The room name. */
@@ -222,28 +245,6 @@ export class Room {
   heapIndex = -1;
   /** When the core must look at this room again: never later than its real deadline. */
   heapKey = 0;
-  /**
-   * Index and recency log once past `BIG_FROM` members; `undefined` while the
-   * room is small. Kept beside the room, not in it, so that small rooms stay
-   * as compact as they were; only a room whose capacity passed `BIG_FROM`
-   * looks it up.
-   */
-  get #big(): BigRoom | undefined {
-    if (this.slots.length <= BIG_FROM * STRIDE) return undefined;
-    // One room is usually asked many times in a row (a report adds all its members).
-    if (this !== lastRoom) {
-      lastRoom = this;
-      lastBig = bigRooms.get(this);
-    }
-    return lastBig;
-  }
-  set #big(big: BigRoom | undefined) {
-    if (big === undefined) bigRooms.delete(this);
-    else bigRooms.set(this, big);
-    lastRoom = this;
-    lastBig = big;
-  }
-
   constructor(name: string, now: number) {
     this.name = name;
     this.createdAt = now;
@@ -269,7 +270,7 @@ export class Room {
   /** Index of the member with endpoint `key`, or -1. O(1). */
   indexOfKey(key: number): number {
     const slots = this.slots;
-    let big = this.#big;
+    let big = bigOf(this);
     if (big === undefined) {
       const end = this.count * STRIDE;
       for (let o = KEY; o < end; o += STRIDE) {
@@ -279,7 +280,7 @@ export class Room {
     }
     if (big.stale) {
       this.#refresh();
-      big = this.#big!;
+      big = bigOf(this)!;
     } else if (big.tableStale) this.#rebuildTable(big);
     const table = big.table;
     const mask = table.length - 1;
@@ -302,7 +303,7 @@ export class Room {
 
   /** Index of the member with the lowest id, or -1 when empty. */
   lowestIndex(): number {
-    const big = this.#big;
+    const big = bigOf(this);
     if (big !== undefined && big.lowest !== UNKNOWN) return big.lowest;
     const slots = this.slots;
     const end = this.count * STRIDE;
@@ -321,7 +322,7 @@ export class Room {
   /** Changes member `index`'s id. */
   setId(index: number, id: number): void {
     this.slots[index * STRIDE + ID] = id;
-    const big = this.#big;
+    const big = bigOf(this);
     if (big === undefined) return;
     if (!big.stale) writeMember(big.log, big.pos[index]! * R, this.slots, index);
     const lowest = big.lowest;
@@ -333,7 +334,7 @@ export class Room {
 
   /** Marks member `index` as seen at `now` (never before its last time): it becomes the newest. */
   touch(index: number, now: number): void {
-    const big = this.#big;
+    const big = bigOf(this);
     if (big === undefined || big.stale) {
       this.slots[index * STRIDE + SEEN] = now;
       return;
@@ -355,7 +356,8 @@ export class Room {
     for (let i = 0; i < this.count; i++) slots[i * STRIDE + SEEN] = now;
     // All tie now: recency order is join order. Rebuilt when next read (a
     // report goes on to add the members it names).
-    if (this.#big !== undefined) this.#big.stale = true;
+    const big = bigOf(this);
+    if (big !== undefined) big.stale = true;
   }
 
   /**
@@ -381,7 +383,7 @@ export class Room {
     this.slots[o + ID] = id;
     this.slots[o + SEEN] = seen;
     if (seen < this.minSeen) this.minSeen = seen;
-    const big = this.#big;
+    const big = bigOf(this);
     if (big !== undefined && (big.stale || !grown)) {
       this.count = index + 1;
       // A stale room is rebuilt (at its new capacity) when next read.
@@ -398,7 +400,7 @@ export class Room {
       const order = this.#order();
       this.count = index + 1;
       this.#rebuild(order, index);
-      const rebuilt = this.#big!;
+      const rebuilt = bigOf(this)!;
       writeMember(rebuilt.log, rebuilt.push(index, seen, this.slots) * R, this.slots, index);
     } else {
       this.count = index + 1;
@@ -417,7 +419,7 @@ export class Room {
    */
   removeWhere(drop: (index: number) => boolean, exactMinSeen: boolean): number {
     const count = this.count;
-    const big = this.#big;
+    const big = bigOf(this);
     scratch(count);
     const remap = scratchB;
     const slots = this.slots;
@@ -497,7 +499,7 @@ export class Room {
     out: Uint8Array,
     offset: number,
   ): number {
-    let big = this.#big;
+    let big = bigOf(this);
     const slots = this.slots;
     if (big === undefined) {
       scratch(this.count);
@@ -508,7 +510,7 @@ export class Room {
     }
     if (big.stale) {
       this.#refresh();
-      big = this.#big!;
+      big = bigOf(this)!;
     }
     if (big.dirty) {
       this.#rebuild(this.#order(true), this.count);
@@ -561,8 +563,8 @@ export class Room {
 
   /** The current recency order (most recent first) of a big room, in scratch space. */
   #order(sort = false): Int32Array {
-    if (!sort && this.#big?.stale) this.#refresh();
-    const big = sort ? undefined : this.#big;
+    if (!sort && bigOf(this)?.stale) this.#refresh();
+    const big = sort ? undefined : bigOf(this);
     if (big !== undefined && big.unsorted) big.sortHeadRun(this.slots);
     const capacity = this.slots.length / STRIDE;
     scratch(Math.max(capacity, this.count + 1));
@@ -593,9 +595,9 @@ export class Room {
   /** Builds the index and log from `order` (`n` members, most recent first), or drops them. */
   #rebuild(order: Int32Array, n: number): void {
     // Once big, a room keeps its index and log (a member report empties and refills it).
-    if (this.count <= BIG_FROM && this.#big === undefined) return;
+    if (this.count <= BIG_FROM && bigOf(this) === undefined) return;
     const capacity = this.slots.length / STRIDE;
-    let big = this.#big;
+    let big = bigOf(this);
     if (big === undefined || big.pos.length !== capacity) big = new BigRoom(capacity);
     else big.member.fill(-1);
     // At most half full until the next growth rebuilds it.
@@ -616,7 +618,7 @@ export class Room {
     big.dirty = false;
     big.unsorted = false;
     big.stale = false;
-    this.#big = big;
+    setBig(this, big);
   }
 
   #rebuildTable(big: BigRoom): void {
