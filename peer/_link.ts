@@ -1,9 +1,10 @@
 /**
  * Links: what the peer machine keeps per member, and the one place where a
  * message becomes bytes for a destination (and bytes from a member become
- * a message). Today every link is a plaintext v1 link; reliable delivery
- * (sequence numbers, acknowledgements, retransmit timers) and Noise session
- * keys are per-link state that later link kinds add behind this interface.
+ * a message). Every link is a plaintext v1 link; an Olaf member's link also
+ * holds a `ReliableLink` (sequence numbers, ACKs, retransmit timers) once
+ * reliable traffic starts. Noise session keys are per-link state that a
+ * later link kind adds behind this interface.
  */
 import { type AddressKey, decode, encode, type Message, type MessageInit } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/sans-io";

@@ -683,7 +683,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         message: `${key} is a deployed v1 peer: it cannot acknowledge reliable messages`,
       };
     }
-    const engine = this.#engine(member);
+    const engine = this.#engine(member, true);
     const result = engine.send(payload, { ordered: options.ordered ?? false }, this.#now);
     this.#reliableEvents(member);
     if (!result.ok) {
@@ -894,9 +894,28 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   // --- reliable ---------------------------------------------------------------
 
-  /** The member's reliable engine, made on first use. */
-  #engine(member: Member): ReliableLink {
+  /**
+   * The member's reliable engine, made on first use, and made again after it
+   * gave up (a link that gave up fails every later send; the member is still
+   * here, so try afresh: the peer sees a new incarnation and resets).
+   */
+  #engine(member: Member, renewFailed = false): ReliableLink {
     let engine = member.link.reliable;
+    const failure = engine?.failure;
+    if (renewFailed && failure !== undefined) {
+      this.#reliableEvents(member); // settle what the old engine reported
+      const pending = this.#pending.get(member);
+      for (const handle of pending?.values() ?? []) {
+        this.#events.push({
+          type: "delivery-failed",
+          peer: record(member),
+          handle,
+          error: failure,
+        });
+      }
+      pending?.clear();
+      engine = undefined;
+    }
     if (engine === undefined) {
       engine = member.link.reliable = new ReliableLink(this.#reliableOptions);
       this.#reliable.add(member);

@@ -14,10 +14,10 @@ import { PeerLeftError } from "./peer_machine.ts";
 
 const T0 = 1_763_700_000_000;
 
-async function setup(loss = 0) {
+async function setup(loss = 0, extra: Partial<JoinRoomOptions> = {}) {
   const net = new MemoryNetwork({ startTime: T0, delayMs: { min: 5, max: 15 }, seed: 7 });
   const server = await startBootstrap({ bind: net.bind, clock: net.clock, port: 5000 });
-  const join = async (hostname: string, extra: Partial<JoinRoomOptions> = {}) => {
+  const join = async (hostname: string, more: Partial<JoinRoomOptions> = {}) => {
     let settled = false;
     const joining = joinRoom("lobby", {
       bootstraps: ["127.0.0.1:5000"],
@@ -25,6 +25,7 @@ async function setup(loss = 0) {
       clock: net.clock,
       hostname,
       ...extra,
+      ...more,
     });
     joining.then(() => (settled = true), () => (settled = true));
     await net.runUntil(() => settled, { timeoutMs: 30_000 });
@@ -181,5 +182,52 @@ Deno.test("a reliable send to a deployed v1 peer rejects at once; plain messages
   );
   await legacy.close();
   await alice.leave();
+  await server.close();
+});
+
+Deno.test("a send that gave up rejects with DeliveryError; after the path heals, the next one is acknowledged", async () => {
+  const { net, server, alice, bob } = await setup(0, { reliable: { maxTransmissions: 3 } });
+  const target = alice.peers[0]!;
+  net.partition([bob.localAddress], [alice.localAddress]);
+  let error: unknown;
+  alice.sendTo(target, "lost", { reliable: true }).catch((e) => (error = e));
+  await net.runUntil(() => error !== undefined, { timeoutMs: 20_000 });
+  assert.ok(error instanceof DeliveryError, String(error));
+  assert.equal(error.reason, "gave-up");
+  assert.match(error.message, /3 transmissions/);
+  assert.deepEqual(alice.peers, [target]); // still a member: the peer timeout is 15 s
+  net.heal();
+  const got: string[] = [];
+  bob.on("message", (m) => got.push(m.text()));
+  let acked = false;
+  alice.sendTo(target, "again", { reliable: true }).then(() => (acked = true));
+  await net.runUntil(() => acked, { timeoutMs: 10_000 });
+  await net.runUntil(() => got.length > 0, { timeoutMs: 1_000 });
+  assert.deepEqual(got, ["again"]);
+  await alice.leave();
+  await bob.leave();
+  await server.close();
+});
+
+Deno.test("a full window makes reliable sends wait (backpressure), then they go in order", async () => {
+  const { net, server, alice, bob } = await setup(0.1, { reliable: { windowPackets: 4 } });
+  const got: string[] = [];
+  bob.on("message", (m) => got.push(m.text()));
+  const target = alice.peers[0]!;
+  const order: number[] = [];
+  const sends = Array.from(
+    { length: 40 },
+    (_, i) =>
+      alice.sendTo(target, `w${i}`, { reliable: true, ordered: true }).then(() => order.push(i)),
+  );
+  let done = false;
+  Promise.all(sends).then(() => (done = true));
+  await net.runUntil(() => done, { timeoutMs: 120_000 });
+  await net.runUntil(() => got.length >= 40, { timeoutMs: 5_000 });
+  assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => `w${i}`));
+  assert.equal(order.length, 40);
+  net.configure({ loss: 0, duplicate: 0, reorder: 0 });
+  await alice.leave();
+  await bob.leave();
   await server.close();
 });
