@@ -1,12 +1,14 @@
 /**
  * Links: what the peer machine keeps per member, and the one place where a
  * message becomes bytes for a destination (and bytes from a member become
- * a message). Today every link is a plaintext v1 link; reliable delivery
- * (sequence numbers, acknowledgements, retransmit timers) and Noise session
- * keys are per-link state that later link kinds add behind this interface.
+ * a message). Every link is a plaintext v1 link; an Olaf member's link also
+ * holds a `ReliableLink` (sequence numbers, ACKs, retransmit timers) once
+ * reliable traffic starts. Noise session keys are per-link state that a
+ * later link kind adds behind this interface.
  */
 import { type AddressKey, decode, encode, type Message, type MessageInit } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/sans-io";
+import type { ReliableLink } from "@olaf/protocol/reliable";
 
 /**
  * A message the machine wants sent: described once (a snapshot taken when
@@ -43,6 +45,11 @@ export interface Link {
   readonly path: NetAddress;
   /** `"ip:port"` of {@linkcode Link.path}: the key of the machine's path index. */
   readonly pathKey: AddressKey;
+  /**
+   * Reliable delivery state (an Olaf member's sequence numbers, ACKs, timers):
+   * made on the first reliable send to it or the first `DATA`/`ACK` from it.
+   */
+  reliable: ReliableLink | undefined;
   /** Bytes to send for `frame` on this link (sealing and ACKs go here). */
   seal(frame: Frame, now: number): Uint8Array;
   /** The message in a datagram from this link's path; throws `ProtocolError` for bad input. */
@@ -57,6 +64,7 @@ export class PlaintextV1Link implements Link {
   readonly kind = "v1-plaintext";
   readonly path: NetAddress;
   readonly pathKey: AddressKey;
+  reliable: ReliableLink | undefined = undefined;
 
   constructor(path: NetAddress, pathKey: AddressKey) {
     this.path = path;

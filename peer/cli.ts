@@ -26,9 +26,12 @@ import {
 } from "@olaf/protocol/_cli";
 import { parseHostPort } from "./address.ts";
 import { VERSION } from "./_version.ts";
-import { JoinError, joinRoom, type Room } from "./room.ts";
+import { JoinError, joinRoom, ReliableSendError, type Room } from "./room.ts";
 
 const PROGRAM = "olaf-peer";
+
+/** `--reliable`: lines sent before the oldest must be acknowledged (well inside the 256-packet window). */
+const RELIABLE_LINES_IN_FLIGHT = 32;
 
 /** Usage text of the CLI. */
 export const USAGE: string =
@@ -42,6 +45,9 @@ Options:
   --room NAME             room to join (at most ${MAX_ROOM_NAME_BYTES} UTF-8 bytes)
   --json                  print one JSON object per line (joined, peer-joined, peer-left,
                           message, error) instead of text for people
+  --reliable              send every line reliably and in order to every member (acknowledged,
+                          retransmitted; lines up to 1 MiB, fragmented); the next line waits
+                          while the window is full. Deployed v1 members get plain lines only.
   --port N                local UDP port (default: any free port)
   --hostname ADDR         local address to bind (default 0.0.0.0)
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
@@ -67,6 +73,7 @@ const FLAGS = {
   bootstrap: { type: "string" },
   room: { type: "string" },
   json: { type: "boolean", default: false },
+  reliable: { type: "boolean", default: false },
   port: { type: "string" },
   hostname: { type: "string" },
   heartbeat: { type: "string" },
@@ -295,7 +302,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         io.out(JSON.stringify({ event: "peer-left", peer: plain(peer), reason }));
       });
       room.on("message", (m) => {
-        io.out(JSON.stringify({ event: "message", from: plain(m.from), data: m.text() }));
+        const event = { event: "message", from: plain(m.from), data: m.text() };
+        io.out(JSON.stringify(m.reliable ? { ...event, reliable: true } : event));
       });
       room.on("error", (e) => io.out(JSON.stringify({ event: "error", message: e.message })));
     } else {
@@ -319,15 +327,38 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       if (io.interrupt?.aborted) resolve("interrupted");
       io.interrupt?.addEventListener("abort", () => resolve("interrupted"), { once: true });
     });
-    const send = (text: string) => {
+    const report = (message: string) => {
+      if (json) io.out(JSON.stringify({ event: "error", message }));
+      else io.err(`! ${message}`);
+    };
+    /** `--reliable`: lines not yet acknowledged by every member, oldest first. */
+    const unacknowledged: Promise<void>[] = [];
+    const send = async (text: string) => {
       const line = text.replace(/\r$/, ""); // Windows line ends
       if (line === "" || room.left) return;
-      try {
-        room.send(line);
-      } catch (error) {
-        if (json) io.out(JSON.stringify({ event: "error", message: (error as Error).message }));
-        else io.err(`! ${(error as Error).message}`);
+      if (!options.reliable) {
+        try {
+          room.send(line);
+        } catch (error) {
+          report((error as Error).message);
+        }
+        return;
       }
+      // Backpressure: at most RELIABLE_LINES_IN_FLIGHT lines wait for acknowledgement.
+      if (unacknowledged.length >= RELIABLE_LINES_IN_FLIGHT) await unacknowledged.shift();
+      if (room.left) return;
+      unacknowledged.push(
+        room.send(line, { reliable: true, ordered: true }).then((outcomes) => {
+          for (const o of outcomes) {
+            if (o.ok) continue;
+            if (o.error instanceof ReliableSendError && o.error.reason === "not-olaf") {
+              room.sendTo(o.peer, line); // a deployed v1 member still gets it, best-effort
+            } else if (!room.left) {
+              report(`to ${o.peer.ip}:${o.peer.port}: ${o.error.message}`);
+            }
+          }
+        }),
+      );
     };
     const reader = io.stdin.pipeThrough(new TextDecoderStream()).getReader();
     const typed = (async () => {
@@ -338,11 +369,12 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         buffer += value;
         let newline;
         while ((newline = buffer.indexOf("\n")) >= 0) {
-          send(buffer.slice(0, newline));
+          await send(buffer.slice(0, newline));
           buffer = buffer.slice(newline + 1);
         }
       }
-      send(buffer); // the last line may have no newline
+      await send(buffer); // the last line may have no newline
+      await Promise.all(unacknowledged); // leave once every line was acknowledged (or failed)
       return "eof" as const;
     })();
     const why = await Promise.race([typed, interrupted]);

@@ -11,19 +11,26 @@
  * @module
  */
 export {
+  DeliveryError,
   type PeerDropReason,
   type PeerErrorCode,
   type PeerEvent,
+  PeerLeftError,
   type PeerLeftReason,
   PeerMachine,
   type PeerMachineOptions,
   type PeerMachineStats,
+  type ReliableSendRefusal,
+  type ReliableSendResult,
 } from "./peer_machine.ts";
 export {
   JoinError,
   type JoinErrorCode,
   joinRoom,
   type JoinRoomOptions,
+  ReliableSendError,
+  type ReliableSendOptions,
+  type ReliableSendOutcome,
   Room,
   type RoomEventListener,
   type RoomEventMap,

@@ -28,6 +28,11 @@ import {
   Timers,
   type Transmit,
 } from "@olaf/protocol/sans-io";
+import {
+  isReliableDatagram,
+  ReliableLink,
+  type ReliableLinkOptions,
+} from "@olaf/protocol/reliable";
 import { BootstrapClient } from "./_bootstrap_client.ts";
 import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
@@ -35,6 +40,54 @@ import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./
 import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
+export { DeliveryError } from "@olaf/protocol/reliable";
+
+/**
+ * Why a reliable send to a member did not go out:
+ * - `not-member`: no such member (never heard from, or it left);
+ * - `not-olaf`: a deployed v1 peer, which cannot acknowledge;
+ * - `blocked`: the member's in-flight window is full, wait for a `writable` event;
+ * - `too-large`: over the message limit (`reliable.maxMessageBytes`, 1 MiB by default);
+ * - `failed`: the link to the member gave up earlier.
+ */
+export type ReliableSendRefusal = "not-member" | "not-olaf" | "blocked" | "too-large" | "failed";
+
+/** What {@linkcode PeerMachine.sendReliable} returns: a handle for the result event, or why not. */
+export type ReliableSendResult =
+  | { readonly ok: true; readonly handle: number }
+  | { readonly ok: false; readonly reason: ReliableSendRefusal; readonly message: string };
+
+/**
+ * A reliable send failed because the member left the room (`bye` or silence)
+ * before acknowledging it.
+ *
+ * @example
+ * ```ts
+ * import { PeerLeftError } from "@olaf/peer";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(new PeerLeftError("10.0.0.2:4000", "bye").message, /left the room/);
+ * ```
+ */
+export class PeerLeftError extends Error {
+  /** How the member left. */
+  readonly reason: PeerLeftReason;
+
+  /**
+   * Creates the error.
+   *
+   * @param peer The member's `ip:port`.
+   * @param reason `bye` or `timeout`.
+   */
+  constructor(peer: string, reason: PeerLeftReason) {
+    super(
+      `${peer} left the room (${reason === "bye" ? "it said bye" : "it timed out"}) ` +
+        "before acknowledging the message",
+    );
+    this.name = "PeerLeftError";
+    this.reason = reason;
+  }
+}
 
 /** Why a member left: it said `bye`, or it was not heard from for the peer timeout. */
 export type PeerLeftReason = "bye" | "timeout";
@@ -80,6 +133,36 @@ export type PeerEvent =
     readonly from: PeerRecord;
     /** The payload (a copy, owned by the receiver). */
     readonly data: Uint8Array;
+    /** `true` when it came reliably (`DATA`): exactly once; absent for plain `APP_R`. */
+    readonly reliable?: true;
+    /** For reliable messages: whether it was sent ordered (delivered in order). */
+    readonly ordered?: boolean;
+  }
+  | {
+    /** A reliable send was acknowledged by the member's transport (not its application). */
+    readonly type: "delivered";
+    /** The member. */
+    readonly peer: PeerRecord;
+    /** The handle {@linkcode PeerMachine.sendReliable} returned. */
+    readonly handle: number;
+    /** Ms from the send to the acknowledgement. */
+    readonly latencyMs: number;
+  }
+  | {
+    /** A reliable send failed: the link gave up, or the member left. */
+    readonly type: "delivery-failed";
+    /** The member. */
+    readonly peer: PeerRecord;
+    /** The handle {@linkcode PeerMachine.sendReliable} returned. */
+    readonly handle: number;
+    /** A {@linkcode DeliveryError} or a {@linkcode PeerLeftError}. */
+    readonly error: Error;
+  }
+  | {
+    /** The member's window has room again: a `blocked` reliable send may be retried. */
+    readonly type: "writable";
+    /** The member. */
+    readonly peer: PeerRecord;
   }
   | {
     /** A problem the application may want to show. The machine keeps running. */
@@ -120,6 +203,11 @@ export interface PeerMachineOptions {
   maxPeers?: number;
   /** Time of creation; the first `JOIN_B` is due at once. Default 0. */
   now?: number;
+  /**
+   * Options of every member's reliable link (window, give-up after
+   * `maxTransmissions` = 10 tries or `giveUpMs` = 30000, `maxMessageBytes` = 1 MiB).
+   */
+  reliable?: ReliableLinkOptions;
 }
 
 /**
@@ -129,7 +217,9 @@ export interface PeerMachineOptions {
  * - `unexpected-from-bootstrap`: a bootstrap sent something but `BOOTSTRAP_R`/`ROOM_FULL`;
  * - `unexpected-sender`: a peer sent a bootstrap message;
  * - `unknown-type`: an extension message this peer does not speak;
- * - `peer-limit`: a new peer past `maxPeers`.
+ * - `peer-limit`: a new peer past `maxPeers`;
+ * - `reliable-from-stranger`: a `DATA`/`ACK` from someone who is not a member (no reply);
+ * - `reliable-invalid`: a malformed `DATA`/`ACK` from a member.
  */
 export type PeerDropReason =
   | ProtocolErrorReason
@@ -138,7 +228,9 @@ export type PeerDropReason =
   | "unexpected-from-bootstrap"
   | "unexpected-sender"
   | "unknown-type"
-  | "peer-limit";
+  | "peer-limit"
+  | "reliable-from-stranger"
+  | "reliable-invalid";
 
 /** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
 export interface PeerMachineStats {
@@ -161,7 +253,7 @@ const JOIN_RETRY_MS = 1000;
 const CANDIDATE_RETRY_MS = 1000;
 
 /** The machine's timers: one table, one `pollTimeout`. */
-type TimerName = "heartbeat" | "candidates";
+type TimerName = "heartbeat" | "candidates" | "reliable";
 
 /** What the machine wants sent: a frame for a member's link, or for an address with none. */
 interface Intent {
@@ -272,6 +364,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #self: PeerRecord | undefined;
   #selfKey: AddressKey | "" = "";
   #intents = new Fifo<Intent>();
+  readonly #reliableOptions: ReliableLinkOptions;
+  /** Members with a reliable link, for draining, timers and events. */
+  readonly #reliable = new Set<Member>();
+  /** Machine-wide handles of unsettled reliable sends, per member: engine handle -> ours. */
+  readonly #pending = new Map<Member, Map<number, number>>();
+  #nextHandle = 0;
   #events = new Fifo<PeerEvent>();
   #left = false;
   /** The latest time given, for `pollTransmit()` called without one. */
@@ -338,6 +436,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     );
     this.#collector = new Collector(this.#heartbeatMs);
     this.#now = options.now ?? 0;
+    this.#reliableOptions = options.reliable ?? {};
     this.#timers.set("heartbeat", this.#now);
   }
 
@@ -400,6 +499,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
     const known = this.#membership.byPath(key);
+    if (isReliableDatagram(data) && !this.#bootstrap.isBootstrap(key) && key !== this.#selfKey) {
+      return this.#reliableIn(known, data, now);
+    }
     let message: Message;
     try {
       message = known !== undefined ? known.link.open(data, now) : openUnlinked(data);
@@ -452,6 +554,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = now;
     const timers = this.#timers;
     const due = timers.due(now);
+    if (due.includes("reliable")) {
+      for (const m of this.#reliable) {
+        m.link.reliable!.handleTimeout(now);
+        this.#reliableEvents(m);
+      }
+    }
     if (due.includes("heartbeat")) {
       // Until the first BOOTSTRAP_R, retry (and fail over) faster than the heartbeat.
       const interval = this.#self === undefined
@@ -476,7 +584,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    */
   pollTransmit(now: number = this.#now): Transmit | undefined {
     const intent = this.#intents.shift();
-    if (intent === undefined) return undefined;
+    if (intent === undefined) return this.#reliableOut(now);
     const link = intent.link;
     const t: Transmit = link !== undefined
       ? { data: link.seal(intent.frame, now), to: link.path }
@@ -502,6 +610,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * @returns A time, possibly in the past (then it is due at once).
    */
   pollTimeout(): number | undefined {
+    if (this.#left) return this.#timers.next();
+    // Engines arm timers when they send, ACK or receive: take the earliest now.
+    let earliest: number | undefined;
+    for (const m of this.#reliable) {
+      const t = m.link.reliable!.pollTimeout();
+      if (t !== undefined && (earliest === undefined || t < earliest)) earliest = t;
+    }
+    if (earliest === undefined) this.#timers.clear("reliable");
+    else this.#timers.set("reliable", earliest);
     return this.#timers.next();
   }
 
@@ -535,6 +652,80 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   /**
+   * Queues `payload` as a reliable message to an Olaf member: retransmitted
+   * until its transport acknowledges it (a `delivered` event with the
+   * handle), or given up on (`delivery-failed`). Messages larger than a
+   * datagram are fragmented and reassembled (up to 1 MiB by default).
+   *
+   * @param peer The member's ip and port.
+   * @param payload Application bytes (copied).
+   * @param options `ordered`: delivered in order among this member's ordered messages.
+   * @returns A handle, or why the message was not queued (nothing is sent then).
+   * @throws {RangeError} After leaving.
+   */
+  sendReliable(
+    peer: { readonly ip: string; readonly port: number },
+    payload: Uint8Array,
+    options: { readonly ordered?: boolean } = {},
+  ): ReliableSendResult {
+    if (this.#left) throw new RangeError("cannot send after leaving the room");
+    const key = `${peer.ip}:${peer.port}`;
+    const member = isIPv4(peer.ip)
+      ? this.#membership.byPath(addressKey(peer.ip, peer.port))
+      : undefined;
+    if (member === undefined) {
+      return { ok: false, reason: "not-member", message: `${key} is not a member of the room` };
+    }
+    if (!member.olaf) {
+      return {
+        ok: false,
+        reason: "not-olaf",
+        message: `${key} is a deployed v1 peer: it cannot acknowledge reliable messages`,
+      };
+    }
+    const engine = this.#engine(member, true);
+    const result = engine.send(payload, { ordered: options.ordered ?? false }, this.#now);
+    this.#reliableEvents(member);
+    if (!result.ok) {
+      const message = result.reason === "blocked"
+        ? `the window to ${key} is full: wait for a writable event`
+        : result.reason === "too-large"
+        ? `a message of ${payload.length} bytes is over the reliable message limit`
+        : `the link to ${key} failed: ${engine.failure?.message ?? "it gave up"}`;
+      return { ok: false, reason: result.reason, message };
+    }
+    const handle = this.#nextHandle++;
+    let pending = this.#pending.get(member);
+    if (pending === undefined) this.#pending.set(member, pending = new Map());
+    pending.set(result.handle, handle);
+    return { ok: true, handle };
+  }
+
+  /**
+   * Smoothed round-trip time to a member in ms, from its reliable link's
+   * acknowledgements; `undefined` before the first sample (or for a non-member).
+   *
+   * @param peer The member's ip and port.
+   * @returns Ms, or `undefined`.
+   */
+  rtt(peer: { readonly ip: string; readonly port: number }): number | undefined {
+    if (!isIPv4(peer.ip)) return undefined;
+    return this.#membership.byPath(addressKey(peer.ip, peer.port))?.link.reliable?.srtt;
+  }
+
+  /**
+   * Whether a reliable send to the member would be queued now (its window has room).
+   *
+   * @param peer The member's ip and port.
+   * @returns `false` for a full window; `true` otherwise (also for no link yet).
+   */
+  writable(peer: { readonly ip: string; readonly port: number }): boolean {
+    if (!isIPv4(peer.ip)) return false;
+    return this.#membership.byPath(addressKey(peer.ip, peer.port))?.link.reliable?.writable ??
+      true;
+  }
+
+  /**
    * Leaves the room: queues a `bye` `PING` to every member and candidate, then
    * stops (no more timers, incoming datagrams are ignored). Idempotent.
    */
@@ -542,7 +733,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (this.#left) return;
     this.#left = true;
     this.#toEveryone(new Frame({ type: "PING", peers: [], payload: BYE }));
+    for (const m of this.#membership.members.values()) this.#memberGone(m, "bye");
     this.#membership.clear();
+    this.#timers.clear("reliable");
     this.#timers.clear("heartbeat");
     this.#timers.clear("candidates");
   }
@@ -609,6 +802,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (member === undefined) return;
     membership.remove(member, now); // late gossip about it must not bring it back
     this.#events.push({ type: "peer-left", peer: record(member), reason: "bye" });
+    this.#memberGone(member, "bye");
   }
 
   /** Direct evidence from `key` (`known`: its member, if any): refresh or add it, then learn its list. */
@@ -698,6 +892,119 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (this.#membership.candidates.size === 0) this.#timers.clear("candidates");
   }
 
+  // --- reliable ---------------------------------------------------------------
+
+  /**
+   * The member's reliable engine, made on first use, and made again after it
+   * gave up (a link that gave up fails every later send; the member is still
+   * here, so try afresh: the peer sees a new incarnation and resets).
+   */
+  #engine(member: Member, renewFailed = false): ReliableLink {
+    let engine = member.link.reliable;
+    const failure = engine?.failure;
+    if (renewFailed && failure !== undefined) {
+      this.#reliableEvents(member); // settle what the old engine reported
+      const pending = this.#pending.get(member);
+      for (const handle of pending?.values() ?? []) {
+        this.#events.push({
+          type: "delivery-failed",
+          peer: record(member),
+          handle,
+          error: failure,
+        });
+      }
+      pending?.clear();
+      engine = undefined;
+    }
+    if (engine === undefined) {
+      engine = member.link.reliable = new ReliableLink(this.#reliableOptions);
+      this.#reliable.add(member);
+    }
+    return engine;
+  }
+
+  /** A `DATA`/`ACK`: to the member's engine; from anyone else, dropped without a reply. */
+  #reliableIn(known: Member | undefined, data: Uint8Array, now: number): void {
+    if (known === undefined) return this.#drop("reliable-from-stranger");
+    known.lastSeen = now; // direct evidence
+    known.olaf = true; // only Olaf peers speak DATA/ACK
+    if (this.#engine(known).handleDatagram(data, now) !== undefined) {
+      this.#drop("reliable-invalid");
+    }
+    this.#reliableEvents(known);
+  }
+
+  /** The next datagram any engine wants sent, round-robin over members. */
+  #reliableOut(now: number): Transmit | undefined {
+    for (const m of this.#reliable) {
+      const data = m.link.reliable!.pollTransmit(now);
+      if (data === undefined) continue;
+      // Next poll starts with the following member, so one bulk sender cannot starve the rest.
+      this.#reliable.delete(m);
+      this.#reliable.add(m);
+      this.#reliableEvents(m);
+      this.#stats.datagramsOut++;
+      this.#stats.bytesOut += data.length;
+      return { data, to: m.link.path };
+    }
+    return undefined;
+  }
+
+  /** Turns the engine's events into machine events. */
+  #reliableEvents(member: Member): void {
+    const engine = member.link.reliable;
+    if (engine === undefined) return;
+    const pending = this.#pending.get(member);
+    for (let e = engine.pollEvent(); e !== undefined; e = engine.pollEvent()) {
+      switch (e.type) {
+        case "message":
+          this.#events.push({
+            type: "message",
+            from: record(member),
+            data: e.data,
+            reliable: true,
+            ordered: e.ordered,
+          });
+          break;
+        case "delivered":
+        case "failed": {
+          const handle = pending?.get(e.handle);
+          if (handle === undefined) break;
+          pending!.delete(e.handle);
+          this.#events.push(
+            e.type === "delivered"
+              ? { type: "delivered", peer: record(member), handle, latencyMs: e.latencyMs }
+              : { type: "delivery-failed", peer: record(member), handle, error: e.error },
+          );
+          break;
+        }
+        case "writable":
+          this.#events.push({ type: "writable", peer: record(member) });
+          break;
+      }
+    }
+  }
+
+  /** A member left: its unsettled reliable sends fail, its engine goes. */
+  #memberGone(member: Member, reason: PeerLeftReason): void {
+    if (member.link.reliable === undefined) return;
+    this.#reliableEvents(member); // what the engine settled first
+    const pending = this.#pending.get(member);
+    this.#pending.delete(member);
+    this.#reliable.delete(member);
+    member.link.reliable = undefined;
+    if (pending === undefined) return;
+    const peer = record(member);
+    for (const handle of pending.values()) {
+      this.#events.push({
+        type: "delivery-failed",
+        peer,
+        handle,
+        error: new PeerLeftError(member.link.pathKey, reason),
+      });
+    }
+  }
+
   // --- outgoing ---------------------------------------------------------------
 
   #heartbeat(now: number): void {
@@ -705,6 +1012,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#gossip.newHeartbeat();
     for (const m of membership.expire(now, this.#peerTimeoutMs)) {
       this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
+      this.#memberGone(m, "timeout");
     }
 
     const unreachable = this.#bootstrap.track(now);

@@ -534,3 +534,17 @@ Deno.test("PeerMachine: one timer table; the candidate retry runs only while the
   m.handleDatagram(ping([rec(2), me]), addr(rec(2)), 1500); // it answers: no candidates left
   assert.equal(m.pollTimeout(), 4000); // only the heartbeat remains
 });
+
+Deno.test("PeerMachine drops DATA/ACK from a non-member without a reply", () => {
+  const me = rec(1);
+  const m = joined(me, [rec(2)]);
+  drain(m);
+  const data = new Uint8Array(40);
+  data[0] = 16;
+  m.handleDatagram(data, addr(rec(9)), 5);
+  data[0] = 17;
+  m.handleDatagram(data, addr(rec(9)), 6);
+  assert.deepEqual(m.stats.drops, { "reliable-from-stranger": 2 });
+  assert.equal(m.pollTransmit(), undefined);
+  assert.deepEqual(m.peers, [rec(2)]);
+});

@@ -16,6 +16,7 @@ import {
   type NetAddress,
   systemClock,
 } from "@olaf/protocol/sans-io";
+import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
 import { resolveHostPort } from "./address.ts";
 import {
   type PeerErrorCode,
@@ -23,6 +24,7 @@ import {
   type PeerLeftReason,
   PeerMachine,
   type PeerMachineStats,
+  type ReliableSendRefusal,
 } from "./peer_machine.ts";
 
 /** Options of {@linkcode joinRoom}. */
@@ -45,6 +47,8 @@ export interface JoinRoomOptions {
   bootstrapRetryMs?: number;
   /** Most members named in one heartbeat ping, default 20 (see `PeerMachineOptions.gossipSize`). */
   gossipSize?: number;
+  /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
+  reliable?: ReliableLinkOptions;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -65,6 +69,54 @@ export interface RoomMessage {
   readonly data: Uint8Array;
   /** The payload decoded as UTF-8 (invalid sequences become U+FFFD). */
   text(): string;
+  /** `true` for a reliable message (delivered exactly once); absent for plain ones. */
+  readonly reliable?: true;
+  /** For reliable messages: whether it was sent ordered. */
+  readonly ordered?: boolean;
+}
+
+/** Options of a reliable {@linkcode Room.sendTo} / {@linkcode Room.send}. */
+export interface ReliableSendOptions {
+  /** Retransmit until acknowledged; the call returns a promise. */
+  readonly reliable: true;
+  /** Deliver in order among this peer's ordered messages, default `false`. */
+  readonly ordered?: boolean;
+}
+
+/** One recipient's outcome of a reliable {@linkcode Room.send}. */
+export type ReliableSendOutcome =
+  | { readonly peer: PeerRecord; readonly ok: true }
+  | { readonly peer: PeerRecord; readonly ok: false; readonly error: Error };
+
+/**
+ * A reliable message was refused before it was sent: the peer is not a
+ * member, is a deployed v1 peer (it cannot acknowledge), the message is over
+ * the limit, the link had failed, or the room was left.
+ *
+ * @example
+ * ```ts
+ * import { ReliableSendError } from "@olaf/peer";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ReliableSendError("not-olaf", "a deployed v1 peer cannot acknowledge");
+ * assert.equal(error.reason, "not-olaf");
+ * ```
+ */
+export class ReliableSendError extends Error {
+  /** Why (`left`: the room was left before the message was acknowledged). */
+  readonly reason: Exclude<ReliableSendRefusal, "blocked"> | "left";
+
+  /**
+   * Creates the error.
+   *
+   * @param reason Why.
+   * @param message For people.
+   */
+  constructor(reason: Exclude<ReliableSendRefusal, "blocked"> | "left", message: string) {
+    super(message);
+    this.name = "ReliableSendError";
+    this.reason = reason;
+  }
 }
 
 /** Listener payloads of {@linkcode Room.on}, by event type. */
@@ -192,6 +244,10 @@ export class Room implements AsyncDisposable {
   #joinWaiter: { resolve(): void; reject(error: Error): void } | undefined;
   #onAbort: (() => void) | undefined;
   #signal: AbortSignal | undefined;
+  /** Unsettled reliable sends by machine handle. */
+  #waiters = new Map<number, { resolve(): void; reject(error: Error): void }>();
+  /** Reliable sends waiting for a full window, per `ip:port`, in send order. */
+  #blocked = new Map<string, Array<() => boolean>>();
 
   static {
     // joinRoom's way in; module-private, so not part of the public surface.
@@ -255,10 +311,46 @@ export class Room implements AsyncDisposable {
    * @returns How many peers it was sent to.
    * @throws {RangeError} After leaving, or when the payload does not fit a datagram.
    */
-  send(data: Uint8Array | string): number {
-    const n = this.#machine.send(typeof data === "string" ? encoder.encode(data) : data);
+  send(data: Uint8Array | string): number;
+  /**
+   * Sends reliably to every current member; settles when each recipient's
+   * transport acknowledged or gave up (deployed v1 members fail at once).
+   *
+   * @param data Bytes, or a string (sent as UTF-8).
+   * @param options `{ reliable: true, ordered? }`.
+   * @returns One outcome per member.
+   */
+  send(data: Uint8Array | string, options: ReliableSendOptions): Promise<ReliableSendOutcome[]>;
+  send(
+    data: Uint8Array | string,
+    options?: ReliableSendOptions,
+  ): number | Promise<ReliableSendOutcome[]> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (options?.reliable) {
+      const ordered = options.ordered ?? false;
+      return Promise.all(
+        this.#machine.peers.map((peer) =>
+          this.#sendReliable(peer, bytes, ordered).then(
+            (): ReliableSendOutcome => ({ peer, ok: true }),
+            (error: Error): ReliableSendOutcome => ({ peer, ok: false, error }),
+          )
+        ),
+      );
+    }
+    const n = this.#machine.send(bytes);
     this.#driver.pump();
     return n;
+  }
+
+  /**
+   * Smoothed round-trip time to a member in ms (from reliable traffic);
+   * `undefined` before the first acknowledgement.
+   *
+   * @param peer The member.
+   * @returns Ms, or `undefined`.
+   */
+  rtt(peer: { readonly ip: string; readonly port: number }): number | undefined {
+    return this.#machine.rtt(peer);
   }
 
   /**
@@ -268,9 +360,80 @@ export class Room implements AsyncDisposable {
    * @param data Bytes, or a string (sent as UTF-8).
    * @throws {RangeError} After leaving, or when the payload does not fit a datagram.
    */
-  sendTo(peer: { readonly ip: string; readonly port: number }, data: Uint8Array | string): void {
-    this.#machine.sendTo(peer, typeof data === "string" ? encoder.encode(data) : data);
+  sendTo(peer: { readonly ip: string; readonly port: number }, data: Uint8Array | string): void;
+  /**
+   * Sends reliably to one Olaf member: retransmitted until its transport
+   * acknowledges (this is not a confirmation that its application handled
+   * it). Larger than a datagram is fine (fragmented, 1 MiB by default). A
+   * full window makes the message wait (backpressure).
+   *
+   * @param peer The member.
+   * @param data Bytes, or a string (sent as UTF-8).
+   * @param options `{ reliable: true, ordered? }`.
+   * @returns Resolves when acknowledged; rejects with a `DeliveryError` on give-up,
+   *   `PeerLeftError` when the member left, `ReliableSendError` when refused (v1 peer, ...).
+   */
+  sendTo(
+    peer: { readonly ip: string; readonly port: number },
+    data: Uint8Array | string,
+    options: ReliableSendOptions,
+  ): Promise<void>;
+  sendTo(
+    peer: { readonly ip: string; readonly port: number },
+    data: Uint8Array | string,
+    options?: ReliableSendOptions,
+  ): void | Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (options?.reliable) return this.#sendReliable(peer, bytes, options.ordered ?? false);
+    this.#machine.sendTo(peer, bytes);
     this.#driver.pump();
+  }
+
+  #sendReliable(
+    peer: { readonly ip: string; readonly port: number },
+    bytes: Uint8Array,
+    ordered: boolean,
+  ): Promise<void> {
+    const key = `${peer.ip}:${peer.port}`;
+    const copy = bytes.slice(); // it may wait for the window; the caller may reuse its buffer
+    return new Promise<void>((resolve, reject) => {
+      /** Tries to queue the message; `false` when the window is full. */
+      const attempt = (): boolean => {
+        if (this.#closed) {
+          reject(new ReliableSendError("left", "the room was left before the message was sent"));
+          return true;
+        }
+        let result;
+        try {
+          result = this.#machine.sendReliable(peer, copy, { ordered });
+        } catch (error) {
+          reject(error as Error);
+          return true;
+        }
+        if (result.ok) {
+          this.#waiters.set(result.handle, { resolve, reject });
+          this.#driver.pump();
+          return true;
+        }
+        if (result.reason === "blocked") return false;
+        reject(new ReliableSendError(result.reason, result.message));
+        return true;
+      };
+      const queue = this.#blocked.get(key);
+      if (queue !== undefined && queue.length > 0) queue.push(attempt); // keep send order
+      else if (!attempt()) this.#blocked.set(key, [attempt]);
+    });
+  }
+
+  /** The window to `key` has room (or the member left): retry waiting sends in order. */
+  #unblock(key: string): void {
+    const queue = this.#blocked.get(key);
+    if (queue === undefined) return;
+    while (queue.length > 0) {
+      if (!queue[0]!()) return;
+      queue.shift();
+    }
+    this.#blocked.delete(key);
   }
 
   /**
@@ -407,6 +570,10 @@ export class Room implements AsyncDisposable {
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener("abort", this.#onAbort);
     for (const inbox of this.#inboxes) inbox.end();
     this.#inboxes.clear();
+    const left = new ReliableSendError("left", "the room was left before the acknowledgement");
+    for (const waiter of this.#waiters.values()) waiter.reject(left);
+    this.#waiters.clear();
+    for (const key of [...this.#blocked.keys()]) this.#unblock(key); // each rejects: closed
     this.#closing = this.#socket.close().then(() => this.#emit("left", {}));
     return this.#closing;
   }
@@ -486,13 +653,32 @@ export class Room implements AsyncDisposable {
           ...event.peer,
           reason: event.reason,
         });
+        this.#unblock(`${event.peer.ip}:${event.peer.port}`); // waiting sends fail: not a member
         return this.#emit("peer-left", { peer: event.peer, reason: event.reason });
+      case "delivered":
+      case "delivery-failed": {
+        const waiter = this.#waiters.get(event.handle);
+        this.#waiters.delete(event.handle);
+        if (event.type === "delivered") waiter?.resolve();
+        else waiter?.reject(event.error);
+        return;
+      }
+      case "writable":
+        return this.#unblock(`${event.peer.ip}:${event.peer.port}`);
       case "message": {
-        const message: RoomMessage = {
-          from: event.from,
-          data: event.data,
-          text: () => decoder.decode(event.data),
-        };
+        const message: RoomMessage = event.reliable
+          ? {
+            from: event.from,
+            data: event.data,
+            text: () => decoder.decode(event.data),
+            reliable: true,
+            ordered: event.ordered,
+          }
+          : {
+            from: event.from,
+            data: event.data,
+            text: () => decoder.decode(event.data),
+          };
         for (const inbox of this.#inboxes) inbox.push(message);
         return this.#emit("message", message);
       }
@@ -625,6 +811,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapMisses: options.bootstrapMisses,
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
+    reliable: options.reliable,
     now: clock.now(),
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
