@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
+import { eventually } from "@olaf/protocol/testing";
 
 const lossySource = new URL("../../shared/tools/lossy.c", import.meta.url);
 const cli = new URL("mod.ts", import.meta.url).pathname;
@@ -53,11 +54,8 @@ function spawnPeer(env: Record<string, string>, args: string[]) {
   return { child, events, reading, stderr };
 }
 
-async function until(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 50) {
-    if (waited >= ms) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
+  return eventually(condition, { what, timeoutMs: ms, intervalMs: 50 });
 }
 
 Deno.test({

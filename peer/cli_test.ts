@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decode, encode, type PeerRecord } from "@olaf/protocol";
 import { bindDatagram, type DatagramSocket } from "@olaf/protocol/net";
 import { type CliIo, main } from "./cli.ts";
+import { eventually } from "@olaf/protocol/testing";
 
 function io(): CliIo & { lines: string[]; errors: string[] } {
   const lines: string[] = [];
@@ -142,9 +143,8 @@ function interactive() {
   return { ...x, x, close: () => input.close(), interrupt: () => interrupt.abort() };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(condition(), what);
+function until(condition: () => boolean, what: string): Promise<void> {
+  return eventually(condition, { what, timeoutMs: 10_000, intervalMs: 20 });
 }
 
 Deno.test("cli: text mode says it is joining, prints leave reasons, exits 130 on Ctrl-C", async () => {

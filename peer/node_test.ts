@@ -5,14 +5,11 @@ import { bindDatagram } from "@olaf/protocol/net";
 import { MemoryNetwork } from "@olaf/protocol/memory-network";
 import { decodeEnvelope, encodeEnvelope } from "./_envelope.ts";
 import { type OlafNode, startNode } from "./node.ts";
+import { eventually } from "@olaf/protocol/testing";
 
 /** Polls `check` until it holds (bounded: 20 s), so the test waits for conditions, not times. */
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return eventually(check, { what, timeoutMs: 20_000, intervalMs: 20 });
 }
 
 async function json(res: Response): Promise<Record<string, unknown>> {

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { eventually } from "@olaf/protocol/testing";
+
 const decoder = new TextDecoder();
 
 /** Where and how {@linkcode Child} runs. */
@@ -77,10 +79,6 @@ export class Child implements AsyncDisposable {
 }
 
 /** Resolves when `check()` holds, polling every 20 ms; rejects after `ms`. */
-export async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  return eventually(check, { what, timeoutMs: ms, intervalMs: 20 });
 }

@@ -6,6 +6,7 @@ import { startBootstrap } from "@olaf/bootstrap";
 import { serveControl } from "@olaf/control";
 import { decode, encode } from "@olaf/protocol";
 import { bindDatagram, type DatagramSocket, type NetAddress } from "@olaf/protocol/net";
+import { eventually } from "@olaf/protocol/testing";
 
 type Json = Record<string, unknown>;
 const enc = new TextEncoder();
@@ -93,12 +94,8 @@ class JsonClient implements AsyncDisposable {
 
 const p = (m: Json) => m.payload as Json;
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`${what}: not within 5 s`);
+function until(check: () => boolean, what: string): Promise<void> {
+  return eventually(check, { what, timeoutMs: 5000 });
 }
 
 Deno.test("handshake dialect on the bootstrap port: handshake, discovery, list, ping, echo, disconnect", async () => {

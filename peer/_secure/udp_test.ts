@@ -4,6 +4,7 @@ import { bindDatagram, type DatagramSocket, type NetAddress } from "@olaf/protoc
 import { SecureEndpoint, type SecureEvent } from "./endpoint.ts";
 import { generateIdentity } from "./identity.ts";
 import { roomKeys } from "./room_keys.ts";
+import { eventually } from "@olaf/protocol/testing";
 
 const key = (a: NetAddress) => `${a.hostname}:${a.port}`;
 
@@ -45,9 +46,8 @@ async function node(secret: string) {
   };
 }
 
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), `timed out waiting for ${what}`);
+function until(what: string, cond: () => boolean): Promise<void> {
+  return eventually(cond, { what, timeoutMs: 5000 });
 }
 
 Deno.test("real UDP on loopback: handshake, sealed messages both ways, a wrong secret kept out", async () => {
