@@ -1,33 +1,11 @@
 import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { eventually } from "@olaf/protocol/testing";
+import { buildLossy, lossySkipReason } from "../tests/_lossy.ts";
 
-const lossySource = new URL("../../shared/tools/lossy.c", import.meta.url);
 const cli = new URL("mod.ts", import.meta.url).pathname;
 
-function hasGcc(): boolean {
-  try {
-    return new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-function exists(url: URL): boolean {
-  try {
-    Deno.statSync(url);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skip = !hasGcc()
-  ? "gcc is missing"
-  : !exists(lossySource)
-  ? `${lossySource.pathname} is missing`
-  : undefined;
+const skip = lossySkipReason();
 if (skip !== undefined) console.warn(`skipping the lossy.c CLI test: ${skip}`);
 
 /** A CLI peer in `--json` mode under lossy.c; its stdout lines parsed as they come. */
@@ -66,11 +44,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "olaf-cli-lossy-" });
     await using bootstrap = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
     try {
-      const so = `${dir}/lossy.so`;
-      const built = await new Deno.Command("gcc", {
-        args: ["-shared", "-fPIC", "-O2", "-o", so, lossySource.pathname, "-ldl"],
-      }).output();
-      assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      const so = await buildLossy(dir);
       const env = (name: string) => ({
         LD_PRELOAD: so,
         LOSSY_P: "0.3",

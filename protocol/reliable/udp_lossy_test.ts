@@ -1,38 +1,15 @@
 import assert from "node:assert/strict";
+import { buildLossy, lossySkipReason } from "../../tests/_lossy.ts";
 
 const root = new URL("../../", import.meta.url);
-const lossySource = new URL("../shared/tools/lossy.c", root);
-
-function hasGcc(): boolean {
-  try {
-    return new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(url: URL): Promise<boolean> {
-  try {
-    await Deno.stat(url);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name:
     "reliable over real UDP: 200 ordered messages through lossy.c at 30% loss on both ends arrive once, in order, intact",
-  ignore: !hasGcc() || !(await exists(lossySource)),
+  ignore: lossySkipReason() !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "olaf-lossy-" });
     try {
-      const so = `${dir}/lossy.so`;
-      const built = await new Deno.Command("gcc", {
-        args: ["-shared", "-fPIC", "-O2", "-o", so, lossySource.pathname, "-ldl"],
-      }).output();
-      assert.ok(built.success, new TextDecoder().decode(built.stderr));
+      const so = await buildLossy(dir);
       const log = `${dir}/lossy.log`;
       const env = { LD_PRELOAD: so, LOSSY_P: "0.3", LOSSY_LOG: log, NO_COLOR: "1" };
       const script = new URL("tests/reliable_udp_peer.ts", root).pathname;
