@@ -33,7 +33,7 @@ import {
   ReliableLink,
   type ReliableLinkOptions,
 } from "@olaf/protocol/reliable";
-import { BootstrapClient } from "./_bootstrap_client.ts";
+import { BootstrapClient, type OlafJoinOptions, type OlafJoinState } from "./_bootstrap_client.ts";
 import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
@@ -208,6 +208,12 @@ export interface PeerMachineOptions {
    * `maxTransmissions` = 10 tries or `giveUpMs` = 30000, `maxMessageBytes` = 1 MiB).
    */
   reliable?: ReliableLinkOptions;
+  /**
+   * Join through the Olaf bootstrap dialect (address token, public key, LAN
+   * candidates, introductions); an open room falls back to v1 `JOIN_B` when
+   * the bootstrap answers no `JOIN_O` twice. Default: v1 only.
+   */
+  dialect?: OlafJoinOptions;
 }
 
 /**
@@ -422,6 +428,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       options.bootstraps,
       positive("bootstrapMisses", options.bootstrapMisses ?? 3),
       positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000),
+      options.dialect,
     );
     this.#budget = options.datagramBudget ?? V1_RECEIVE_BUFFER_BYTES;
     if (peersThatFit(this.#budget, { type: "PEER_COLLECTOR", payloadBytes: this.#roomBytes }) < 1) {
@@ -468,6 +475,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** The bootstrap currently in use (the preferred one unless it stopped answering). */
   get bootstrap(): NetAddress {
     return this.#bootstrap.current;
+  }
+
+  /** The Olaf join's state: mode, introductions queue, what the bootstrap said of members. */
+  get olafJoin(): OlafJoinState {
+    return this.#bootstrap;
   }
 
   /** Whether this peer currently holds the collector duty (lowest id among members). */
@@ -750,6 +762,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #fromBootstrap(message: Message, key: AddressKey, now: number): void {
     const bootstrap = this.#bootstrap;
     bootstrap.heardFrom(key);
+    if (message.type === "EXTENSION") { // the Olaf dialect, _bootstrap_client.ts
+      const outcome = bootstrap.dialectIn(message, now);
+      if (outcome.type === "drop") return this.#drop(outcome.reason);
+      if (outcome.type === "retry") return this.#requestBootstrap("JOIN_B");
+      if (outcome.type === "introduce") return this.#learn(outcome.message.peers, undefined, now);
+      message = outcome.message;
+    }
     if (message.type === "ROOM_FULL") {
       const text = bootstrap.roomFull(key);
       if (text !== undefined) {
@@ -1035,6 +1054,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         );
       } else {
         this.#collector.stepDown();
+        if (this.#bootstrap.refreshDue(now)) this.#requestBootstrap("JOIN_B");
       }
     }
     for (const c of membership.candidates.values()) this.#gossip.pingNow(c.address);
@@ -1053,7 +1073,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       // bootstrap keeps the id it has for them, or assigns one, and tells us in its reply).
       peers = Collector.report(this.#self!, this.#membership.members.values(), fit);
     }
-    const { frame, to } = this.#bootstrap.request(type, peers);
+    const { frame, to } = this.#bootstrap.request(type, peers, this.#now);
     this.#outbox.toPath(to, frame);
   }
 

@@ -17,6 +17,7 @@ import {
   systemClock,
 } from "@olaf/protocol/sans-io";
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
+import type { OlafJoinOptions } from "./_bootstrap_client.ts";
 import { resolveHostPort } from "./address.ts";
 import {
   type PeerErrorCode,
@@ -49,6 +50,8 @@ export interface JoinRoomOptions {
   gossipSize?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
+  /** Join through the Olaf bootstrap dialect (see `PeerMachineOptions.dialect`); default v1 only. */
+  dialect?: OlafJoinOptions;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -812,6 +815,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
     reliable: options.reliable,
+    ...(options.dialect ? { dialect: options.dialect } : {}),
     now: clock.now(),
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
