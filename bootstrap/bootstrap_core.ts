@@ -122,8 +122,6 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   readonly #limiter: SourceLimiter;
   readonly #rooms: Rooms;
   readonly #replies = new Replies();
-  /** The Olaf dialect (codes 24..28), `_dialect.ts`. */
-  readonly #dialect: BootstrapDialect;
   #lastId = 0;
   #now = 0;
 
@@ -135,6 +133,8 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   #bytesIn = 0;
   #bytesOut = 0;
   readonly #drops = new Map<DropReason, number>();
+  /** The Olaf dialect (codes 24..28), `_dialect.ts`. */
+  readonly #dialect: BootstrapDialect;
 
   /** Expiry's report back: events for every member and room it removes. */
   readonly #expiry: ExpiryHooks = {
@@ -159,15 +159,6 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       maxDatagramBytes: this.limits.maxDatagramBytes,
       maxRoomBytes: this.limits.maxRoomNameBytes,
     };
-    this.#maxReplyRecords = peersThatFit(this.limits.replyBudgetBytes);
-    this.#limiter = new SourceLimiter({
-      requestsPerSecond: this.limits.requestsPerSecond,
-      requestBurst: this.limits.requestBurst,
-      replyBytesPerSecond: this.limits.replyBytesPerSecond,
-      replyBytesBurst: this.limits.replyBytesBurst,
-      maxSources: this.limits.maxTrackedSources,
-    });
-    this.#rooms = new Rooms(this.limits);
     this.#dialect = new BootstrapDialect({
       replyBudgetBytes: this.limits.replyBudgetBytes,
       maxMembersPerRoom: this.limits.maxMembersPerRoom,
@@ -181,6 +172,15 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       transmit: (data, to) => this.#transmit(data, to),
       drop: (reason) => this.#drop(reason),
     }, options.tokenSecret ? { tokenSecret: options.tokenSecret } : {});
+    this.#maxReplyRecords = peersThatFit(this.limits.replyBudgetBytes);
+    this.#limiter = new SourceLimiter({
+      requestsPerSecond: this.limits.requestsPerSecond,
+      requestBurst: this.limits.requestBurst,
+      replyBytesPerSecond: this.limits.replyBytesPerSecond,
+      replyBytesBurst: this.limits.replyBytesBurst,
+      maxSources: this.limits.maxTrackedSources,
+    });
+    this.#rooms = new Rooms(this.limits);
   }
 
   /**
