@@ -64,16 +64,30 @@ export interface DialectHost {
   readonly decodeOptions: DecodeOptions;
   /** The room `name`, if it exists. */
   room(name: string): Room | undefined;
-  /** The room `name`, created if need be; `undefined` after answering `ROOM_FULL`. */
-  openRoom(name: string, to: NetAddress, bucket: SourceBucket, now: number): Room | undefined;
+  /**
+   * The room `name`, created if need be; `undefined` after answering
+   * `ROOM_FULL`. `key` is the (validated) source's endpoint key, for per-source quotas.
+   */
+  openRoom(
+    name: string,
+    to: NetAddress,
+    bucket: SourceBucket,
+    key: number,
+    now: number,
+  ): Room | undefined;
   /** Marks the room active. */
   touchRoom(room: Room, now: number): void;
   /** Adds a member with a fresh id; returns its index. */
   addMember(room: Room, ipv4: number, port: number, now: number): number;
   /** Applies a member report whose sender is record `selfInReport`; returns the sender's index. */
   reconcile(room: Room, report: PeerList, selfInReport: number, key: number, now: number): number;
-  /** Answers `ROOM_FULL` (within the source's reply bytes). */
+  /** Answers `ROOM_FULL` to a validated source (within its reply bytes). */
   sendRoomFull(to: NetAddress, bucket: SourceBucket): void;
+  /**
+   * Whether `bytes` more may go to an address not yet validated (a `TOKEN`):
+   * the hook for a global budget of such replies; counts the drop itself.
+   */
+  mayReplyUnvalidated(bytes: number): boolean;
   /** Queues a datagram. */
   transmit(data: Uint8Array, to: NetAddress): void;
   /** Counts a drop. */
@@ -240,6 +254,7 @@ export class BootstrapDialect {
       // A TOKEN is 31 bytes and a JOIN_O at least 11: within 3x by construction.
       if (TOKEN_DATAGRAM_BYTES > 3 * requestBytes) return host.drop("dialect-unvalidated");
       if (!takeBytes(bucket, TOKEN_DATAGRAM_BYTES)) return host.drop("rate-limited-reply");
+      if (!host.mayReplyUnvalidated(TOKEN_DATAGRAM_BYTES)) return;
       this.#stats.tokensSent++;
       return host.transmit(
         encodeDialect({
@@ -253,7 +268,7 @@ export class BootstrapDialect {
     }
     this.validation.validate(key, now);
 
-    const room = host.openRoom(join.room, to, bucket, now);
+    const room = host.openRoom(join.room, to, bucket, key, now);
     if (room === undefined) return;
     let index = room.indexOfKey(key);
     const isNew = index < 0;
@@ -324,11 +339,12 @@ export class BootstrapDialect {
     }
     host.touchRoom(room, now);
     const selfInReport = report.indexOf(ipv4, port);
-    if (selfInReport >= 0) {
+    // Like v1 reports (issue 12): only the room's collector, the lowest id, speaks for the room.
+    if (selfInReport >= 0 && room.lowestIndex() === index) {
       this.#stats.reportsAccepted++;
       index = host.reconcile(room, report, selfInReport, key, now);
     } else {
-      if (report.length > 0) host.drop("untrusted-report");
+      host.drop("untrusted-report");
       room.touch(index, now);
     }
     const order = new Int32Array(room.count);

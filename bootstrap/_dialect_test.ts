@@ -265,7 +265,12 @@ Deno.test("dialect: REPORT_O only from validated Olaf members of the room", () =
   assert.equal(drain(c).length, 0);
   assert.equal(c.stats().drops["dialect-not-member"], 1);
   assert.equal(c.room("lobby")?.memberCount, 2);
-  // The member's report leaving out member 2 removes it; the answer is a WELCOME.
+  // A member that is not the collector (not the lowest id) speaks for nobody.
+  c.handleDatagram(report([ids[1]!]), addr(2), T0 + 4);
+  assert.deepEqual(drain(c).map((o) => o.message.type), ["WELCOME"]);
+  assert.equal(c.room("lobby")?.memberCount, 2);
+  assert.equal(c.dialectStats().reportsAccepted, 0);
+  // The collector's report leaving out member 2 removes it; the answer is a WELCOME.
   c.handleDatagram(report([ids[0]!], w1.token), addr(1), T0 + 5);
   const out = drain(c);
   assert.deepEqual(out.map((o) => [o.message.type, o.to]), [["WELCOME", at(addr(1))]]);

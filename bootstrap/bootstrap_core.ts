@@ -164,11 +164,12 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       maxMembersPerRoom: this.limits.maxMembersPerRoom,
       decodeOptions: this.#decodeOptions,
       room: (name) => this.#rooms.get(name),
-      openRoom: (name, to, bucket, now) => this.#openRoom(name, to, bucket, now),
+      openRoom: (name, to, bucket, _key, now) => this.#openRoom(name, to, bucket, now),
       touchRoom: (room, now) => this.#touchRoom(room, now),
       addMember: (room, ip, port, now) => this.#addMember(room, ip, port, this.#nextId(now), now),
       reconcile: (room, report, self, key, now) => this.#reconcile(room, report, self, key, now),
       sendRoomFull: (to, bucket) => this.#sendRoomFull(to, bucket),
+      mayReplyUnvalidated: () => true, // the per-source reply bytes bound TOKENs here
       transmit: (data, to) => this.#transmit(data, to),
       drop: (reason) => this.#drop(reason),
     }, options.tokenSecret ? { tokenSecret: options.tokenSecret } : {});
