@@ -112,12 +112,15 @@ interface OlafInfo {
 
 const TOKEN_LABEL = new TextEncoder().encode("olaf token");
 const PUNCH_LABEL = new TextEncoder().encode("olaf punch");
+/** The punch token of a welcome that introduces nobody. */
+const NO_PUNCH = new Uint8Array(PUNCH_TOKEN_BYTES);
 
 /** The dialect's state and handlers; one per {@linkcode BootstrapCore}. */
 export class BootstrapDialect {
   readonly validation: AddressValidation;
   readonly #host: DialectHost;
-  readonly #secret: Uint8Array;
+  /** HMAC-SHA256 keyed with the secret, cloned per token (the key schedule is paid once). */
+  readonly #mac: ReturnType<typeof hmac.create>;
   /** Olaf members by room name, then endpoint key. */
   readonly #olaf = new Map<string, Map<number, OlafInfo>>();
   #punches = 0;
@@ -131,7 +134,10 @@ export class BootstrapDialect {
 
   constructor(host: DialectHost, options: BootstrapDialectOptions = {}) {
     this.#host = host;
-    this.#secret = options.tokenSecret ?? crypto.getRandomValues(new Uint8Array(32));
+    this.#mac = hmac.create(
+      sha256,
+      options.tokenSecret ?? crypto.getRandomValues(new Uint8Array(32)),
+    );
     this.validation = options.validation ??
       new AddressValidation({
         ttlMs: DIALECT_VALIDATION_TTL_MS,
@@ -206,18 +212,27 @@ export class BootstrapDialect {
     view.setUint32(TOKEN_LABEL.length, ipv4);
     view.setUint16(TOKEN_LABEL.length + 4, port);
     view.setUint32(TOKEN_LABEL.length + 6, bucket);
-    return hmac(sha256, this.#secret, data).subarray(0, TOKEN_BYTES);
+    return this.#mac.clone().update(data).digest().subarray(0, TOKEN_BYTES);
   }
 
   #tokenNow(ipv4: number, port: number, now: number): Uint8Array {
     return this.token(ipv4, port, Math.floor(now / TOKEN_LIFETIME_MS));
   }
 
-  /** Whether `token` is this address's token of the current or previous bucket. */
-  #checkToken(token: Uint8Array, ipv4: number, port: number, now: number): boolean {
+  /**
+   * Whether `token` is this address's token of the current bucket
+   * (`"current"`), of the previous one (`"previous"`), or neither.
+   */
+  #checkToken(
+    token: Uint8Array,
+    ipv4: number,
+    port: number,
+    now: number,
+  ): "current" | "previous" | undefined {
     const bucket = Math.floor(now / TOKEN_LIFETIME_MS);
-    return equal(token, this.token(ipv4, port, bucket)) ||
-      equal(token, this.token(ipv4, port, bucket - 1));
+    if (equal(token, this.token(ipv4, port, bucket))) return "current";
+    if (equal(token, this.token(ipv4, port, bucket - 1))) return "previous";
+    return undefined;
   }
 
   /** Whether the sender is validated now: by the token it echoes, or by a recent one. */
@@ -228,7 +243,7 @@ export class BootstrapDialect {
     key: number,
     now: number,
   ): boolean {
-    if (token !== undefined && this.#checkToken(token, ipv4, port, now)) {
+    if (token !== undefined && this.#checkToken(token, ipv4, port, now) !== undefined) {
       this.validation.validate(key, now);
       return true;
     }
@@ -249,7 +264,10 @@ export class BootstrapDialect {
   ): void {
     const host = this.#host;
     this.#stats.joins++;
-    if (join.token === undefined || !this.#checkToken(join.token, ipv4, port, now)) {
+    const age = join.token === undefined
+      ? undefined
+      : this.#checkToken(join.token, ipv4, port, now);
+    if (age === undefined) {
       host.drop(join.token === undefined ? "dialect-token-missing" : "dialect-token-invalid");
       // A TOKEN is 31 bytes and a JOIN_O at least 11: within 3x by construction.
       if (TOKEN_DATAGRAM_BYTES > 3 * requestBytes) return host.drop("dialect-unvalidated");
@@ -297,9 +315,10 @@ export class BootstrapDialect {
     const n = room.mostRecent(room.count, index, -1, now, order);
 
     // Introductions only for a newcomer (a refresh re-introduces nobody).
-    const punchToken = this.#punchToken(key, now);
+    const introducing = isNew && join.introductions;
+    const punchToken = introducing ? this.#punchToken(key, now) : NO_PUNCH;
     const introduced = new Set<number>();
-    if (isNew && join.introductions) {
+    if (introducing) {
       const intro = encodeDialect({
         type: "INTRODUCE",
         peer: { ...this.#entry(room, index, info), introduced: false },
@@ -315,7 +334,9 @@ export class BootstrapDialect {
         host.transmit(intro, addressOf(room.keyAt(i)));
       }
     }
-    this.#welcome(room, index, order, n, introduced, punchToken, to, bucket, now);
+    // An echo of this bucket's token is what WELCOME would carry: no second HMAC.
+    const fresh = age === "current" ? join.token : undefined;
+    this.#welcome(room, index, order, n, introduced, punchToken, to, bucket, now, fresh);
   }
 
   // ---------------------------------------------------------------- REPORT_O
@@ -355,7 +376,7 @@ export class BootstrapDialect {
       order,
       n,
       new Set(),
-      new Uint8Array(PUNCH_TOKEN_BYTES),
+      NO_PUNCH,
       to,
       bucket,
       now,
@@ -379,6 +400,7 @@ export class BootstrapDialect {
     to: NetAddress,
     bucket: SourceBucket,
     now: number,
+    freshToken?: Uint8Array,
   ): void {
     const host = this.#host;
     const olaf = this.#olaf.get(room.name);
@@ -406,7 +428,7 @@ export class BootstrapDialect {
           port: endpointKeyPort(key),
           id: room.idAt(index),
         },
-        token: this.#tokenNow(endpointKeyIPv4(key), endpointKeyPort(key), now),
+        token: freshToken ?? this.#tokenNow(endpointKeyIPv4(key), endpointKeyPort(key), now),
         punchToken,
         total: Math.min(n, 0xffff),
         members,
@@ -443,7 +465,7 @@ export class BootstrapDialect {
     view.setFloat64(PUNCH_LABEL.length, key);
     view.setFloat64(PUNCH_LABEL.length + 8, now);
     view.setUint32(PUNCH_LABEL.length + 16, this.#punches = (this.#punches + 1) >>> 0);
-    return hmac(sha256, this.#secret, data).slice(0, PUNCH_TOKEN_BYTES);
+    return this.#mac.clone().update(data).digest().slice(0, PUNCH_TOKEN_BYTES);
   }
 }
 
