@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { aeadOpen, aeadSeal, concat, hash, hkdfExpand, hkdfExtract } from "./crypto.ts";
+import { aeadOpen, aeadSeal, hash, hash2, hkdf } from "./crypto.ts";
 
 const EMPTY = new Uint8Array(0);
 const MAX_NONCE = 0xffff_ffff_ffff_ffffn;
@@ -59,9 +59,9 @@ export class CipherState {
 
 /** Noise's HKDF with SHA256: RFC 5869 with salt = chaining key and empty info. */
 function noiseHkdf(ck: Uint8Array, ikm: Uint8Array, outputs: 2 | 3): Uint8Array[] {
-  const okm = hkdfExpand(hkdfExtract(ck, ikm), EMPTY, 32 * outputs);
-  const out = [okm.slice(0, 32), okm.slice(32, 64)];
-  if (outputs === 3) out.push(okm.slice(64, 96));
+  const okm = hkdf(ck, ikm, 32 * outputs);
+  const out = [okm.subarray(0, 32), okm.subarray(32, 64)];
+  if (outputs === 3) out.push(okm.subarray(64, 96));
   return out;
 }
 
@@ -101,7 +101,7 @@ export class SymmetricState {
   }
 
   mixHash(data: Uint8Array): void {
-    this.#h = hash(concat(this.#h, data));
+    this.#h = hash2(this.#h, data);
   }
 
   mixKeyAndHash(ikm: Uint8Array): void {
