@@ -208,6 +208,20 @@ export const hash: (data: Uint8Array) => Uint8Array = nobleHash;
 /** HMAC-SHA256. */
 export const hmacSha256: (key: Uint8Array, data: Uint8Array) => Uint8Array = nobleHmac;
 
+// HMAC states keyed once per key array (the room's mac key is used on every HANDSHAKE): each use
+// clones the keyed state instead of hashing the padded key twice again.
+const keyedHmacs = new WeakMap<Uint8Array, ReturnType<typeof hmac.create>>();
+
+/** HMAC-SHA256 under a long-lived key (same answer as {@linkcode hmacSha256}). */
+export function hmacKeyed(key: Uint8Array, data: Uint8Array): Uint8Array {
+  let keyed = keyedHmacs.get(key);
+  if (keyed === undefined) {
+    keyed = hmac.create(sha256, key);
+    keyedHmacs.set(key, keyed);
+  }
+  return keyed.clone().update(data).digest();
+}
+
 /** SHA-256 of `a || b` without building the concatenation (Noise's MixHash). */
 export function hash2(a: Uint8Array, b: Uint8Array): Uint8Array {
   return sha256.create().update(a).update(b).digest();

@@ -65,23 +65,47 @@ function noiseHkdf(ck: Uint8Array, ikm: Uint8Array, outputs: 2 | 3): Uint8Array[
   return out;
 }
 
-/** Chaining key, handshake hash and the handshake's CipherState. */
-export class SymmetricState {
-  #ck: Uint8Array;
-  #h: Uint8Array;
-  #cs = new CipherState();
+const initialHashes = new Map<string, Uint8Array>();
 
-  constructor(protocolName: string) {
+/** The first `h` (and `ck`) of a protocol name; callers never write into it. */
+function initialHash(protocolName: string): Uint8Array {
+  let h = initialHashes.get(protocolName);
+  if (h === undefined) {
     const name = new TextEncoder().encode(protocolName);
-    let h: Uint8Array;
     if (name.length <= 32) {
       h = new Uint8Array(32);
       h.set(name);
     } else {
       h = hash(name);
     }
-    this.#h = h;
-    this.#ck = h.slice();
+    if (initialHashes.size < 64) initialHashes.set(protocolName, h);
+  }
+  return h;
+}
+
+/** Chaining key, handshake hash and the handshake's CipherState. */
+export class SymmetricState {
+  #ck: Uint8Array;
+  #h: Uint8Array;
+  #cs = new CipherState();
+
+  /**
+   * InitializeSymmetric(protocolName), or, with `h`, the state right after it and some MixHash
+   * calls (a handshake's start depends only on its name, prologue and pre-messages: cached).
+   */
+  constructor(protocolName: string, h?: Uint8Array) {
+    if (h !== undefined) {
+      this.#h = h;
+      this.#ck = initialHash(protocolName);
+      return;
+    }
+    this.#h = initialHash(protocolName);
+    this.#ck = this.#h;
+  }
+
+  /** The current `h` (read-only view; `mixHash` replaces it, never writes into it). */
+  get h(): Uint8Array {
+    return this.#h;
   }
 
   /** The handshake hash `h` (a channel binding once the handshake is done). */
