@@ -156,18 +156,36 @@ function nativeAgrees(): boolean {
     const a = x25519.utils.randomSecretKey();
     const b = x25519.utils.randomSecretKey();
     const bPub = x25519.getPublicKey(b);
-    const g = nodeDh.generateKeyPair!();
     return equalBytes(nodeDh.dh(a, bPub), x25519.getSharedSecret(a, bPub)) &&
-      equalBytes(nodeDh.publicKey(a), x25519.getPublicKey(a)) &&
-      equalBytes(g.publicKey, x25519.getPublicKey(g.secretKey)) &&
-      equalBytes(nodeDh.dh(g.secretKey, bPub), x25519.getSharedSecret(g.secretKey, bPub));
+      equalBytes(nodeDh.publicKey(a), x25519.getPublicKey(a));
   } catch {
     return false;
   }
 }
 
-/** The X25519 implementation chosen at load: native when it agrees with noble. */
-export const defaultDh: Dh = nativeAgrees() ? nodeDh : nobleDh;
+function nativeKeygenAgrees(): boolean {
+  try {
+    const g = nodeDh.generateKeyPair!();
+    const b = x25519.utils.randomSecretKey();
+    return equalBytes(g.publicKey, x25519.getPublicKey(g.secretKey)) &&
+      equalBytes(
+        nodeDh.dh(g.secretKey, x25519.getPublicKey(b)),
+        x25519.getSharedSecret(b, g.publicKey),
+      );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The X25519 implementation chosen at load: native when it agrees with noble (and its own key
+ * generation only when that agrees too; otherwise random secret + derive).
+ */
+export const defaultDh: Dh = !nativeAgrees()
+  ? nobleDh
+  : nativeKeygenAgrees()
+  ? nodeDh
+  : { name: "node", dh: nodeDh.dh, publicKey: nodeDh.publicKey };
 
 /** `n` cryptographically random bytes. */
 export function randomBytes(n: number): Uint8Array {
