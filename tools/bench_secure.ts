@@ -73,6 +73,11 @@ async function rateAsync(fn: () => Promise<void>, budgetMs = seconds * 1000): Pr
   return n / (elapsed / 1000);
 }
 
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const ratio = (x: number) => x.toFixed(2);
 
@@ -96,10 +101,6 @@ const web = await rateAsync(async () => {
   );
   await crypto.subtle.deriveBits({ name: "X25519", public: pub }, kp.privateKey, 256);
 });
-console.log(`noble (pure JS, sync)         ${fmt(dhNoble).padStart(8)}  1.00x (baseline)`);
-console.log(
-  `node:crypto (native, sync)    ${fmt(dhNode).padStart(8)}  ${ratio(dhNode / dhNoble)}x`,
-);
 // Batched: 64 derivations in flight at once (what an async completion queue could do).
 const webPub = await crypto.subtle.importKey(
   "raw",
@@ -109,6 +110,7 @@ const webPub = await crypto.subtle.importKey(
   [],
 );
 const batch = 64;
+const webWall0 = performance.now(), webCpu0 = cpuMs();
 const webBatched = batch * await rateAsync(async () => {
   await Promise.all(
     Array.from(
@@ -117,6 +119,8 @@ const webBatched = batch * await rateAsync(async () => {
     ),
   );
 });
+// Deno runs WebCrypto work on a thread pool: CPU time over wall time says how many cores it used.
+const webCores = (cpuMs() - webCpu0) / (performance.now() - webWall0);
 console.log(`noble (pure JS, sync)         ${fmt(dhNoble).padStart(8)}  1.00x (baseline)`);
 console.log(
   `node:crypto (native, sync)    ${fmt(dhNode).padStart(8)}  ${ratio(dhNode / dhNoble)}x`,
@@ -124,7 +128,7 @@ console.log(
 console.log(`WebCrypto (native, async)     ${fmt(web).padStart(8)}  ${ratio(web / dhNoble)}x`);
 console.log(
   `WebCrypto, ${batch} in flight      ${fmt(webBatched).padStart(8)}  ` +
-    `${ratio(webBatched / dhNoble)}x (key imported once)`,
+    `${ratio(webBatched / dhNoble)}x (key imported once; ${webCores.toFixed(1)} cores busy)`,
 );
 console.log(`in use: ${defaultDh.name} (WebCrypto is async: unusable on a sans-IO receive path)`);
 
@@ -166,11 +170,6 @@ console.log(
 // ------------------------------------------------------------------ handshakes
 
 const room = roomKeys("bench", "bench-secret");
-
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 interface HandshakeFigures {
   /** Complete handshakes per second, both sides on this core (wall clock). */
