@@ -26,7 +26,7 @@ export interface HandshakeOptions {
   readonly pattern: HandshakePattern;
   /** Whether this side sends the first message. */
   readonly initiator: boolean;
-  /** Prologue both sides must agree on. */
+  /** Prologue both sides must agree on (never mutated later: its start hash is cached). */
   readonly prologue?: Uint8Array;
   /** Our static key pair. */
   readonly s?: KeyPair;
