@@ -416,10 +416,10 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     const echo = index >= 0 && selfInReport >= 0 &&
       report.idAt(selfInReport) === room.idAt(index);
     const validated = this.#validate(key, echo, now);
-    // Issue 12: a report counts only from the room's collector (the lowest id among validated
-    // members), or when it recreates a room that has no members (restart recovery).
+    // Issue 12: a report counts only from the room's collector (its lowest id, validated), or
+    // when it recreates a room that has no members (restart recovery).
     const counts = selfInReport >= 0 &&
-      (room.count === 0 || (index >= 0 && validated && this.#isCollector(room, index, now)));
+      (room.count === 0 || (index >= 0 && validated && this.#isCollector(room, index)));
     if (report.length > 0 && !counts) this.#drop("untrusted-report");
     if (counts) {
       index = this.#reconcile(room, report, selfInReport, key, now);
@@ -566,15 +566,13 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     return wins;
   }
 
-  /** Whether member `index` has the lowest id among the room's validated members. */
-  #isCollector(room: Room, index: number, now: number): boolean {
-    const id = room.idAt(index);
-    for (let i = 0; i < room.count; i++) {
-      if (i !== index && room.idAt(i) < id && this.#validation.isValidated(room.keyAt(i), now)) {
-        return false;
-      }
-    }
-    return true;
+  /**
+   * Whether member `index` is the room's collector: the lowest id. (The
+   * caller checks it is validated: an unproven lowest id makes no report
+   * count, rather than handing the role to the next validated member.)
+   */
+  #isCollector(room: Room, index: number): boolean {
+    return room.lowestIndex() === index;
   }
 
   /** Whether `claimed` could have been handed out: non-zero and not from the future. */
