@@ -254,3 +254,84 @@ Deno.test("squatting: a per-source room quota, and creator-only rooms make way f
   assert.deepEqual(drain(c).map((r) => r.type), ["ROOM_FULL"]);
   assert.equal(c.stats().drops["room-limit"], 1);
 });
+
+Deno.test("every issue-12 limit is a flag and a config key, and /metrics names it and the guards", async () => {
+  const { main } = await import("./cli.ts");
+  const config = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(config, JSON.stringify({ "rooms-per-source": 2, "report-grace": 4 }));
+  const stop = new AbortController();
+  let metrics = "";
+  let limits: Record<string, number> = {};
+  const code = await main([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http",
+    "0",
+    "--log-level",
+    "error",
+    "--config",
+    config,
+    "--amplification-factor",
+    "0",
+    "--unvalidated-bytes-per-second",
+    "1000",
+    "--unvalidated-bytes-burst",
+    "2000",
+    "--validation-ttl",
+    "30",
+    "--max-validated-addresses",
+    "100",
+    "--solo-room-evict",
+    "20",
+  ], {
+    signal: stop.signal,
+    handleSignals: false,
+    onListening: (server, control) => {
+      limits = { ...server.limits };
+      fetch(new URL("/metrics", `http://127.0.0.1:${control!.addr.port}/`))
+        .then((r) => r.text())
+        .then((text) => (metrics = text))
+        .finally(() => stop.abort());
+    },
+  });
+  await Deno.remove(config);
+  assert.equal(code, 0);
+  assert.deepEqual(
+    [
+      limits.amplificationFactor,
+      limits.unvalidatedBytesPerSecond,
+      limits.unvalidatedBytesBurst,
+      limits.validationTtlMs,
+      limits.maxValidatedAddresses,
+      limits.roomsPerSource,
+      limits.reportGraceMs,
+      limits.soloRoomEvictMs,
+    ],
+    [Infinity, 1000, 2000, 30_000, 100, 2, 4000, 20_000],
+  );
+  assert.match(metrics, /^olaf_bootstrap_limit\{name="amplificationFactor"\} \+Inf$/m);
+  assert.match(metrics, /^olaf_bootstrap_limit\{name="roomsPerSource"\} 2$/m);
+  assert.match(metrics, /^olaf_bootstrap_limit\{name="soloRoomEvictMs"\} 20000$/m);
+  assert.match(metrics, /^olaf_bootstrap_gauge\{name="unvalidated-budget-bytes"\} 2000$/m);
+  assert.match(metrics, /^olaf_bootstrap_gauge\{name="validated-addresses"\} 0$/m);
+  assert.match(metrics, /^olaf_bootstrap_gauge\{name="solo-rooms"\} 0$/m);
+
+  const help = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./mod.ts", import.meta.url).pathname, "--help"],
+  }).outputSync();
+  const text = new TextDecoder().decode(help.stdout);
+  for (
+    const flag of [
+      "amplification-factor",
+      "unvalidated-bytes-per-second",
+      "unvalidated-bytes-burst",
+      "validation-ttl",
+      "max-validated-addresses",
+      "rooms-per-source",
+      "report-grace",
+      "solo-room-evict",
+    ]
+  ) assert.match(text, new RegExp(`^  --${flag} `, "m"));
+});
