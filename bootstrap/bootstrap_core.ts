@@ -82,6 +82,12 @@ function sourceIPv4(hostname: string): number {
  *   the lowest id and the most recently active others.
  * - Malformed datagrams are counted by reason and dropped; per-source rate
  *   limits bound requests and reply bytes.
+ * - Issue 12 (README "Hostile input"): replies to an address that has not
+ *   echoed its id stay within `amplificationFactor` x the request and a
+ *   global byte budget; only the room's validated collector's report removes
+ *   members (not those heard from within `reportGraceMs`); no claimed id may
+ *   win the election; rooms per source are bounded, and at `maxRooms`
+ *   creator-only rooms make way.
  *
  * @example Join a room and read the reply
  * ```ts
