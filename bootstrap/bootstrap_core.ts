@@ -13,6 +13,8 @@ import {
 } from "@olaf/protocol";
 import { endpointKey, endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol/internal";
 import { Fifo, type NetAddress, type SansIoMachine, type Transmit } from "@olaf/protocol/sans-io";
+import { isDialectDatagram } from "@olaf/protocol/dialect";
+import { BootstrapDialect } from "./_dialect.ts";
 import { Replies } from "./_reply.ts";
 import type { Room } from "./_room.ts";
 import { type ExpiryHooks, Rooms } from "./_rooms.ts";
@@ -29,6 +31,7 @@ import { maxRecordsWithin, ReplyBudget, RoomClaims } from "./_hostile.ts"; // is
 import type {
   BootstrapEvent,
   BootstrapStats,
+  DialectStats,
   DropReason,
   MemberInfo,
   MemberLeftReason,
@@ -44,6 +47,8 @@ export interface BootstrapCoreOptions extends BootstrapLimits {
   emitEvents?: boolean;
   /** Events kept when nobody polls them (oldest dropped past it). Default 65,536. */
   maxQueuedEvents?: number;
+  /** Key of the Olaf dialect's address tokens (tests); default random per core. */
+  tokenSecret?: Uint8Array;
 }
 
 /** Where a datagram came from: a socket address, or an IPv4 number and port. */
@@ -58,6 +63,11 @@ const MAX_PORT = 0xffff;
 function sourceIPv4(hostname: string): number {
   const text = normaliseHostname(hostname);
   return isIPv4(text) ? parseIPv4(text) : -1;
+}
+
+/** Endpoint key of a source the core accepted (IPv4, so `sourceIPv4` is not -1). */
+function keyOf(to: NetAddress): number {
+  return endpointKey(Math.max(0, sourceIPv4(to.hostname)), to.port);
 }
 
 /**
@@ -126,7 +136,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   readonly #rooms: Rooms;
   readonly #replies = new Replies();
   // --- issue 12: hostile v1 input (README "Hostile input") ---
-  /** Addresses that showed they receive where they send from. */
+  /** Addresses that showed they receive where they send from (shared with the dialect). */
   readonly #validation: AddressValidation;
   /** Reply bytes to all unvalidated addresses together. */
   readonly #unvalidated: ReplyBudget;
@@ -134,6 +144,8 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   /** Size of the datagram being handled (replies to unvalidated sources stay within a multiple). */
   #requestBytes = 0;
   // --- end issue 12 ---
+  /** The Olaf dialect (codes 24..28), `_dialect.ts`. */
+  readonly #dialect: BootstrapDialect;
   #lastId = 0;
   #now = 0;
 
@@ -191,6 +203,24 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       this.#now,
     );
     this.#claims = new RoomClaims(this.limits.roomsPerSource);
+    this.#dialect = new BootstrapDialect({
+      replyBudgetBytes: this.limits.replyBudgetBytes,
+      maxMembersPerRoom: this.limits.maxMembersPerRoom,
+      decodeOptions: this.#decodeOptions,
+      room: (name) => this.#rooms.get(name),
+      openRoom: (name, to, bucket, now) => this.#openRoom(name, to, bucket, keyOf(to), now),
+      touchRoom: (room, now) => this.#touchRoom(room, now),
+      addMember: (room, ip, port, now) => this.#addMember(room, ip, port, this.#nextId(now), now),
+      // The dialect decides whose REPORT_O counts (validated Olaf members): no v1 grace there.
+      reconcile: (room, report, self, key, now) => this.#reconcile(room, report, self, key, now, 0),
+      sendRoomFull: (to, bucket) =>
+        this.#sendRoomFull(to, bucket, this.#validation.isValidated(keyOf(to), this.#now)),
+      transmit: (data, to) => this.#transmit(data, to),
+      drop: (reason) => this.#drop(reason),
+    }, {
+      validation: this.#validation, // issue 12: one table for the token join and v1's echo
+      ...(options.tokenSecret ? { tokenSecret: options.tokenSecret } : {}),
+    });
   }
 
   /**
@@ -227,7 +257,8 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
 
     const bucket = this.#limiter.request(ipv4, now);
     if (bucket === undefined) return this.#drop("rate-limited");
-    // Types past v1's (extensions) are ignored whatever they carry: their
+    if (isDialectDatagram(bytes)) return this.#dialect.handle(bytes, ipv4, port, to, bucket, now);
+    // Other types past v1's (extensions) are ignored whatever they carry: their
     // layout is not ours to judge, and decoding them would be wasted work.
     if (bytes.length > 0 && bytes[0]! > MessageType.PEER_COLLECTOR) {
       return this.#drop("unknown-type");
@@ -318,6 +349,16 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
         "solo-rooms": this.#claims.soloRooms,
       },
     };
+  }
+
+  /**
+   * Counters of the Olaf dialect (codes 24..28): joins, tokens, welcomes,
+   * introductions, reports; its drops are in `stats().drops`.
+   *
+   * @returns A fresh snapshot.
+   */
+  dialectStats(): DialectStats {
+    return this.#dialect.stats();
   }
 
   /**
@@ -457,6 +498,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     selfInReport: number,
     selfKey: number,
     now: number,
+    graceMs: number = this.limits.reportGraceMs,
   ): number {
     const max = this.limits.maxMembersPerRoom;
     // The accepted report entries: report index per distinct key, sender first.
@@ -482,7 +524,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     // Issue 12: a report recreating a memberless room keeps its ids; otherwise no reported
     // newcomer gets an id that would make it the collector.
     let lowest = room.count === 0 ? -Infinity : Infinity;
-    const graceFrom = now - this.limits.reportGraceMs;
+    const graceFrom = now - graceMs;
     this.#rooms.removeMembers(room, (i) => {
       const key = room.keyAt(i);
       // Issue 12: a member heard from directly within the grace is kept whatever the report says.
@@ -665,6 +707,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   }
 
   #memberLeft(room: Room, key: number, id: number, reason: MemberLeftReason, now: number): void {
+    this.#dialect.memberLeft(room, key);
     if (!this.emitEvents) return;
     this.#event({
       type: "member-left",

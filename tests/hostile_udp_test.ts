@@ -168,7 +168,18 @@ test("spoofed UDP: squatters' rooms make way for a room in use; one source has a
   }, { intervalMs: 100, what: "the room to be served" });
   assert.ok(server.room("game"));
   assert.equal(server.stats().drops["room-evicted"], 1);
-  // One real source may create 5 rooms; the 6th gets ROOM_FULL.
+  // One real source may create 5 rooms; the 6th gets ROOM_FULL. (Once every squatted room may
+  // make way, so that only the quota can refuse bob.)
+  await eventually(
+    () =>
+      server.listRooms({ offset: 0, limit: 100 }).rooms.every((r) =>
+        r.createdAt <= Date.now() - 600
+      ),
+    {
+      intervalMs: 50,
+      what: "the squatted rooms to be old enough to make way",
+    },
+  );
   const bob = await receiver("127.0.0.2");
   for (let i = 0; i < 6; i++) bob.socket.send(join(`bob-${i}`), server.localAddress);
   await eventually(() => bob.got.length === 6, { what: "bob's replies" });
