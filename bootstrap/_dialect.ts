@@ -47,8 +47,8 @@ import type { DialectStats, DropReason } from "./types.ts";
 
 /** A token is good for the time bucket it was made in and the next one. */
 export const TOKEN_LIFETIME_MS = 120_000;
-/** Validation lasts this long after the last token echoed (refreshes renew it). */
-export const DIALECT_VALIDATION_TTL_MS = 300_000;
+/** Without the core's table: validation lasts this long after the last proof (its default). */
+export const DIALECT_VALIDATION_TTL_MS = 60_000;
 /** Most validated addresses remembered when the core does not share its table. */
 export const DIALECT_VALIDATION_CAPACITY = 65_536;
 /** Most `INTRODUCE`s one join sends (to the most recently seen members). */

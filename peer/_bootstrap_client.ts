@@ -132,10 +132,10 @@ export interface OlafJoinState {
 
 /**
  * A member that is not the collector re-joins this often with `JOIN_O`, so
- * that its address stays validated at the bootstrap (5 minutes) and it keeps
+ * that its address stays validated at the bootstrap (`validationTtlMs`, 60 s by default) and it keeps
  * receiving introductions; within the token's life, so no `TOKEN` round trip.
  */
-export const DIALECT_REFRESH_MS = 90_000;
+export const DIALECT_REFRESH_MS = 45_000;
 
 /** Olaf joins answered by nothing, in a row, before an open room falls back to `JOIN_B`. */
 export const DIALECT_FALLBACK_MISSES = 2;
