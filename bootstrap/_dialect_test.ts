@@ -369,3 +369,12 @@ Deno.test("dialect: real UDP join, token retry and welcome against startBootstra
     socket.close();
   }
 });
+
+Deno.test("dialect: TOKENs share the global budget of replies to unvalidated addresses", () => {
+  const c = core({ unvalidatedBytesPerSecond: 1, unvalidatedBytesBurst: 40 });
+  c.handleDatagram(encodeDialect(joinO("lobby", 1)), addr(1), T0);
+  c.handleDatagram(encodeDialect(joinO("lobby", 2)), addr(2), T0);
+  assert.deepEqual(drain(c).map((o) => [o.message.type, o.to]), [["TOKEN", at(addr(1))]]);
+  assert.equal(c.stats().drops["unvalidated-budget"], 1);
+  assert.equal(c.dialectStats().tokensSent, 1);
+});
