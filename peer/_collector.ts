@@ -22,16 +22,19 @@ export class Collector {
    * Whether we hold the duty: lowest id among the Olaf members with a known
    * id (ties: lowest ip:port). Deployed members are left out: their empty
    * `PEER_COLLECTOR` does not even count as activity at a deployed bootstrap.
+   * With `counts`, only members it accepts take part (issue 12: ids the
+   * bootstrap issued, not ids a stranger claims).
    */
   static elected(
     self: PeerRecord | undefined,
     selfKey: string,
     members: Iterable<Member>,
     size: number,
+    counts: (m: Member) => boolean = () => true,
   ): boolean {
     if (self === undefined || size === 0) return false;
     for (const m of members) {
-      if (!m.olaf || m.id === 0) continue;
+      if (!m.olaf || m.id === 0 || !counts(m)) continue;
       if (m.id < self.id || (m.id === self.id && m.link.pathKey < selfKey)) return false;
     }
     return true;

@@ -229,8 +229,11 @@ Deno.test("PeerMachine: a deployed member with a lower id does not take the coll
   m.handleDatagram(ping([rec(6), old, me]), addr(rec(6)), 11); // gossip tells us its id
   assert.deepEqual(m.peers.map((p) => p.id), [2, 5, 6].filter((id) => id !== 5));
   assert.equal(m.isCollector, true);
-  // An Olaf member with a lower id does.
+  // An Olaf member with a lower id does, once the bootstrap listed it with that id (issue 12:
+  // a claimed id alone does not count).
   m.handleDatagram(ping([rec(3)]), addr(rec(3)), 12);
+  assert.equal(m.isCollector, true, "id 3 is only claimed");
+  m.handleDatagram(reply([me, rec(3), rec(6)], me), m.bootstrap, 13);
   assert.equal(m.isCollector, false);
 });
 
@@ -441,20 +444,27 @@ Deno.test("PeerMachine.leave sends bye to everyone and stops", () => {
 Deno.test("PeerMachine bounds full-list answers to unknown senders (spoofed pings)", () => {
   const me = rec(1);
   const members = [rec(2), rec(3), rec(4)];
-  const m = joined(me, members);
+  const m = joined(me, members, { strangersPerHeartbeat: 0 }); // admission: the next test
   const sizes: number[] = [];
   for (let i = 0; i < 70; i++) {
-    m.handleDatagram(ping([]), { hostname: `10.3.0.${i + 1}`, port: 9 }, 100);
-    const [answer] = drain(m);
-    sizes.push(answer!.message.peers.length);
+    // A ping naming 4 records (47 bytes): our 4-record answer fits 3x of it.
+    const from = { hostname: `10.3.0.${i + 1}`, port: 9 };
+    m.handleDatagram(ping([rec(5), rec(6), rec(7), rec(8)]), from, 100);
+    const answers = drain(m).filter((t) => t.to.hostname === from.hostname);
+    sizes.push(answers[0]!.message.peers.length);
   }
   // The room's list to the first 64 in a heartbeat, then just our own record.
   assert.ok(sizes.slice(0, 64).every((n) => n >= 4));
   assert.deepEqual(sizes.slice(64), [1, 1, 1, 1, 1, 1]);
   m.handleTimeout(3000); // a new heartbeat refills the budget
   drain(m);
-  m.handleDatagram(ping([]), { hostname: "10.3.1.1", port: 9 }, 3001);
+  m.handleDatagram(ping([rec(5), rec(6), rec(7), rec(8)]), { hostname: "10.3.1.1", port: 9 }, 3001);
   assert.ok(drain(m)[0]!.message.peers.length > 1);
+  // A 7-byte spoofed ping never draws more than 3x its size (issue 12): our record only.
+  m.handleDatagram(ping([]), { hostname: "10.3.1.2", port: 9 }, 3002);
+  const [small] = drain(m);
+  assert.ok(small!.data.length <= 3 * 7);
+  assert.deepEqual(small!.message.peers.toArray(), [me]);
 });
 
 Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists within budget", () => {
