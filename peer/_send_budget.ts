@@ -106,6 +106,13 @@ export class SendBudget {
     return a !== undefined && a.vouched && a.received > 0;
   }
 
+  /** Bytes that may still go to `key` now (`Infinity` once validated, 0 when never heard from). */
+  credit(key: AddressKey): number {
+    const a = this.#accounts.get(key);
+    if (a === undefined || a.received === 0) return 0;
+    return a.vouched ? Infinity : Math.max(0, AMPLIFICATION_FACTOR * a.received - a.sent);
+  }
+
   /**
    * Whether `bytes` more may go to `key` (heard from, or validated) within
    * the 3x bound; when so, they are counted as sent.
@@ -188,7 +195,8 @@ const HELD_TOTAL_BYTES = 1 << 20;
 
 /**
  * Application frames waiting for a candidate named only in gossip to answer
- * (nothing but a probe goes to an address never heard from). Bounded per
+ * (nothing but a probe goes to an address never heard from), or for an
+ * unvalidated member to send enough for them to fit 3x. Bounded per
  * address and in total; what does not fit is refused, and the caller counts it.
  */
 export class HeldSends<F> {

@@ -38,7 +38,7 @@ import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
 import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
-import { HeldSends, SendBudget } from "./_send_budget.ts";
+import { HeldSends, MAX_PROBE_BYTES, SendBudget } from "./_send_budget.ts";
 import { Admission } from "./_admission.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
@@ -467,7 +467,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#reliableOptions = options.reliable ?? {};
     this.#sendBudget = new SendBudget({
       probeRate: limit("probeRate", options.probeRate ?? 100),
-      probeIntervalMs: CANDIDATE_RETRY_MS,
+      probeIntervalMs: CANDIDATE_RETRY_MS / 2, // the candidate timer's pace, with slack
       capacity: Math.max(256, 4 * this.#membership.maxPeers),
     });
     this.#admission = new Admission(
@@ -542,8 +542,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
-    if (!this.#bootstrap.isBootstrap(key)) this.#sendBudget.received(key, data.length);
     const known = this.#membership.byPath(key);
+    if (globalThis.DBG && this.#selfKey === "10.0.0.6:4000") console.log("DBG in", now % 100000, key, data.length, known !== undefined, this.#membership.candidates.has(key));
+    if (!this.#bootstrap.isBootstrap(key)) {
+      this.#sendBudget.received(key, data.length);
+      // Application frames waiting for credit toward this address may fit now.
+      if (known !== undefined) this.#releaseHeld(key, known.link);
+    }
     if (isReliableDatagram(data) && !this.#bootstrap.isBootstrap(key) && key !== this.#selfKey) {
       return this.#reliableIn(known, data, now);
     }
@@ -636,6 +641,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         : intent.frame.plaintext();
       const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
       if (!this.#bootstrap.isBootstrap(key)) data = this.#withinBudget(intent, key, data, now);
+      if (globalThis.DBG && to.hostname === "10.0.0.1") console.log("DBG to1", this.#selfKey, now % 100000, data?.length, intent.frame.plaintext().length, this.#sendBudget.credit(key));
       if (data === undefined) continue;
       this.#stats.datagramsOut++;
       this.#stats.bytesOut += data.length;
@@ -810,16 +816,22 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (budget.validated(key)) return data;
     const message = intent.frame.message;
     const ping = message.type === "PING" && !isBye(message.payload);
+    if (message.type === "PING" && !ping) return budget.heard(key) ? data : undefined; // our bye
     if (budget.heard(key)) {
       if (budget.allowSend(key, data.length)) return data;
       if (ping) {
-        const small = this.#smallPing(intent, key, now);
-        if (small.length < data.length && budget.allowSend(key, small.length)) return small;
+        // As much of the list as 3x allows (a newcomer still learns part of the room).
+        const fitted = this.#smallPing(intent, key, now, budget.credit(key));
+        if (fitted.length < data.length && budget.allowSend(key, fitted.length)) return fitted;
+      } else if (message.type === "APP_R" && this.#held.hold(key, intent.frame, data.length)) {
+        return undefined; // sent once the address has sent us enough (its next ping)
       }
       return void this.#drop("send-budget");
     }
     if (ping) {
-      const probe = this.#smallPing(intent, key, now);
+      // A probe: our record; toward a peer the bootstrap listed, a few more records fit (a
+      // deployed peer learns the room from lists), within MAX_PROBE_BYTES.
+      const probe = this.#smallPing(intent, key, now, budget.vouched(key) ? MAX_PROBE_BYTES : 0);
       const verdict = budget.allowProbe(key, probe.length, now);
       return verdict === true ? probe : void this.#drop(verdict);
     }
@@ -831,11 +843,31 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     return undefined; // a bye to an address never heard from: it does not know us
   }
 
-  /** Our record (and the destination's, when it is a member with an id): the smallest useful ping. */
-  #smallPing(intent: Intent, key: AddressKey, now: number): Uint8Array {
+  /** Queues again what was held for `key` (it answered, or sent more): it passes the gate again. */
+  #releaseHeld(key: AddressKey, link: Link): void {
+    if (this.#held.size === 0) return;
+    for (const frame of this.#held.release(key)) this.#outbox.toLink(link, frame);
+  }
+
+  /**
+   * Our record (and the destination's, when it is a member with an id): the
+   * smallest useful ping; with `room` bytes, filled up with the intent's own
+   * list as far as they allow.
+   */
+  #smallPing(intent: Intent, key: AddressKey, now: number, room = 0): Uint8Array {
     const peers: PeerRecord[] = this.#self ? [this.#self] : [];
     const member = this.#membership.byPath(key);
     if (member !== undefined && member.id !== 0 && this.#self) peers.push(record(member));
+    const listed = intent.frame.message.peers;
+    const max = Math.floor((room - 7) / 10); // 7-byte header, 10 bytes per record
+    if (max > peers.length && listed.length > 0) {
+      const all = Array.isArray(listed) ? listed : (listed as PeerList).toArray();
+      const have = new Set(peers.map((p) => addressKey(p.ip, p.port)));
+      for (const p of all) {
+        if (peers.length >= max) break;
+        if (!have.has(addressKey(p.ip, p.port))) peers.push(p);
+      }
+    }
     const frame = new Frame({ type: "PING", peers, payload: EMPTY });
     return intent.link !== undefined ? intent.link.seal(frame, now) : frame.plaintext();
   }
@@ -952,7 +984,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       }
       // A sender we had not pinged yet may not know us: answer at once with our list.
       if (candidate === undefined) this.#gossip.welcome(member);
-      for (const frame of this.#held.release(key)) this.#outbox.toLink(member.link, frame);
+      this.#releaseHeld(key, member.link);
     }
     this.#learn(peers, key, now);
     return member;
@@ -1125,7 +1157,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#memberGone(m, "timeout");
     }
     // Frames held for candidates that never answered go with them.
-    const unsent = this.#held.prune((key) => membership.candidates.has(key));
+    const unsent = this.#held.prune((key) =>
+      membership.candidates.has(key) || membership.byPath(key) !== undefined
+    );
     for (let i = 0; i < unsent; i++) this.#drop("send-budget");
 
     const unreachable = this.#bootstrap.track(now);
