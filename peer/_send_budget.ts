@@ -195,8 +195,7 @@ const HELD_TOTAL_BYTES = 1 << 20;
 
 /**
  * Application frames waiting for a candidate named only in gossip to answer
- * (nothing but a probe goes to an address never heard from), or for an
- * unvalidated member to send enough for them to fit 3x. Bounded per
+ * (nothing but a probe goes to an address never heard from). Bounded per
  * address and in total; what does not fit is refused, and the caller counts it.
  */
 export class HeldSends<F> {

@@ -543,7 +543,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
     const known = this.#membership.byPath(key);
-    if (globalThis.DBG && this.#selfKey === "10.0.0.6:4000") console.log("DBG in", now % 100000, key, data.length, known !== undefined, this.#membership.candidates.has(key));
     if (!this.#bootstrap.isBootstrap(key)) {
       this.#sendBudget.received(key, data.length);
       // Application frames waiting for credit toward this address may fit now.
@@ -641,7 +640,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         : intent.frame.plaintext();
       const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
       if (!this.#bootstrap.isBootstrap(key)) data = this.#withinBudget(intent, key, data, now);
-      if (globalThis.DBG && to.hostname === "10.0.0.1") console.log("DBG to1", this.#selfKey, now % 100000, data?.length, intent.frame.plaintext().length, this.#sendBudget.credit(key));
       if (data === undefined) continue;
       this.#stats.datagramsOut++;
       this.#stats.bytesOut += data.length;
@@ -801,10 +799,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /**
    * Issue 12: the bytes that may go to `key` for `intent`, or `undefined`.
    * Validated addresses get everything; heard-from ones 3x what they sent
-   * (a ping that does not fit shrinks to our record); one never heard from
-   * gets a rate-bounded probe for a ping, an application frame only when the
-   * bootstrap listed it (held until it answers otherwise), nothing else.
-   * Reliable traffic (members only, started by the application) is not gated.
+   * (a ping that does not fit shrinks to what fits, else becomes a probe);
+   * one never heard from gets a rate-bounded probe for a ping, an
+   * application frame only when the bootstrap listed it (held until it
+   * answers otherwise), nothing else. The application's own traffic to an
+   * address heard from (`APP_R`, reliable) is not bounded here.
    */
   #withinBudget(
     intent: Intent,
@@ -818,13 +817,19 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const ping = message.type === "PING" && !isBye(message.payload);
     if (message.type === "PING" && !ping) return budget.heard(key) ? data : undefined; // our bye
     if (budget.heard(key)) {
+      // The application's own frames to an address that talks to us are not ours to bound
+      // (as reliable traffic); what strangers can draw is the protocol's answers.
+      if (message.type === "APP_R") return data;
       if (budget.allowSend(key, data.length)) return data;
       if (ping) {
         // As much of the list as 3x allows (a newcomer still learns part of the room).
         const fitted = this.#smallPing(intent, key, now, budget.credit(key));
         if (fitted.length < data.length && budget.allowSend(key, fitted.length)) return fitted;
-      } else if (message.type === "APP_R" && this.#held.hold(key, intent.frame, data.length)) {
-        return undefined; // sent once the address has sent us enough (its next ping)
+        // Out of credit (a datagram from it was lost, say): a probe as for a candidate, earned
+        // by gossip naming it, so two members short of credit toward each other cannot stall.
+        const probe = this.#smallPing(intent, key, now);
+        const verdict = budget.allowProbe(key, probe.length, now);
+        return verdict === true ? probe : void this.#drop(verdict);
       }
       return void this.#drop("send-budget");
     }
