@@ -54,9 +54,22 @@ export class Collector {
     this.#rounds = 1;
   }
 
-  /** The member report: ourselves, then the oldest members that fit (unknown ids last, as 0). */
-  static report(self: PeerRecord, members: Iterable<Member>, fit: number): PeerRecord[] {
+  /**
+   * The member report: ourselves, then the oldest members that fit (unknown
+   * ids last, as 0). With `vouched`, a member it refuses is reported with id
+   * 0 (issue 12): the bootstrap keeps the id it issued, or issues a new one,
+   * so a stranger's claimed id is never laundered into the bootstrap's list.
+   */
+  static report(
+    self: PeerRecord,
+    members: Iterable<Member>,
+    fit: number,
+    vouched: (m: Member) => boolean = () => true,
+  ): PeerRecord[] {
     const sorted = [...members].sort(byId);
-    return [self, ...sorted.slice(0, fit - 1).map(record)];
+    return [
+      self,
+      ...sorted.slice(0, fit - 1).map((m) => vouched(m) ? record(m) : { ...record(m), id: 0 }),
+    ];
   }
 }

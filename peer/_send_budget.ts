@@ -29,6 +29,9 @@ export const AMPLIFICATION_FACTOR = 3;
 /** Largest probe toward an address never heard from (a `PING` with a few records fits). */
 export const MAX_PROBE_BYTES = 64;
 
+/** Probes a candidate the bootstrap listed may get before it answers (then gossip must name it). */
+export const VOUCHED_PROBES = 8;
+
 /** Default of `probeRate`: probes to unheard addresses per second, every address together. */
 export const DEFAULT_PROBE_RATE = 100;
 
@@ -50,6 +53,10 @@ interface Account {
   sent: number;
   /** The bootstrap listed this address. */
   vouched: boolean;
+  /** Probes left from the bootstrap's listing (a listed ghost is not probed forever). */
+  vouchedProbes: number;
+  /** We named it to the bootstrap ourselves: its listing there proves nothing. */
+  introduced: boolean;
   /** Gossip named it since the last probe: one probe earned. */
   earned: boolean;
   lastProbe: number;
@@ -74,15 +81,31 @@ export class SendBudget {
 
   /** A datagram of `bytes` arrived from `key`: credit toward it grows by 3x. */
   received(key: AddressKey, bytes: number): void {
-    const account = this.#account(key);
-    account.received += bytes;
+    const a = this.#account(key);
+    a.received += Math.max(1, bytes); // an empty datagram still says it was heard from
     this.#accounts.delete(key); // most recently heard goes last
-    this.#accounts.set(key, account);
+    this.#accounts.set(key, a);
   }
 
-  /** The bootstrap listed `key`: once heard from, it is validated. */
+  /**
+   * The bootstrap listed `key`: once heard from, it is validated; until then
+   * it may get {@linkcode VOUCHED_PROBES} probes. Ignored for an address we
+   * introduced ({@linkcode SendBudget.introduce}).
+   */
   vouch(key: AddressKey): void {
-    this.#account(key).vouched = true;
+    const a = this.#account(key);
+    if (a.introduced) return;
+    a.vouched = true;
+    a.vouchedProbes = VOUCHED_PROBES;
+  }
+
+  /**
+   * We reported `key` to the bootstrap while it was not validated: a later
+   * listing of it comes from our own report, so it does not vouch for it.
+   */
+  introduce(key: AddressKey): void {
+    const a = this.#account(key);
+    if (!a.vouched) a.introduced = true;
   }
 
   /** Gossip (or a NAT introduction) named `key`: it may get one more probe. */
@@ -137,12 +160,14 @@ export class SendBudget {
   allowProbe(key: AddressKey, bytes: number, now: number): true | ProbeRefusal {
     const a = this.#account(key);
     if (bytes > MAX_PROBE_BYTES) return "send-budget";
-    if (!a.vouched && !a.earned) return "send-budget";
+    const byVouch = !a.earned && a.vouched && a.vouchedProbes > 0;
+    if (!a.earned && !byVouch) return "send-budget";
     if (now - a.lastProbe < this.#intervalMs) return "send-budget";
     this.#refill(now);
     if (this.#tokens < 1) return "probe-rate";
     this.#tokens--;
     a.lastProbe = now;
+    if (byVouch) a.vouchedProbes--;
     a.earned = false;
     a.sent += bytes;
     return true;
@@ -170,7 +195,15 @@ export class SendBudget {
     let a = this.#accounts.get(key);
     if (a === undefined) {
       if (this.#accounts.size >= this.#capacity) this.#evict();
-      a = { received: 0, sent: 0, vouched: false, earned: false, lastProbe: -Infinity };
+      a = {
+        received: 0,
+        sent: 0,
+        vouched: false,
+        vouchedProbes: 0,
+        introduced: false,
+        earned: false,
+        lastProbe: -Infinity,
+      };
       this.#accounts.set(key, a);
     }
     return a;

@@ -897,7 +897,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (let i = 0; i < message.peers.length; i++) { // the bootstrap vouches for these (issue 12)
       const listed = addressKey(message.peers.ipAt(i), message.peers.portAt(i));
       this.#sendBudget.vouch(listed);
-      this.#admission.issued(listed, message.peers.idAt(i));
+      if (this.#sendBudget.vouched(listed)) this.#admission.issued(listed, message.peers.idAt(i));
     }
     const reported = message.self;
     if (reported.port !== 0 && reported.ip !== "0.0.0.0") {
@@ -1203,7 +1203,14 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       });
       // Oldest first; members whose id we do not know go last with id 0 (an Olaf
       // bootstrap keeps the id it has for them, or assigns one, and tells us in its reply).
-      peers = Collector.report(this.#self!, this.#membership.members.values(), fit);
+      // Unvalidated members go with id 0, and the bootstrap's listing of them later proves
+      // nothing (it is our own report coming back): issue 12.
+      const budget = this.#sendBudget;
+      peers = Collector.report(this.#self!, this.#membership.members.values(), fit, (m) => {
+        if (budget.validated(m.link.pathKey)) return true;
+        budget.introduce(m.link.pathKey);
+        return false;
+      });
     }
     const { frame, to } = this.#bootstrap.request(type, peers);
     this.#outbox.toPath(to, frame);
