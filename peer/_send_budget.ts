@@ -51,6 +51,9 @@ export type ProbeRefusal = "probe-rate" | "send-budget";
 interface Account {
   received: number;
   sent: number;
+  /** First and latest time a datagram came from it. */
+  firstAt: number;
+  lastAt: number;
   /** The bootstrap listed this address. */
   vouched: boolean;
   /** Probes left from the bootstrap's listing (a listed ghost is not probed forever). */
@@ -79,9 +82,11 @@ export class SendBudget {
     this.#tokens = options.probeRate;
   }
 
-  /** A datagram of `bytes` arrived from `key`: credit toward it grows by 3x. */
-  received(key: AddressKey, bytes: number): void {
+  /** A datagram of `bytes` arrived from `key` at `now`: credit toward it grows by 3x. */
+  received(key: AddressKey, bytes: number, now: number): void {
     const a = this.#account(key);
+    if (a.received === 0) a.firstAt = now;
+    a.lastAt = now;
     a.received += Math.max(1, bytes); // an empty datagram still says it was heard from
     this.#accounts.delete(key); // most recently heard goes last
     this.#accounts.set(key, a);
@@ -111,6 +116,15 @@ export class SendBudget {
   /** Gossip (or a NAT introduction) named `key`: it may get one more probe. */
   mentioned(key: AddressKey): void {
     this.#account(key).earned = true;
+  }
+
+  /**
+   * Heard from at least twice, `spanMs` or more apart (as a member pinging
+   * every heartbeat is): one spoofed datagram does not make it.
+   */
+  seasoned(key: AddressKey, spanMs: number): boolean {
+    const a = this.#accounts.get(key);
+    return a !== undefined && a.received > 0 && a.lastAt - a.firstAt >= spanMs;
   }
 
   /** Whether `key` was heard from directly. */
@@ -198,6 +212,8 @@ export class SendBudget {
       a = {
         received: 0,
         sent: 0,
+        firstAt: 0,
+        lastAt: 0,
         vouched: false,
         vouchedProbes: 0,
         introduced: false,

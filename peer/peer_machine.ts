@@ -461,6 +461,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#outbox,
       this.#budget,
       positive("gossipSize", options.gossipSize ?? 20),
+      // Heartbeat gossip spreads validated members, or ones heard across a heartbeat: a flood
+      // of one-shot spoofed pings is not passed on for the room to probe (issue 12).
+      (m) =>
+        this.#sendBudget.validated(m.link.pathKey) ||
+        this.#sendBudget.seasoned(m.link.pathKey, this.#heartbeatMs),
     );
     this.#collector = new Collector(this.#heartbeatMs);
     this.#now = options.now ?? 0;
@@ -544,7 +549,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const key = addressKey(hostname, from.port);
     const known = this.#membership.byPath(key);
     if (!this.#bootstrap.isBootstrap(key)) {
-      this.#sendBudget.received(key, data.length);
+      this.#sendBudget.received(key, data.length, now);
       // Application frames waiting for credit toward this address may fit now.
       if (known !== undefined) this.#releaseHeld(key, known.link);
     }

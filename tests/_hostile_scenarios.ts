@@ -144,6 +144,8 @@ export interface StrangerFloodResult {
   back: number;
   /** Most strangers the target counted as members at any time. */
   maxMembers: number;
+  /** Heartbeats the sending took, rounded up (the admission bound is per heartbeat). */
+  heartbeats: number;
 }
 
 /**
@@ -161,17 +163,20 @@ export async function strangerFlood(
   const counted = () => target.peers.filter((p) => keys.has(`${p.ip}:${p.port}`)).length;
   let sent = 0;
   let maxMembers = 0;
+  const clock = env.clock ?? { now: () => performance.now() };
+  const start = clock.now();
   strangers.sockets.forEach((s, i) => {
     const ping = encode({ type: "PING", peers: [strangers.records[i]!], payload: EMPTY });
     s.send(ping, to(target));
     sent += ping.length;
   });
+  const heartbeats = Math.ceil((clock.now() - start) / env.heartbeatMs);
   const step = env.heartbeatMs / 4;
   for (let t = 0; t < env.peerTimeoutMs + 2 * env.heartbeatMs; t += step) {
     await env.wait(step);
     maxMembers = Math.max(maxMembers, counted());
   }
-  const result = { sent, back: strangers.bytes, maxMembers };
+  const result = { sent, back: strangers.bytes, maxMembers, heartbeats };
   await strangers.close();
   await r.close();
   return result;
