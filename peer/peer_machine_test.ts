@@ -558,3 +558,63 @@ Deno.test("PeerMachine drops DATA/ACK from a non-member without a reply", () => 
   assert.equal(m.pollTransmit(), undefined);
   assert.deepEqual(m.peers, [rec(2)]);
 });
+
+Deno.test("PeerMachine: a stranger's self-claimed id 1 does not take the collector duty", () => {
+  const me = rec(5);
+  const m = joined(me, [rec(6)]);
+  assert.equal(m.isCollector, true);
+  const claim = { ...rec(9), id: 1 }; // an Olaf-style list: its own record first
+  m.handleDatagram(ping([claim]), addr(claim), 10);
+  assert.deepEqual(m.peers.map((p) => p.id), [1, 6]);
+  assert.equal(m.isCollector, true, "still ours: the bootstrap never issued id 1 to it");
+  m.handleTimeout(3000);
+  const out = drain(m);
+  const report = out.find((t) => t.message.type === "PEER_COLLECTOR")!;
+  assert.ok(report, "we still report the room");
+  // It is reported with id 0: the bootstrap keeps or issues the id, never the claimed one.
+  const listed = report.message.peers.toArray().find((p) => p.port === claim.port)!;
+  assert.equal(listed.id, 0);
+  // The bootstrap's reply lists it with an id it issued: still not a vouch (our own report).
+  m.handleDatagram(reply([me, rec(6), { ...claim, id: 1 }], me), m.bootstrap, 3010);
+  assert.equal(m.isCollector, true);
+});
+
+Deno.test("PeerMachine: at most strangersPerHeartbeat strangers become members per heartbeat", () => {
+  const m = joined(rec(1), [rec(2)], { strangersPerHeartbeat: 3 });
+  for (let i = 0; i < 10; i++) {
+    m.handleDatagram(ping([]), { hostname: `10.4.0.${i + 1}`, port: 9 }, 100);
+  }
+  assert.equal(m.peers.length, 1 + 3);
+  assert.equal(m.stats.drops["stranger-limit"], 7);
+  const answered = new Set(drain(m).map((t) => t.to.hostname));
+  assert.equal(answered.size, 3, "the rest get no reply");
+  m.handleTimeout(3000); // a new heartbeat: three more
+  for (let i = 0; i < 10; i++) {
+    m.handleDatagram(ping([]), { hostname: `10.4.0.${i + 1}`, port: 9 }, 3001);
+  }
+  assert.equal(m.peers.length, 1 + 6);
+});
+
+Deno.test("PeerMachine: a PING naming 1000 addresses draws one small probe each, at probeRate", () => {
+  const m = joined(rec(1), [rec(2), rec(3)], { probeRate: 50 });
+  const named: PeerRecord[] = [];
+  for (let i = 0; i < 1000; i++) {
+    named.push({ ip: `10.5.${i >> 8}.${i & 255}`, port: 7, id: i + 10 });
+  }
+  const attack = ping(named);
+  m.handleDatagram(attack, { hostname: "10.6.0.1", port: 9 }, 100);
+  let toVictims = 0;
+  let count = 0;
+  for (let t = 100; t <= 20_000; t += 100) {
+    if (t > 100) m.handleTimeout(t);
+    for (const x of drain(m)) {
+      if (!x.to.hostname.startsWith("10.5.")) continue;
+      toVictims += x.data.length;
+      count++;
+      assert.ok(x.data.length <= 17, "a probe: our own record");
+    }
+  }
+  assert.ok(toVictims <= 3 * attack.length, `${toVictims} bytes for ${attack.length}`);
+  assert.ok(count <= 1000, "at most one probe per mention");
+  assert.ok((m.stats.drops["probe-rate"] ?? 0) > 0, "the bucket held some back");
+});
