@@ -807,7 +807,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * (a ping that does not fit shrinks to what fits, else becomes a probe);
    * one never heard from gets a rate-bounded probe for a ping, an
    * application frame only when the bootstrap listed it (held until it
-   * answers otherwise), nothing else. The application's own traffic to an
+   * answers otherwise); any other frame (an extension's probe) only as a
+   * probe (`SendBudget.allowProbe`). The application's own traffic to an
    * address heard from (`APP_R`, reliable) is not bounded here.
    */
   #withinBudget(
@@ -836,7 +837,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         const verdict = budget.allowProbe(key, probe.length, now);
         return verdict === true ? probe : void this.#drop(verdict);
       }
-      return void this.#drop("send-budget");
+      return this.#probe(key, data, now);
     }
     if (ping) {
       // A probe: our record; toward a peer the bootstrap listed, a few more records fit (a
@@ -849,8 +850,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       // The application's own send, right after the join, to the peers the bootstrap listed.
       if (budget.vouched(key)) return data;
       if (!this.#held.hold(key, intent.frame, data.length)) this.#drop("send-budget");
+      return undefined;
     }
-    return undefined; // a bye to an address never heard from: it does not know us
+    return this.#probe(key, data, now); // e.g. a NAT hole-punch PROBE (code 20)
+  }
+
+  /** Any other frame toward an unvalidated address out of credit: only as a probe. */
+  #probe(key: AddressKey, data: Uint8Array, now: number): Uint8Array | undefined {
+    const verdict = this.#sendBudget.allowProbe(key, data.length, now);
+    return verdict === true ? data : void this.#drop(verdict);
   }
 
   /** Queues again what was held for `key` (it answered, or sent more): it passes the gate again. */
