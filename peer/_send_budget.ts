@@ -187,11 +187,6 @@ export class SendBudget {
     return true;
   }
 
-  /** Forgets `key` unless it is validated (a candidate expired, a stranger went). */
-  forget(key: AddressKey): void {
-    if (!this.validated(key)) this.#accounts.delete(key);
-  }
-
   /** Addresses tracked. */
   get size(): number {
     return this.#accounts.size;

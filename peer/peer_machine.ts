@@ -327,6 +327,12 @@ interface Intent {
  *   `bootstrapRetryMs` on a fallback it tries the preferred one again. Until
  *   the first answer, `JOIN_B` is retried every second rather than every
  *   heartbeat, so a dead bootstrap costs a joining peer ~3 s.
+ * - **Hostile input** (issue 12): toward an address not validated (heard
+ *   from and listed by the bootstrap) the peer sends at most 3x what it
+ *   received from it; candidates get rate-bounded probes (`probeRate`);
+ *   at most `strangersPerHeartbeat` strangers become members per
+ *   heartbeat; only ids the bootstrap issued count in the collector
+ *   election (see `_send_budget.ts`, `_admission.ts`, peer README).
  * - **Budget**: every datagram with a peer list fits `datagramBudget` (1024).
  *   Heartbeat pings name at most `gossipSize` (20) members, in windows that
  *   differ per destination and rotate every heartbeat (a 200-member room
