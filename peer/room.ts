@@ -52,6 +52,16 @@ export interface JoinRoomOptions {
   reliable?: ReliableLinkOptions;
   /** Join through the Olaf bootstrap dialect (see `PeerMachineOptions.dialect`); default v1 only. */
   dialect?: OlafJoinOptions;
+  /**
+   * Probes per second toward peers never heard from (named by the bootstrap or
+   * gossip), default 100, 0 = no bound (see `PeerMachineOptions.probeRate`).
+   */
+  probeRate?: number;
+  /**
+   * Strangers that may become members per heartbeat, default 64, 0 = no bound
+   * (see `PeerMachineOptions.strangersPerHeartbeat`).
+   */
+  strangersPerHeartbeat?: number;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -816,6 +826,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     gossipSize: options.gossipSize,
     reliable: options.reliable,
     ...(options.dialect ? { dialect: options.dialect } : {}),
+    probeRate: options.probeRate,
+    strangersPerHeartbeat: options.strangersPerHeartbeat,
     now: clock.now(),
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
