@@ -22,9 +22,12 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
   const symbols = await publicSymbols();
   assert.deepEqual(symbols.map((s) => s.name).sort(), [
     "DeliveryError",
+    "Introduction",
     "JoinError",
     "JoinErrorCode",
     "JoinRoomOptions",
+    "OlafJoinOptions",
+    "OlafJoinState",
     "PeerDropReason",
     "PeerErrorCode",
     "PeerEvent",
