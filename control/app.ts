@@ -18,6 +18,7 @@ import { Rendezvous } from "./_rendezvous.ts";
 import { seedRoutes } from "./_seed_routes.ts";
 import type { ControlState } from "./_state.ts";
 import { statsRoutes } from "./_stats_routes.ts";
+import { resolveShardUrls } from "./_shards.ts"; // issue 15
 import type { BootstrapView } from "./bootstrap_view.ts";
 import { addressKey, rateLimit, remoteAddress } from "./_rate_limit.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
@@ -84,6 +85,14 @@ export interface ControlAppOptions {
    * section in `/stats`, `olaf_handshake_*` in `/metrics`). Default: none.
    */
   handshake?: HandshakeView; // handshake dialect (issue 14)
+  /**
+   * Issue 15: the control planes of several bootstrap shards (base URLs such as
+   * `http://127.0.0.1:8081`). `GET /stats` and `/metrics` then add up the shards' `/stats`
+   * (fetched on each request, in parallel) and name each shard that did not answer
+   * (`partial: true`, `shards[i].error`); 503 `unavailable` when none answered. Not with
+   * `bootstrap`. Default: none.
+   */
+  shards?: readonly string[];
   /** Where rendezvous sessions live. Default: a new {@linkcode MemorySessionStore}. */
   store?: SessionStore;
   /** A token that may also rename or delete any session. Default: none. */
@@ -187,8 +196,12 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   };
   const refused: Record<string, number> = {};
   // --- end issue 12 ---
+  if (options.shards !== undefined && options.bootstrap !== undefined) {
+    throw new RangeError("createControlApp: give either bootstrap or shards, not both");
+  }
   const state: ControlState = {
     view: options.bootstrap,
+    shards: options.shards === undefined ? undefined : resolveShardUrls(options.shards), // issue 15
     handshake: options.handshake, // handshake dialect (issue 14)
     rendezvous: new Rendezvous({
       store: options.store ?? new MemorySessionStore({ maxSessions: limits["max-sessions"] }),
