@@ -146,7 +146,7 @@ export function parseConfig(
     sessionTtlMs: parseDuration(ttl === undefined ? "10m" : String(ttl)),
     logLevel,
     limits,
-    shards: shardList(values.shards), // issue 15
+    ...(values.shards === undefined ? {} : { shards: shardList(values.shards) }), // issue 15
   };
 }
 

@@ -7,7 +7,8 @@ import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { getLogger } from "@logtape/logtape";
 import { accessLog } from "./_access_log.ts";
-import { openCors } from "./_cors.ts";
+import { corsResponseHeaders, openCors } from "./_cors.ts";
+import { fastReads } from "./_fast_reads.ts"; // issue 15
 import { dashboardRoute } from "./_dashboard_route.ts";
 import { ApiError, errorJson, quoted } from "./_errors.ts";
 import { eventsRoute } from "./_events_route.ts";
@@ -249,12 +250,13 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   );
 
   app.use(accessLog());
-  app.use(openCors({
+  const cors = {
     allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["Content-Type", "Authorization"],
     exposeHeaders: ["Retry-After"],
     maxAge: 600,
-  }));
+  };
+  app.use(openCors(cors));
   app.use(methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) =>
@@ -262,18 +264,21 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
         Allow: methods.join(", "),
       }),
   }));
+  let limiter: ReturnType<typeof rateLimit> | undefined;
   if (options.rateLimit !== false) {
-    app.use(rateLimit({
-      ...options.rateLimit,
-      capacity: limits["rate-limit-capacity"],
-      refillPerSecond: limits["rate-limit-refill"],
-      maxClients: limits["rate-limit-max-clients"],
-      onLimited: (key) => {
-        state.counters.rateLimited++;
-        refused["rate-limit"] = (refused["rate-limit"] ?? 0) + 1;
-        options.rateLimit && options.rateLimit.onLimited?.(key);
-      },
-    }));
+    app.use(
+      limiter = rateLimit({
+        ...options.rateLimit,
+        capacity: limits["rate-limit-capacity"],
+        refillPerSecond: limits["rate-limit-refill"],
+        maxClients: limits["rate-limit-max-clients"],
+        onLimited: (key) => {
+          state.counters.rateLimited++;
+          refused["rate-limit"] = (refused["rate-limit"] ?? 0) + 1;
+          options.rateLimit && options.rateLimit.onLimited?.(key);
+        },
+      }),
+    );
   }
 
   app.route("/", statsRoutes(state));
@@ -282,6 +287,12 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   app.route("/games", gamesRoutes(state));
   app.route("/handshake", handshakeRoutes(state)); // handshake dialect (issue 14)
   app.route("/", seedRoutes(state)); // the seed bootstrap's /register, /peers, and /seed/...
+  // Issue 15: GET /stats and /health answered before Hono's dispatch (same answers; see
+  // _fast_reads.ts). `app.request()` goes through `app.fetch` too.
+  const fast = fastReads(state, corsResponseHeaders(cors), limiter?.take);
+  const dispatch = app.fetch;
+  app.fetch = (request, env, executionCtx) =>
+    fast(request, env) ?? dispatch(request, env, executionCtx);
   // The cast only matters on Deno 2.5 (Deploy), where @types/node's global
   // RequestInit merges into Deno's and no longer matches the one in Hono's
   // types; `deno check` there fails without it. Deno 2.9 needs no cast.
