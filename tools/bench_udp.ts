@@ -90,7 +90,17 @@ int main(void) {
 `;
 
 const SERVERS = ["c-echo", "deno-echo", "olaf-echo", "bootstrap", "bootstrap-node"] as const;
-type ServerKind = typeof SERVERS[number] | "bootstrap-before" | "olaf-echo-before";
+/**
+ * Receive-path options, measured on request (`--servers deno-echo,deno-echo-2loops,...`):
+ * `deno-echo-2loops` runs two receive loops on one socket (two receives in flight), and
+ * `deno-echo-nowait` does not await its send before the next receive (what Olaf's adapter does).
+ */
+const OPTIONS = ["deno-echo-2loops", "deno-echo-nowait"] as const;
+type ServerKind =
+  | typeof SERVERS[number]
+  | typeof OPTIONS[number]
+  | "bootstrap-before"
+  | "olaf-echo-before";
 
 if (values.serve !== undefined) {
   await serve(values.serve as ServerKind);
@@ -106,16 +116,20 @@ if (values.serve !== undefined) {
 async function serve(kind: ServerKind): Promise<void> {
   const hostname = "127.0.0.1";
   let port: number;
-  if (kind === "deno-echo") {
+  if (kind === "deno-echo" || kind === "deno-echo-2loops" || kind === "deno-echo-nowait") {
     const conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
     port = (conn.addr as Deno.NetAddr).port;
-    (async () => {
-      const buffer = new Uint8Array(65536);
-      for (;;) {
-        const [data, from] = await conn.receive(buffer);
-        await conn.send(data, from);
-      }
-    })();
+    const nowait = kind === "deno-echo-nowait";
+    for (let loop = 0; loop < (kind === "deno-echo-2loops" ? 2 : 1); loop++) {
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        for (;;) {
+          const [data, from] = await conn.receive(buffer);
+          if (nowait) conn.send(data.slice(), from).catch(() => {});
+          else await conn.send(data, from);
+        }
+      })();
+    }
   } else if (kind === "olaf-echo") {
     let socket: DatagramSocket | undefined = undefined;
     socket = await bindDatagram({
@@ -368,7 +382,9 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const kinds = (values.servers?.split(",") ?? [...SERVERS]) as ServerKind[];
   for (const k of kinds) {
-    if (!(SERVERS as readonly string[]).includes(k)) throw new Error(`unknown server ${k}`);
+    if (![...SERVERS, ...OPTIONS].includes(k as typeof SERVERS[number])) {
+      throw new Error(`unknown server ${k}`);
+    }
   }
   if (values.before !== undefined) kinds.push("olaf-echo-before", "bootstrap-before");
   const samples = new Map<ServerKind, Sample[]>(kinds.map((k) => [k, []]));
