@@ -55,7 +55,8 @@ function shardArgs(args: readonly string[], settings: ShardSettings, index: numb
     else if (!arg.startsWith("--shards=")) own.push(arg);
   }
   const port = settings.port === 0 ? 0 : settings.port + index;
-  own.push("--port", String(port));
+  // "--shards 1": a config file's "shards" key must not make the shard a parent too.
+  own.push("--shards", "1", "--port", String(port));
   if (settings.http !== undefined) {
     own.push("--http", String(settings.http === 0 ? 0 : settings.http + 1 + index));
   }

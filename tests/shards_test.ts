@@ -70,13 +70,16 @@ Deno.test("a dead shard's room moves to the next shard and is whole again within
   }
 });
 
-Deno.test("olaf-bootstrap --shards 2: real processes, aggregated /stats, a killed shard fails over", async () => {
+Deno.test("olaf-bootstrap shards: 2 real processes, aggregated /stats, a killed shard fails over", async () => {
+  // "shards" from a config file (the shards read it too, and must not fork again).
+  const config = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(config, JSON.stringify({ shards: 2 }));
   await using child = new Child([
     "run",
     "-A",
     new URL("../bootstrap/mod.ts", import.meta.url).pathname,
-    "--shards",
-    "2",
+    "--config",
+    config,
     "--host",
     "127.0.0.1",
     "--port",
@@ -87,7 +90,7 @@ Deno.test("olaf-bootstrap --shards 2: real processes, aggregated /stats, a kille
     "0",
   ], { cwd: new URL("..", import.meta.url), env: { NO_COLOR: "1" } });
   const line = await child.waitForLine(
-    /shards listening on (\S+) \(control plane (http:\/\/\S+?)\/ over 2 shards\) pids (\d+),(\d+)/,
+    /^olaf bootstrap shards listening on (\S+) \(control plane (http:\/\/\S+?)\/ over 2 shards\) pids (\d+),(\d+)/,
     "the shards' start-up line",
   );
   const udp = line[1]!.split(",").map((a) => a.replace("udp://", ""));
@@ -129,6 +132,8 @@ Deno.test("olaf-bootstrap --shards 2: real processes, aggregated /stats, a kille
   }
   child.process.kill("SIGTERM");
   assert.equal((await child.process.status).code, 0);
+  assert.equal(child.output().match(/olaf bootstrap listening on/g)?.length, 2, "two shards only");
+  await Deno.remove(config);
 });
 
 Deno.test("olaf-bootstrap --shards refuses counts and port ranges that do not fit", async () => {
