@@ -24,8 +24,12 @@ export function fastReads(
   corsHeaders: readonly [string, string][],
   take: ((request: Request, address: string | undefined) => boolean) | undefined,
 ): FastReads {
-  // Header names as Hono's c.json writes them, then the CORS ones.
-  const headers: [string, string][] = [["content-type", "application/json"], ...corsHeaders];
+  // Header names as Hono's c.json writes them, then the CORS ones. A plain object measured a
+  // little cheaper than the same pairs as an array (bench:http's servers, 3 runs each).
+  const headers: Record<string, string> = Object.fromEntries([
+    ["content-type", "application/json"],
+    ...corsHeaders,
+  ]);
   return (request, env) => {
     if (request.method !== "GET") return undefined;
     const url = request.url;
