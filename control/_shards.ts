@@ -133,3 +133,75 @@ export async function aggregateShardStats(urls: readonly string[]): Promise<Aggr
 export function noShardMessage(stats: AggregatedStats): string {
   return "no shard answered: " + stats.shards.map((s) => `${s.url} (${s.error})`).join(", ");
 }
+
+/** One shard's JSON answer to `path`, or why there is none (`{ status: 404 }` for not found). */
+async function fetchJson(
+  base: string,
+  path: string,
+): Promise<{ ok: true; body: unknown } | { ok: false; status?: number; error: string }> {
+  try {
+    const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(SHARD_TIMEOUT_MS) });
+    const body: unknown = await res.json().catch(() => undefined);
+    if (res.ok) return { ok: true, body };
+    const code = (body as { error?: unknown } | undefined)?.error;
+    return {
+      ok: false,
+      status: res.status,
+      error: `HTTP ${res.status}${typeof code === "string" ? ` ${code}` : ""}`,
+    };
+  } catch (error) {
+    return { ok: false, error: describe(error) };
+  }
+}
+
+/** Shards that did not answer, as in {@linkcode AggregatedStats}. */
+export interface ShardFailure {
+  url: string;
+  error: string;
+}
+
+/**
+ * `GET /rooms` over shards: the shards' lists one after the other (in configured order), paged
+ * as one list. Shards are asked in turn, each for the part of the page it holds (a shard past the
+ * page only for its total); a shard that does not answer is left out and named.
+ */
+export async function aggregateRooms(
+  urls: readonly string[],
+  page: { offset: number; limit: number },
+): Promise<{ total: number; rooms: unknown[]; failed: ShardFailure[] }> {
+  let base = 0; // rooms on the shards before this one
+  const rooms: unknown[] = [];
+  const failed: ShardFailure[] = [];
+  for (const url of urls) {
+    const offset = Math.max(0, page.offset - base);
+    const limit = Math.max(1, page.limit - rooms.length);
+    const answer = await fetchJson(url, `/rooms?offset=${offset}&limit=${limit}`);
+    const body = answer.ok ? answer.body as { total?: unknown; rooms?: unknown } : undefined;
+    if (!answer.ok || typeof body?.total !== "number" || !Array.isArray(body.rooms)) {
+      failed.push({ url, error: answer.ok ? "the answer is not a room list" : answer.error });
+      continue;
+    }
+    if (base + body.total > page.offset) {
+      rooms.push(...body.rooms.slice(0, page.limit - rooms.length));
+    }
+    base += body.total;
+  }
+  return { total: base, rooms, failed };
+}
+
+/** `GET /rooms/:name` over shards: the first shard that has it, with its URL as `shard`. */
+export async function findRoom(
+  urls: readonly string[],
+  name: string,
+): Promise<{ room: Record<string, unknown> | undefined; failed: ShardFailure[] }> {
+  const answers = await Promise.all(
+    urls.map((url) => fetchJson(url, `/rooms/${encodeURIComponent(name)}`)),
+  );
+  const failed: ShardFailure[] = [];
+  for (let i = 0; i < answers.length; i++) {
+    const answer = answers[i]!;
+    if (answer.ok) return { room: { ...answer.body as object, shard: urls[i]! }, failed };
+    if (answer.status !== 404) failed.push({ url: urls[i]!, error: answer.error });
+  }
+  return { room: undefined, failed };
+}

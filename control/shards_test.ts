@@ -7,10 +7,10 @@ import { serveControl } from "./serve.ts";
 import { parseConfig } from "./_cli.ts";
 import { UsageError } from "@olaf/protocol/_cli";
 
-async function shard(members: number) {
+async function shard(members: number, prefix = "room") {
   const view = new MemoryBootstrapView();
   for (let i = 0; i < members; i++) {
-    view.join(`room-${i % 2}`, { ip: "203.0.113.7", port: 1000 + i, id: i + 1 });
+    view.join(`${prefix}-${i % 2}`, { ip: "203.0.113.7", port: 1000 + i, id: i + 1 });
   }
   const server = await serveControl({
     bootstrap: view,
@@ -102,4 +102,39 @@ Deno.test("olaf-control --shards takes a comma-separated URL list", () => {
     () => parseConfig(["--shards", "127.0.0.1:8081"], () => undefined),
     (error: Error) => error instanceof UsageError && /--shards: /.test(error.message),
   );
+});
+
+Deno.test("GET /rooms and /rooms/:name over shards: one list, the room from its shard", async () => {
+  const a = await shard(3, "a");
+  const b = await shard(4, "b");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dead = `http://127.0.0.1:${listener.addr.port}`;
+  listener.close();
+  try {
+    const app = createControlApp({ shards: [a.url, b.url], rateLimit: false });
+    const page = await (await app.request("/rooms?offset=1&limit=2")).json();
+    assert.equal(page.total, 4);
+    assert.deepEqual(page.rooms.map((r: { name: string }) => r.name), ["a-1", "b-0"]);
+    const all = await (await app.request("/rooms")).json();
+    assert.deepEqual(all.rooms.map((r: { name: string }) => r.name), ["a-0", "a-1", "b-0", "b-1"]);
+    const room = await (await app.request("/rooms/b-1")).json();
+    assert.equal(room.memberCount, 2);
+    assert.equal(room.shard, b.url);
+    const missing = await app.request("/rooms/nowhere");
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error, "not-found");
+
+    const some = createControlApp({ shards: [dead, b.url], rateLimit: false });
+    const partial = await (await some.request("/rooms")).json();
+    assert.equal(partial.total, 2);
+    assert.equal(partial.partial, true);
+    assert.deepEqual(partial.failed, [{ url: dead, error: "connection refused" }]);
+    assert.equal((await (await some.request("/rooms/b-0")).json()).shard, b.url);
+    const unsure = await some.request("/rooms/a-0");
+    assert.equal(unsure.status, 503);
+    assert.match((await unsure.json()).message, /did not answer: .*connection refused/);
+  } finally {
+    await a.server.shutdown();
+    await b.server.shutdown();
+  }
 });
