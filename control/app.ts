@@ -90,8 +90,9 @@ export interface ControlAppOptions {
    * Issue 15: the control planes of several bootstrap shards (base URLs such as
    * `http://127.0.0.1:8081`). `GET /stats` and `/metrics` then add up the shards' `/stats`
    * (fetched on each request, in parallel) and name each shard that did not answer
-   * (`partial: true`, `shards[i].error`); 503 `unavailable` when none answered. Not with
-   * `bootstrap`. Default: none.
+   * (`partial: true`, `shards[i].error`); 503 `unavailable` when none answered. `GET /rooms`
+   * lists the shards' rooms one shard after the other, `GET /rooms/:name` finds the room's
+   * shard. Not with `bootstrap`. Default: none.
    */
   shards?: readonly string[];
   /** Where rendezvous sessions live. Default: a new {@linkcode MemorySessionStore}. */
