@@ -32,6 +32,12 @@ export class Gossip {
   #ping: Frame | undefined;
   #pingVersion = -1;
   #smallPing: Frame | undefined;
+  /**
+   * Whether the room is large (SWIM): candidates and strangers then get only
+   * our record, not our list (newcomers sync the list in pages instead), and
+   * heartbeat pings go to deployed v1 members only (Olaf members are probed).
+   */
+  partial: () => boolean = () => false;
 
   constructor(membership: Membership, out: Outbox, budget: number, gossipSize: number) {
     this.#membership = membership;
@@ -72,7 +78,7 @@ export class Gossip {
 
   /** Pings `to` now with our list (a candidate, or a stranger within the budget). */
   pingNow(to: NetAddress): void {
-    this.#out.toPath(to, this.fullPing());
+    this.#out.toPath(to, this.partial() ? this.#selfPing() : this.fullPing());
   }
 
   /**
@@ -82,8 +88,14 @@ export class Gossip {
    * not tells an Olaf receiver we have not counted it yet.
    */
   heartbeat(): void {
-    const members = [...this.#membership.members.values()];
-    const gossip = members.filter((m) => m.id !== 0);
+    const partial = this.partial();
+    const members = partial
+      ? [...this.#membership.members.values()].filter((m) => !m.olaf)
+      : [...this.#membership.members.values()];
+    if (members.length === 0) return;
+    const gossip = (partial ? [...this.#membership.members.values()] : members).filter((m) =>
+      m.id !== 0
+    );
     // Room for our own record and the destination's besides the window.
     const fit = Math.min(this.#gossipSize, peersThatFit(this.#budget, { type: "PING" }) - 2);
     if (gossip.length <= fit) {
@@ -95,7 +107,8 @@ export class Gossip {
     const slices: PeerRecord[][] = [];
     const frames: Frame[] = [];
     const start = (this.#heartbeats * fit) % gossip.length;
-    for (let w = 0; w < windows; w++) {
+    // Only as many windows as destinations (a large room pings only its deployed v1 members).
+    for (let w = 0; w < Math.min(windows, members.length); w++) {
       const slice: PeerRecord[] = this.#self ? [this.#self] : [];
       for (let j = 0; j < fit; j++) {
         slice.push(record(gossip[(start + w * fit + j) % gossip.length]!));
@@ -105,11 +118,11 @@ export class Gossip {
     }
     for (let i = 0; i < members.length; i++) {
       const m = members[i]!;
-      const slice = slices[i % windows]!;
+      const slice = slices[i % slices.length]!;
       const path = m.link.path;
       const named = m.id === 0 || slice.some((r) => r.port === path.port && r.ip === path.hostname);
       const frame = named
-        ? frames[i % windows]!
+        ? frames[i % slices.length]!
         : new Frame({ type: "PING", peers: [...slice, record(m)], payload: EMPTY });
       this.#out.toLink(m.link, frame);
     }
@@ -134,16 +147,23 @@ export class Gossip {
    * (heartbeat gossip fills the newcomer in instead).
    */
   welcome(to: Member): void {
-    if (this.#welcomesLeft > 0) {
+    if (this.partial() && this.#self !== undefined) {
+      // Large room: name the newcomer (so it counts us at once); it syncs the list itself.
+      const peers = [this.#self, record(to)];
+      this.#out.toLink(to.link, new Frame({ type: "PING", peers, payload: EMPTY }));
+    } else if (this.#welcomesLeft > 0) {
       this.#welcomesLeft--;
       this.#out.toLink(to.link, this.fullPing());
     } else {
-      this.#smallPing ??= new Frame({
-        type: "PING",
-        peers: this.#self ? [this.#self] : [],
-        payload: EMPTY,
-      });
-      this.#out.toLink(to.link, this.#smallPing);
+      this.#out.toLink(to.link, this.#selfPing());
     }
+  }
+
+  #selfPing(): Frame {
+    return this.#smallPing ??= new Frame({
+      type: "PING",
+      peers: this.#self ? [this.#self] : [],
+      payload: EMPTY,
+    });
   }
 }

@@ -47,6 +47,10 @@ export interface JoinRoomOptions {
   bootstrapRetryMs?: number;
   /** Most members named in one heartbeat ping, default 20 (see `PeerMachineOptions.gossipSize`). */
   gossipSize?: number;
+  /** Most members plus candidates kept, default 1000 (see `PeerMachineOptions.maxPeers`). */
+  maxPeers?: number;
+  /** Partial views (SWIM) above this many members, default 32 (`PeerMachineOptions`). */
+  largeRoomThreshold?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
   /** Local address to bind, default `"0.0.0.0"`. */
@@ -811,6 +815,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapMisses: options.bootstrapMisses,
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
+    maxPeers: options.maxPeers,
+    largeRoomThreshold: options.largeRoomThreshold,
     reliable: options.reliable,
     now: clock.now(),
   });
