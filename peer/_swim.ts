@@ -123,6 +123,8 @@ export class Swim {
   readonly #probes = new Map<number, Probe>();
   readonly #relays = new Map<number, { requester: Member; seq: number; until: number }>();
   readonly #suspects = new Set<Member>();
+  /** Members we had confirmed dead and heard from again, until we pass on their incarnation. */
+  readonly #revived = new Set<Member>();
   /** Members confirmed dead or gone, by the incarnation that said so (stale ALIVE cannot undo it). */
   readonly #dead = new Map<MemberId, { incarnation: number; at: number }>();
   #order: Member[] = [];
@@ -186,8 +188,23 @@ export class Swim {
   joined(member: Member, now: number): void {
     this.#now = now;
     this.#insert(member);
-    if (member.olaf && this.large) {
+    const dead = this.#dead.get(member.memberId);
+    if (dead !== undefined && member.olaf && this.#self !== undefined) {
+      // Back from the dead (a false confirmation under loss, or a restart): tell it the
+      // rumour, so that it refutes with a higher incarnation and every member takes it back.
+      this.#dead.delete(member.memberId);
+      this.#revived.add(member); // its incarnation, once known, is news for the others too
+      const rumour = {
+        record: record(member),
+        state: SwimState.DEAD,
+        incarnation: dead.incarnation,
+      };
+      this.#send(member, SwimCode.GOSSIP, 0, [rumour]);
+    } else if (member.olaf && this.large) {
+      // Spread it, and probe it now: its ACK carries its incarnation, which then replaces the
+      // 0 ("not known") in the queued update before most copies go out.
       this.#enqueue(member, SwimState.ALIVE, member.incarnation ?? 0);
+      if (this.#self !== undefined) this.#probe(member, now);
     }
   }
 
@@ -283,6 +300,7 @@ export class Swim {
       }
     }
     for (const [id, d] of this.#dead) if (now - d.at >= this.#deadKeepMs) this.#dead.delete(id);
+    for (const m of this.#revived) if (!this.#current(m)) this.#revived.delete(m);
     if (this.#queue.size > 0 && this.#self !== undefined) {
       for (const m of this.#randomMembers(GOSSIP_FANOUT, undefined)) {
         this.#send(m, SwimCode.GOSSIP, 0, this.#take(this.#gossipMax));
@@ -306,7 +324,11 @@ export class Swim {
     if (this.#self === undefined) return;
     from.olaf = true;
     const inc = message.sender.incarnation;
+    const learnt = from.incarnation === undefined;
     if (inc > (from.incarnation ?? 0)) from.incarnation = inc;
+    if (this.#revived.delete(from) || (learnt && this.#queue.has(from.memberId))) {
+      this.#enqueue(from, SwimState.ALIVE, inc);
+    }
     if (from.suspectSince !== undefined) {
       from.suspectSince = undefined; // heard from directly: not suspect here any more
       this.#suspects.delete(from);
@@ -539,17 +561,13 @@ export class Swim {
         if (m !== undefined) {
           // 0 = "incarnation not known" (the sender only heard a v1 PING): adds, never overrides.
           if (u.incarnation === 0) return;
-          // Learning an incarnation we did not know is not news, unless it clears a suspicion.
-          const news = m.incarnation === undefined
-            ? m.suspectSince !== undefined
-            : u.incarnation > known;
           if (m.incarnation !== undefined && u.incarnation <= known) return;
           m.incarnation = u.incarnation;
           if (m.suspectSince !== undefined) {
             m.suspectSince = undefined;
             this.#suspects.delete(m);
           }
-          if (news) this.#enqueue(m, SwimState.ALIVE, u.incarnation);
+          this.#enqueue(m, SwimState.ALIVE, u.incarnation);
           return;
         }
         const dead = this.#dead.get(id);
