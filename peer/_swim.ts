@@ -1,6 +1,6 @@
 /**
  * Membership at scale (issue 15): SWIM-style failure detection and gossip,
- * used when a room has more members than a threshold (32 by default).
+ * used when a room has more Olaf members than a threshold (64 by default).
  *
  * - **Probes**: each heartbeat a member probes a few Olaf members (3), in a
  *   shuffled round-robin order (new members are inserted at a random place
@@ -41,7 +41,7 @@ import {
 } from "./_swim_wire.ts";
 
 /** Rooms with more members than this use partial views (SWIM). */
-export const DEFAULT_LARGE_ROOM_THRESHOLD = 32;
+export const DEFAULT_LARGE_ROOM_THRESHOLD = 64;
 
 /** Members probed per heartbeat in a large room. */
 const PROBES_PER_HEARTBEAT = 3;
@@ -132,7 +132,7 @@ export class Swim {
   #tickAt: number | undefined;
   /** The latest time we were given. */
   #now = 0;
-  #wasLarge = false;
+  #large = false;
   #sync: { from: Member; next: number; at: number } | undefined;
   #synced = false;
   #relaysLeft = RELAYS_PER_HEARTBEAT;
@@ -167,9 +167,13 @@ export class Swim {
     this.#seq = (this.#random() * 2 ** 32) >>> 0;
   }
 
-  /** Whether the room is large enough for partial views. */
+  /**
+   * Whether the room is large enough for partial views: more Olaf members than
+   * the threshold (deployed v1 members are pinged by everyone in any case).
+   * Decided at each heartbeat, so the mode holds steady between two.
+   */
   get large(): boolean {
-    return this.#membership.size > this.#threshold;
+    return this.#large;
   }
 
   /** Our current incarnation. */
@@ -227,14 +231,16 @@ export class Swim {
     }
     this.#relaysLeft = RELAYS_PER_HEARTBEAT;
     this.#pagesLeft = SYNC_PAGES_PER_HEARTBEAT;
-    const large = this.large;
-    if (this.#wasLarge && !large) {
+    let olaf = 0;
+    for (const m of this.#membership.members.values()) if (m.olaf) olaf++;
+    const large = olaf > this.#threshold;
+    if (this.#large && !large) {
       // Back to "heard from within the timeout": SWIM vouched for the members until now.
       for (const m of this.#membership.members.values()) if (m.olaf) m.lastSeen = now;
       for (const m of this.#suspects) m.suspectSince = undefined;
       this.#suspects.clear();
     }
-    this.#wasLarge = large;
+    this.#large = large;
     if (this.#self === undefined) return;
     if (large) {
       this.#syncStep(now);

@@ -204,11 +204,11 @@ export interface PeerMachineOptions {
   /** Most members plus candidates kept, default 1000. */
   maxPeers?: number;
   /**
-   * Rooms with more members than this use partial views (SWIM, codes 32..37,
+   * Rooms with more Olaf members than this use partial views (SWIM, codes 32..37,
    * see protocol/EXTENSIONS.md): each member probes 3 others per heartbeat
    * and membership changes spread by gossip, so per-member traffic stays
    * flat as the room grows. At or below it, everyone pings everyone each
-   * heartbeat (v1 behaviour, convergence within one heartbeat). Default 32.
+   * heartbeat (v1 behaviour, convergence within one heartbeat). Default 64.
    */
   largeRoomThreshold?: number;
   /** Time of creation; the first `JOIN_B` is due at once. Default 0. */

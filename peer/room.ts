@@ -49,7 +49,7 @@ export interface JoinRoomOptions {
   gossipSize?: number;
   /** Most members plus candidates kept, default 1000 (see `PeerMachineOptions.maxPeers`). */
   maxPeers?: number;
-  /** Partial views (SWIM) above this many members, default 32 (`PeerMachineOptions`). */
+  /** Partial views (SWIM) above this many Olaf members, default 64 (`PeerMachineOptions`). */
   largeRoomThreshold?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;

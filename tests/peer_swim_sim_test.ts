@@ -158,7 +158,7 @@ Deno.test("a 100-member room (partial views): converges, a join is known everywh
 });
 
 Deno.test("a large room: a bye is known everywhere at once, and no member is lost over a minute", async () => {
-  const room = await largeRoom(60, { seed: 5 });
+  const room = await largeRoom(60, { seed: 5, threshold: 32 });
   const { net, rooms } = room;
   assert.ok(await net.runUntil(() => room.complete(60), { timeoutMs: 4 * HEARTBEAT }));
   const leaving = rooms[10]!;
@@ -174,7 +174,7 @@ Deno.test("a large room: a bye is known everywhere at once, and no member is los
 });
 
 Deno.test("a large room after a minute of 5% loss: whoever was dropped is back, then nobody is", async () => {
-  const room = await largeRoom(60, { seed: 9 });
+  const room = await largeRoom(60, { seed: 9, threshold: 32 });
   const { net, rooms } = room;
   assert.ok(await net.runUntil(() => room.complete(60), { timeoutMs: 4 * HEARTBEAT }));
   net.configure({ loss: 0.05 });
@@ -195,7 +195,7 @@ Deno.test("a large room after a minute of 5% loss: whoever was dropped is back, 
 });
 
 Deno.test("deployed v1 peers stay members of a large room, and keep the Olaf members", async () => {
-  const room = await largeRoom(40, { seed: 3 });
+  const room = await largeRoom(40, { seed: 3, threshold: 16 });
   const { net, rooms } = room;
   const legacy: LegacyV1Peer[] = [];
   const nodes: DrivenNode[] = [];
