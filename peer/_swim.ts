@@ -151,7 +151,7 @@ export class Swim {
     this.#host = host;
     this.#heartbeatMs = options.heartbeatMs;
     this.#threshold = options.threshold;
-    this.#probeTimeoutMs = Math.min(options.heartbeatMs / 4, 1000);
+    this.#probeTimeoutMs = Math.min(options.heartbeatMs / 3, 1000);
     // Crash -> first failed probe (up to two heartbeats without a probe) -> suspect after the
     // indirect probes -> confirmed: the whole path fits the peer timeout.
     this.#suspicionMs = Math.max(
