@@ -53,6 +53,8 @@ const GOSSIP_FANOUT = 3;
 const PIGGYBACK = 6;
 /** An update is sent this many times log2(room size). */
 const RETRANSMIT_MULT = 3;
+/** Candidates pinged per round when the room is large (the sync brings the rest). */
+const CANDIDATE_PINGS_LARGE = 8;
 /** Small rooms: at most this many probes per heartbeat to silent Olaf members. */
 const STALE_PROBES = 8;
 /** Per heartbeat: `PROBE_REQ`s served, and `SYNC` pages sent (bounds what others draw). */
@@ -176,6 +178,18 @@ export class Swim {
     return this.#large;
   }
 
+  /**
+   * How many candidates to ping per round: all of them in a small room; in a
+   * large one (or when more peers than the threshold are known) a few, as
+   * the member-list sync and the gossip of our arrival do the rest.
+   */
+  candidatePings(): number {
+    const membership = this.#membership;
+    return this.#large || membership.size + membership.candidates.size > this.#threshold
+      ? CANDIDATE_PINGS_LARGE
+      : Infinity;
+  }
+
   /** Our current incarnation. */
   get incarnation(): number {
     return this.#incarnation;
@@ -217,7 +231,9 @@ export class Swim {
     this.#now = now;
     this.#suspects.delete(member);
     if (!member.olaf) return;
-    const incarnation = member.incarnation ?? 0;
+    // A bye is final for every incarnation started before it (incarnations are start
+    // seconds): late gossip of an older ALIVE must not bring the member back.
+    const incarnation = Math.max(member.incarnation ?? 0, Math.floor(now / 1000) >>> 0);
     this.#dead.set(member.memberId, { incarnation, at: now });
     if (this.large) this.#enqueue(member, SwimState.LEFT, incarnation);
   }
@@ -233,7 +249,10 @@ export class Swim {
     this.#pagesLeft = SYNC_PAGES_PER_HEARTBEAT;
     let olaf = 0;
     for (const m of this.#membership.members.values()) if (m.olaf) olaf++;
-    const large = olaf > this.#threshold;
+    // A newcomer that heard of a large room (the bootstrap listed more than the threshold)
+    // syncs at once rather than pinging everyone it was told of.
+    const large = olaf > this.#threshold ||
+      this.#membership.size + this.#membership.candidates.size > this.#threshold;
     if (this.#large && !large) {
       // Back to "heard from within the timeout": SWIM vouched for the members until now.
       for (const m of this.#membership.members.values()) if (m.olaf) m.lastSeen = now;

@@ -606,7 +606,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#heartbeat(now); // pings the candidates too
     } else if (due.includes("candidates")) {
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
-      for (const c of this.#membership.candidates.values()) this.#gossip.pingNow(c.address);
+      this.#pingCandidates();
     }
     this.#candidatesChanged();
   }
@@ -987,7 +987,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const address = { hostname: ip, port };
       if (candidates.size === 0) this.#timers.set("candidates", now + CANDIDATE_RETRY_MS);
       candidates.set(key, { address, id, addedAt: now });
-      this.#gossip.pingNow(address);
+      if (candidates.size <= this.#swim.candidatePings()) this.#gossip.pingNow(address);
+    }
+  }
+
+  /** Pings the candidates (in a large room only a few: the member-list sync brings the rest). */
+  #pingCandidates(): void {
+    let left = this.#swim.candidatePings();
+    for (const c of this.#membership.candidates.values()) {
+      if (left-- <= 0) break;
+      this.#gossip.pingNow(c.address);
     }
   }
 
@@ -1143,7 +1152,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         this.#collector.stepDown();
       }
     }
-    for (const c of membership.candidates.values()) this.#gossip.pingNow(c.address);
+    this.#pingCandidates();
   }
 
   #requestBootstrap(type: "JOIN_B" | "PEER_COLLECTOR"): void {

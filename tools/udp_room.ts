@@ -29,7 +29,7 @@ export interface UdpRoomOptions {
   windowMs?: number;
   /** Give up converging after this long. Default 120 000 ms. */
   convergeTimeoutMs?: number;
-  /** Peers started per 10 ms while joining (bounds the bootstrap's queue). Default 20. */
+  /** Peers started per 100 ms while joining (a paced arrival, not one burst). Default 10. */
   joinBatch?: number;
   log?: (line: string) => void;
 }
@@ -102,7 +102,7 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
         });
       }),
     );
-    if ((i + 1) % (options.joinBatch ?? 20) === 0) await new Promise((r) => setTimeout(r, 10));
+    if ((i + 1) % (options.joinBatch ?? 10) === 0) await new Promise((r) => setTimeout(r, 100));
   }
   await Promise.all(joining);
   log(`  ${n} peers joined after ${(performance.now() - started).toFixed(0)} ms`);
