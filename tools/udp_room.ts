@@ -18,6 +18,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { startBootstrap } from "@olaf/bootstrap";
+import { encode } from "@olaf/protocol";
 import { joinRoom, type Room } from "@olaf/peer";
 
 /** Options of {@linkcode runUdpRoom}. */
@@ -31,6 +32,8 @@ export interface UdpRoomOptions {
   convergeTimeoutMs?: number;
   /** Peers started per 100 ms while joining (a paced arrival, not one burst). Default 10. */
   joinBatch?: number;
+  /** Run the bootstrap in this process too (default: a child process running the CLI). */
+  inProcessBootstrap?: boolean;
   log?: (line: string) => void;
 }
 
@@ -55,21 +58,84 @@ function cpuMs(): number {
   return (usage.user + usage.system) / 1000;
 }
 
+/**
+ * The bootstrap: a child process running the CLI (default), or in this
+ * process. Per-source limits are off either way (every peer is 127.0.0.1).
+ */
+async function bootstrapFor(
+  n: number,
+  inProcess: boolean,
+): Promise<{ spec: string; [Symbol.asyncDispose](): Promise<void> }> {
+  if (inProcess) {
+    const server = await startBootstrap({
+      hostname: "127.0.0.1",
+      port: 0,
+      requestsPerSecond: Infinity,
+      requestBurst: Infinity,
+      replyBytesPerSecond: Infinity,
+      replyBytesBurst: Infinity,
+      maxMembersPerRoom: Math.max(1000, n + 10),
+    });
+    return {
+      spec: `127.0.0.1:${server.localAddress.port}`,
+      [Symbol.asyncDispose]: () => server.close(),
+    };
+  }
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const cli = new URL("../bootstrap/mod.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      cli,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--max-members",
+      String(Math.max(1000, n + 10)),
+      "--requests-per-second",
+      "0",
+      "--request-burst",
+      "0",
+      "--reply-bytes-per-second",
+      "0",
+      "--reply-bytes-burst",
+      "0",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // Ready when it answers a JOIN_B.
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const join = encode({ type: "JOIN_B", peers: [], room: "ready-check" });
+  for (let i = 0; i < 100; i++) {
+    await socket.send(join, { transport: "udp", hostname: "127.0.0.1", port });
+    const got = await Promise.race([
+      socket.receive().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 200)),
+    ]);
+    if (got) break;
+  }
+  socket.close();
+  return {
+    spec: `127.0.0.1:${port}`,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
 /** Runs one room of real-UDP peers in this process and measures it. */
 export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult> {
   const n = options.peers;
   const log = options.log ?? (() => {});
   const windowMs = options.windowMs ?? 30_000;
-  await using bootstrap = await startBootstrap({
-    hostname: "127.0.0.1",
-    port: 0,
-    requestsPerSecond: Infinity,
-    requestBurst: Infinity,
-    replyBytesPerSecond: Infinity,
-    replyBytesBurst: Infinity,
-    maxMembersPerRoom: Math.max(1000, n + 10),
-  });
-  const spec = `127.0.0.1:${bootstrap.localAddress.port}`;
+  await using bootstrap = await bootstrapFor(n, options.inProcessBootstrap ?? false);
+  const spec = bootstrap.spec;
   const rooms: Room[] = [];
   const counts: number[] = [];
   let complete = 0;
@@ -104,7 +170,10 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
     );
     if ((i + 1) % (options.joinBatch ?? 10) === 0) await new Promise((r) => setTimeout(r, 100));
   }
-  await Promise.all(joining);
+  let joinedCount = 0;
+  for (const j of joining) j.then(() => joinedCount++, () => {});
+  const progress = setInterval(() => log(`  ... ${joinedCount}/${n} joined`), 5000);
+  await Promise.all(joining).finally(() => clearInterval(progress));
   log(`  ${n} peers joined after ${(performance.now() - started).toFixed(0)} ms`);
   const deadline = started + (options.convergeTimeoutMs ?? 120_000);
   while (complete < n && performance.now() < deadline) {
