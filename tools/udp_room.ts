@@ -40,6 +40,8 @@ export interface UdpRoomOptions {
 /** What one run measured. */
 export interface UdpRoomResult {
   peers: number;
+  /** Peers whose `joinRoom` gave up (no `BOOTSTRAP_R` within 60 s). */
+  failedJoins: number;
   /** Ms from the first join until every peer saw every other (undefined: it did not). */
   convergedMs: number | undefined;
   /** Peers that saw everyone at the end of the convergence wait. */
@@ -142,6 +144,7 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
   let flaps = 0;
   let counting = false;
   const leftReasons: Record<string, number> = {};
+  let failedJoins = 0;
   const started = performance.now();
   const joining: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
@@ -166,12 +169,12 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
           if (counting) flaps++;
           leftReasons[reason] = (leftReasons[reason] ?? 0) + 1;
         });
-      }),
+      }, () => void failedJoins++), // counted and reported: the run goes on
     );
     if ((i + 1) % (options.joinBatch ?? 10) === 0) await new Promise((r) => setTimeout(r, 100));
   }
   let joinedCount = 0;
-  for (const j of joining) j.then(() => joinedCount++, () => {});
+  for (const j of joining) j.then(() => joinedCount++);
   const progress = setInterval(() => log(`  ... ${joinedCount}/${n} joined`), 5000);
   await Promise.all(joining).finally(() => clearInterval(progress));
   log(`  ${n} peers joined after ${(performance.now() - started).toFixed(0)} ms`);
@@ -193,6 +196,7 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
   await Promise.all(rooms.map((r) => r.leave()));
   return {
     peers: n,
+    failedJoins,
     convergedMs,
     complete: completeAtEnd,
     flaps,
@@ -236,12 +240,12 @@ if (import.meta.main) {
   rows.push(["partial views", await runUdpRoom({ peers, windowMs, log: console.error })]);
   clearTimeout(limit);
   console.log(
-    "| mode | peers | converged (s) | see everyone | peer-left over window | window (s) | CPU ms/s |",
+    "| mode | peers | joins failed | converged (s) | see everyone | peer-left over window | window (s) | CPU ms/s |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const [mode, r] of rows) {
     console.log(
-      `| ${mode} | ${r.peers} | ${
+      `| ${mode} | ${r.peers} | ${r.failedJoins} | ${
         r.convergedMs === undefined ? "no" : (r.convergedMs / 1000).toFixed(1)
       } | ${r.completeAfter}/${r.peers} | ${r.flaps} | ${r.windowMs / 1000} | ${
         r.cpuMsPerSecond.toFixed(0)
