@@ -33,6 +33,12 @@ export class Gossip {
   #ping: Frame | undefined;
   #pingVersion = -1;
   #smallPing: Frame | undefined;
+  /**
+   * Whether the room is large (SWIM): candidates and strangers then get only
+   * our record, not our list (newcomers sync the list in pages instead), and
+   * heartbeat pings go to deployed v1 members only (Olaf members are probed).
+   */
+  partial: () => boolean = () => false;
 
   /**
    * @param shares Which members heartbeat pings name (issue 12: not a
@@ -84,7 +90,7 @@ export class Gossip {
 
   /** Pings `to` now with our list (a candidate, or a stranger within the budget). */
   pingNow(to: NetAddress): void {
-    this.#out.toPath(to, this.fullPing());
+    this.#out.toPath(to, this.partial() ? this.#selfPing() : this.fullPing());
   }
 
   /**
@@ -94,8 +100,12 @@ export class Gossip {
    * not tells an Olaf receiver we have not counted it yet.
    */
   heartbeat(): void {
-    const members = [...this.#membership.members.values()];
-    const known = members.filter((m) => m.id !== 0);
+    const partial = this.partial();
+    const all = [...this.#membership.members.values()];
+    // A large room pings only its deployed v1 members (Olaf members are probed, _swim.ts).
+    const members = partial ? all.filter((m) => !m.olaf) : all;
+    if (members.length === 0) return;
+    const known = all.filter((m) => m.id !== 0);
     const gossip = known.filter(this.#shares);
     // Room for our own record and the destination's besides the window.
     const fit = Math.min(this.#gossipSize, peersThatFit(this.#budget, { type: "PING" }) - 2);
@@ -108,7 +118,8 @@ export class Gossip {
     const slices: PeerRecord[][] = [];
     const frames: Frame[] = [];
     const start = gossip.length === 0 ? 0 : (this.#heartbeats * fit) % gossip.length;
-    for (let w = 0; w < windows; w++) {
+    // Only as many windows as destinations (a large room pings only its deployed v1 members).
+    for (let w = 0; w < Math.min(windows, members.length); w++) {
       const slice: PeerRecord[] = this.#self ? [this.#self] : [];
       for (let j = 0; j < Math.min(fit, gossip.length); j++) {
         slice.push(record(gossip[(start + w * fit + j) % gossip.length]!));
@@ -118,11 +129,11 @@ export class Gossip {
     }
     for (let i = 0; i < members.length; i++) {
       const m = members[i]!;
-      const slice = slices[i % windows]!;
+      const slice = slices[i % slices.length]!;
       const path = m.link.path;
       const named = m.id === 0 || slice.some((r) => r.port === path.port && r.ip === path.hostname);
       const frame = named
-        ? frames[i % windows]!
+        ? frames[i % slices.length]!
         : new Frame({ type: "PING", peers: [...slice, record(m)], payload: EMPTY });
       this.#out.toLink(m.link, frame);
     }
@@ -147,16 +158,23 @@ export class Gossip {
    * (heartbeat gossip fills the newcomer in instead).
    */
   welcome(to: Member): void {
-    if (this.#welcomesLeft > 0) {
+    if (this.partial() && this.#self !== undefined) {
+      // Large room: name the newcomer (so it counts us at once); it syncs the list itself.
+      const peers = [this.#self, record(to)];
+      this.#out.toLink(to.link, new Frame({ type: "PING", peers, payload: EMPTY }));
+    } else if (this.#welcomesLeft > 0) {
       this.#welcomesLeft--;
       this.#out.toLink(to.link, this.fullPing());
     } else {
-      this.#smallPing ??= new Frame({
-        type: "PING",
-        peers: this.#self ? [this.#self] : [],
-        payload: EMPTY,
-      });
-      this.#out.toLink(to.link, this.#smallPing);
+      this.#out.toLink(to.link, this.#selfPing());
     }
+  }
+
+  #selfPing(): Frame {
+    return this.#smallPing ??= new Frame({
+      type: "PING",
+      peers: this.#self ? [this.#self] : [],
+      payload: EMPTY,
+    });
   }
 }

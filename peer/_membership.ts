@@ -33,6 +33,10 @@ export interface Member {
   lastSeen: number;
   /** It puts its own record first in its lists, as Olaf peers do (deployed peers do not). */
   olaf: boolean;
+  /** SWIM (large rooms): its incarnation as last heard; unset until it or gossip says. */
+  incarnation?: number;
+  /** SWIM: since when we suspect it (a probe went unanswered); unset when not suspect. */
+  suspectSince?: number;
 }
 
 /** A peer we only heard about (bootstrap reply, gossip): pinged until it answers. */
@@ -102,14 +106,16 @@ export class Membership {
 
   /**
    * Drops members not heard from, candidates that never answered and
-   * tombstones not mentioned, for `timeout` ms.
+   * tombstones not mentioned, for `timeout` ms; `swim` says which members
+   * the failure detector of large rooms watches instead.
    *
    * @returns The members that timed out, in join order.
    */
-  expire(now: number, timeout: number): Member[] {
+  expire(now: number, timeout: number, swim?: (m: Member) => boolean): Member[] {
     const gone: Member[] = [];
     for (const m of this.members.values()) {
-      if (now - m.lastSeen >= timeout) {
+      // Members under SWIM (large rooms) leave only when confirmed dead, not on silence.
+      if (now - m.lastSeen >= timeout && !swim?.(m)) {
         this.remove(m, now);
         gone.push(m);
       }

@@ -14,7 +14,7 @@ import {
   MAX_ROOM_NAME_BYTES,
   type Message,
   normaliseHostname,
-  type PeerList,
+  PeerList,
   type PeerRecord,
   peersThatFit,
   ProtocolError,
@@ -40,6 +40,8 @@ import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./
 import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
 import { HeldSends, MAX_PROBE_BYTES, SendBudget } from "./_send_budget.ts";
 import { Admission } from "./_admission.ts";
+import { DEFAULT_LARGE_ROOM_THRESHOLD, Swim } from "./_swim.ts";
+import { decodeSwim, isSwimCode, type SwimMessage } from "./_swim_wire.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
 export { DeliveryError } from "@olaf/protocol/reliable";
@@ -203,6 +205,14 @@ export interface PeerMachineOptions {
   gossipSize?: number;
   /** Most members plus candidates kept, default 1000. */
   maxPeers?: number;
+  /**
+   * Rooms with more Olaf members than this use partial views (SWIM, codes 32..37,
+   * see protocol/EXTENSIONS.md): each member probes 3 others per heartbeat
+   * and membership changes spread by gossip, so per-member traffic stays
+   * flat as the room grows. At or below it, everyone pings everyone each
+   * heartbeat (v1 behaviour, convergence within one heartbeat). Default 64.
+   */
+  largeRoomThreshold?: number;
   /** Time of creation; the first `JOIN_B` is due at once. Default 0. */
   now?: number;
   /**
@@ -283,7 +293,7 @@ const CANDIDATE_RETRY_MS = 1000;
 const EMPTY = new Uint8Array();
 
 /** The machine's timers: one table, one `pollTimeout`. */
-type TimerName = "heartbeat" | "candidates" | "reliable";
+type TimerName = "heartbeat" | "candidates" | "reliable" | "swim";
 
 /** What the machine wants sent: a frame for a member's link, or for an address with none. */
 interface Intent {
@@ -395,6 +405,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #membership: Membership;
   readonly #gossip: Gossip;
   readonly #collector: Collector;
+  readonly #swim: Swim;
   readonly #timers = new Timers<TimerName>();
   /** Issue 12: bytes toward unvalidated addresses, probes, held sends, admission, trusted ids. */
   readonly #sendBudget: SendBudget;
@@ -482,6 +493,18 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     );
     this.#collector = new Collector(this.#heartbeatMs);
     this.#now = options.now ?? 0;
+    this.#swim = new Swim(this.#membership, this.#outbox, {
+      add: (peer, now) => this.#swimAdd(peer, now),
+      remove: (member, reason, now) => this.#gone(member, reason, now),
+      isBootstrap: (key) => this.#bootstrap.isBootstrap(key),
+    }, {
+      heartbeatMs: this.#heartbeatMs,
+      peerTimeoutMs: this.#peerTimeoutMs,
+      threshold: options.largeRoomThreshold ?? DEFAULT_LARGE_ROOM_THRESHOLD,
+      budget: this.#budget,
+      now: this.#now,
+    });
+    this.#gossip.partial = () => this.#swim.large;
     this.#reliableOptions = options.reliable ?? {};
     this.#sendBudget = new SendBudget({
       probeRate: limit("probeRate", options.probeRate ?? 100),
@@ -608,6 +631,18 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         return;
       }
       case "EXTENSION":
+        if (isSwimCode(message.code)) {
+          return this.#swimIn(
+            known,
+            key,
+            hostname,
+            from.port,
+            message.code,
+            message.peers,
+            message.payload,
+            now,
+          );
+        }
         return this.#drop("unknown-type");
       default:
         return this.#drop("unexpected-sender");
@@ -632,6 +667,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         this.#reliableEvents(m);
       }
     }
+    if (due.includes("swim")) this.#swim.tick(now);
     if (due.includes("heartbeat")) {
       // Until the first BOOTSTRAP_R, retry (and fail over) faster than the heartbeat.
       const interval = this.#self === undefined
@@ -642,7 +678,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#heartbeat(now); // pings the candidates too
     } else if (due.includes("candidates")) {
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
-      for (const c of this.#membership.candidates.values()) this.#gossip.pingNow(c.address);
+      this.#pingCandidates();
     }
     this.#candidatesChanged();
   }
@@ -696,6 +732,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     if (earliest === undefined) this.#timers.clear("reliable");
     else this.#timers.set("reliable", earliest);
+    const swim = this.#swim.pollTimeout();
+    if (swim === undefined) this.#timers.clear("swim");
+    else this.#timers.set("swim", swim);
     return this.#timers.next();
   }
 
@@ -815,6 +854,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#timers.clear("reliable");
     this.#timers.clear("heartbeat");
     this.#timers.clear("candidates");
+    this.#timers.clear("swim");
   }
 
   // --- incoming ---------------------------------------------------------------
@@ -983,6 +1023,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#self = { ip: self.ip, port: self.port, id: self.id };
     this.#selfKey = addressKey(self.ip, self.port);
     this.#gossip.setSelf(this.#self);
+    this.#swim.setSelf(this.#self);
     if (oldKey !== this.#selfKey) {
       this.#membership.forgetPath(this.#selfKey);
       this.#candidatesChanged();
@@ -998,6 +1039,68 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     membership.remove(member, now); // late gossip about it must not bring it back
     this.#events.push({ type: "peer-left", peer: record(member), reason: "bye" });
     this.#memberGone(member, "bye");
+    this.#swim.left(member, now);
+  }
+
+  /** A SWIM message (large rooms): direct evidence of its sender, then the SWIM module. */
+  #swimIn(
+    known: Member | undefined,
+    key: AddressKey,
+    ip: string,
+    port: number,
+    code: number,
+    peers: PeerList,
+    payload: Uint8Array,
+    now: number,
+  ): void {
+    let message: SwimMessage;
+    try {
+      message = decodeSwim(code as SwimMessage["code"], peers, payload);
+    } catch (error) {
+      if (error instanceof ProtocolError) return this.#drop(error.reason);
+      throw error;
+    }
+    const stranger = known === undefined && !this.#membership.candidates.has(key);
+    // Only the sender's own record counts as its list (the subjects are the module's).
+    const own = PeerList.from([{ ip, port, id: message.sender.record.id }]);
+    const member = this.#heardFrom(known, key, ip, port, own, now);
+    if (member !== undefined) this.#swim.handle(member, message, stranger, now);
+  }
+
+  /** A member SWIM learnt of (gossip, sync page): added without a ping, as an Olaf member. */
+  #swimAdd(peer: PeerRecord, now: number): Member | undefined {
+    const key = addressKey(peer.ip, peer.port);
+    const membership = this.#membership;
+    if (key === this.#selfKey || this.#bootstrap.isBootstrap(key)) return undefined;
+    const candidate = membership.candidates.get(key);
+    if (
+      candidate === undefined && membership.size + membership.candidates.size >= membership.maxPeers
+    ) {
+      this.#drop("peer-limit");
+      return undefined;
+    }
+    const memberId = v1MemberId(key);
+    membership.candidates.delete(key);
+    membership.tombstones.delete(memberId);
+    this.#candidatesChanged();
+    const address = candidate?.address ?? { hostname: peer.ip, port: peer.port };
+    const member: Member = {
+      memberId,
+      link: new PlaintextV1Link(address, key),
+      id: peer.id || candidate?.id || 0,
+      lastSeen: now,
+      olaf: true,
+    };
+    membership.add(member);
+    if (this.#self !== undefined) this.#events.push({ type: "peer-joined", peer: record(member) });
+    return member;
+  }
+
+  /** A member SWIM confirmed dead (`timeout`) or gone (`bye`). */
+  #gone(member: Member, reason: PeerLeftReason, now: number): void {
+    this.#membership.remove(member, now);
+    this.#events.push({ type: "peer-left", peer: record(member), reason });
+    this.#memberGone(member, reason);
   }
 
   /** Direct evidence from `key` (`known`: its member, if any): refresh or add it, then learn its list. */
@@ -1045,6 +1148,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       // A sender we had not pinged yet may not know us: answer at once with our list.
       if (candidate === undefined) this.#gossip.welcome(member);
       this.#releaseHeld(key, member.link);
+      this.#swim.joined(member, now);
     }
     this.#learn(peers, key, now);
     return member;
@@ -1084,7 +1188,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const address = { hostname: ip, port };
       if (candidates.size === 0) this.#timers.set("candidates", now + CANDIDATE_RETRY_MS);
       candidates.set(key, { address, id, addedAt: now });
-      this.#gossip.pingNow(address);
+      if (candidates.size <= this.#swim.candidatePings()) this.#gossip.pingNow(address);
+    }
+  }
+
+  /** Pings the candidates (in a large room only a few: the member-list sync brings the rest). */
+  #pingCandidates(): void {
+    let left = this.#swim.candidatePings();
+    for (const c of this.#membership.candidates.values()) {
+      if (left-- <= 0) break;
+      this.#gossip.pingNow(c.address);
     }
   }
 
@@ -1212,7 +1325,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const membership = this.#membership;
     this.#gossip.newHeartbeat();
     this.#admission.newHeartbeat();
-    for (const m of membership.expire(now, this.#peerTimeoutMs)) {
+    this.#swim.heartbeat(now); // before expiry: leaving large-room mode refreshes members
+    const swimWatched = this.#swim.large ? (m: Member) => m.olaf : undefined;
+    for (const m of membership.expire(now, this.#peerTimeoutMs, swimWatched)) {
       this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
       this.#memberGone(m, "timeout");
     }
@@ -1245,7 +1360,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         if (this.#bootstrap.refreshDue(now)) this.#requestBootstrap("JOIN_B");
       }
     }
-    for (const c of membership.candidates.values()) this.#gossip.pingNow(c.address);
+    this.#pingCandidates();
   }
 
   #requestBootstrap(type: "JOIN_B" | "PEER_COLLECTOR"): void {

@@ -331,7 +331,8 @@ Deno.test("PeerMachine keeps every peer list within 1024 bytes and rotates throu
   for (let i = 2; i < 252; i++) {
     members.push({ ip: `10.2.${i >> 8}.${i & 255}`, port: 7000, id: i });
   }
-  const m = joined(me, members, { maxPeers: 1000 });
+  // The v1 heartbeat's windows (what deployed peers get); partial views would probe instead.
+  const m = joined(me, members, { maxPeers: 1000, largeRoomThreshold: Infinity });
   const seen = new Set<number>();
   for (let hb = 1; hb <= 3; hb++) {
     for (const p of members) m.handleDatagram(ping([p]), addr(p), hb * 3000 - 1);

@@ -48,6 +48,10 @@ export interface JoinRoomOptions {
   bootstrapRetryMs?: number;
   /** Most members named in one heartbeat ping, default 20 (see `PeerMachineOptions.gossipSize`). */
   gossipSize?: number;
+  /** Most members plus candidates kept, default 1000 (see `PeerMachineOptions.maxPeers`). */
+  maxPeers?: number;
+  /** Partial views (SWIM) above this many Olaf members, default 64 (`PeerMachineOptions`). */
+  largeRoomThreshold?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
   /** Join through the Olaf bootstrap dialect (see `PeerMachineOptions.dialect`); default v1 only. */
@@ -824,6 +828,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapMisses: options.bootstrapMisses,
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
+    maxPeers: options.maxPeers,
+    largeRoomThreshold: options.largeRoomThreshold,
     reliable: options.reliable,
     ...(options.dialect ? { dialect: options.dialect } : {}),
     probeRate: options.probeRate,

@@ -1,0 +1,659 @@
+/**
+ * Membership at scale (issue 15): SWIM-style failure detection and gossip,
+ * used when a room has more Olaf members than a threshold (64 by default).
+ *
+ * - **Probes**: each heartbeat a member probes a few Olaf members (3), in a
+ *   shuffled round-robin order (new members are inserted at a random place
+ *   in the rest of the round), with `PROBE`; the target answers `ACK`. No
+ *   `ACK` within the probe timeout: `PROBE_REQ` to 3 other members, which
+ *   probe the target and forward its `ACK`. Still none after another probe
+ *   timeout: the target is *suspect*.
+ * - **Suspicion**: a suspect that does not refute (a higher incarnation)
+ *   within the suspicion timeout is confirmed dead and removed ("timeout").
+ *   A member that hears it is suspected (or declared dead) bumps its
+ *   incarnation and spreads `ALIVE`.
+ * - **Gossip**: joins, suspicions, confirmations and leaves are queued and
+ *   sent a bounded number of times (3 x log2 of the room size): piggybacked
+ *   on probes and acks, and pushed every tick (a tenth of a heartbeat) in
+ *   `GOSSIP` to 3 random members while the queue is not empty. An update is
+ *   passed on only when it changed what we knew (infection style).
+ * - **Join**: a newcomer in a large room asks one member for the member list
+ *   in pages (`SYNC_REQ` / `SYNC`); the members it pinged spread its `ALIVE`.
+ *
+ * Below the threshold the room keeps the v1 heartbeat (everyone pings
+ * everyone); this module then only answers probes, passes updates on, and
+ * probes Olaf members it has not heard from for two heartbeats (members
+ * already in large-room mode do not ping everyone). Deployed v1 peers are
+ * never probed: every Olaf member keeps sending them the v1 `PING` every
+ * heartbeat, and their liveness stays "heard from within the timeout".
+ */
+import { type AddressKey, addressKey, type PeerRecord } from "@olaf/protocol";
+import { Frame, type Outbox } from "./_link.ts";
+import { type Member, type MemberId, type Membership, record, v1MemberId } from "./_membership.ts";
+import {
+  SWIM_BASE_BYTES,
+  SwimCode,
+  swimInit,
+  type SwimMessage,
+  SwimState,
+  type SwimUpdate,
+  UPDATE_BYTES,
+} from "./_swim_wire.ts";
+
+/** Rooms with more members than this use partial views (SWIM). */
+export const DEFAULT_LARGE_ROOM_THRESHOLD = 64;
+
+/** Members probed per heartbeat in a large room. */
+const PROBES_PER_HEARTBEAT = 3;
+/** Helpers asked to probe a target that did not answer. */
+const INDIRECT_PROBES = 3;
+/** Random members a `GOSSIP` goes to per tick while updates are queued. */
+const GOSSIP_FANOUT = 3;
+/** Updates piggybacked on one probe or ack. */
+const PIGGYBACK = 6;
+/** An update is sent this many times log2(room size). */
+const RETRANSMIT_MULT = 3;
+/** Candidates pinged per round when the room is large (the sync brings the rest). */
+const CANDIDATE_PINGS_LARGE = 8;
+/** Small rooms: at most this many probes per heartbeat to silent Olaf members. */
+const STALE_PROBES = 8;
+/** Per heartbeat: `PROBE_REQ`s served, and `SYNC` pages sent (bounds what others draw). */
+const RELAYS_PER_HEARTBEAT = 64;
+const SYNC_PAGES_PER_HEARTBEAT = 64;
+
+/** What the machine does for this module: add and remove members (with their events). */
+export interface SwimHost {
+  /** A member learnt from gossip or a sync page: add it (`peer-joined`), if allowed. */
+  add(record: PeerRecord, now: number): Member | undefined;
+  /** A member confirmed dead (`timeout`) or gone (`bye`): remove it (`peer-left`). */
+  remove(member: Member, reason: "bye" | "timeout", now: number): void;
+  /** Whether an address is one of our bootstraps (never a member). */
+  isBootstrap(key: AddressKey): boolean;
+}
+
+/** Timing and sizes. */
+export interface SwimOptions {
+  heartbeatMs: number;
+  peerTimeoutMs: number;
+  /** Partial views above this many members. */
+  threshold: number;
+  /** Largest datagram (bytes). */
+  budget: number;
+  /** Creation time: our first incarnation is its Unix second (a restart starts higher). */
+  now: number;
+}
+
+interface Queued {
+  update: SwimUpdate;
+  left: number;
+}
+
+interface Probe {
+  readonly target: Member;
+  deadline: number;
+  indirect: boolean;
+}
+
+/** Counters, for benches and tests. */
+export interface SwimStats {
+  probes: number;
+  indirectProbes: number;
+  suspicions: number;
+  confirmations: number;
+  refutations: number;
+}
+
+/** The SWIM side of one peer. */
+export class Swim {
+  readonly #membership: Membership;
+  readonly #out: Outbox;
+  readonly #host: SwimHost;
+  readonly #heartbeatMs: number;
+  readonly #threshold: number;
+  readonly #probeTimeoutMs: number;
+  readonly #suspicionMs: number;
+  readonly #tickMs: number;
+  readonly #gossipMax: number;
+  readonly #deadKeepMs: number;
+
+  #self: PeerRecord | undefined;
+  #selfKey: AddressKey | "" = "";
+  #incarnation: number;
+  #random: () => number;
+  #seq: number;
+  readonly #queue = new Map<MemberId, Queued>();
+  readonly #probes = new Map<number, Probe>();
+  readonly #relays = new Map<number, { requester: Member; seq: number; until: number }>();
+  readonly #suspects = new Set<Member>();
+  /** Members we had confirmed dead and heard from again, until we pass on their incarnation. */
+  readonly #revived = new Set<Member>();
+  /** Members confirmed dead or gone, by the incarnation that said so (stale ALIVE cannot undo it). */
+  readonly #dead = new Map<MemberId, { incarnation: number; at: number }>();
+  #order: Member[] = [];
+  #orderIndex = 0;
+  #tickAt: number | undefined;
+  /** The latest time we were given. */
+  #now = 0;
+  #large = false;
+  #sync: { from: Member; next: number; at: number } | undefined;
+  #synced = false;
+  #relaysLeft = RELAYS_PER_HEARTBEAT;
+  #pagesLeft = SYNC_PAGES_PER_HEARTBEAT;
+  readonly stats: SwimStats = {
+    probes: 0,
+    indirectProbes: 0,
+    suspicions: 0,
+    confirmations: 0,
+    refutations: 0,
+  };
+
+  constructor(membership: Membership, out: Outbox, host: SwimHost, options: SwimOptions) {
+    this.#membership = membership;
+    this.#out = out;
+    this.#host = host;
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#threshold = options.threshold;
+    this.#probeTimeoutMs = Math.min(options.heartbeatMs / 3, 1000);
+    // Crash -> first failed probe (up to two heartbeats without a probe) -> suspect after the
+    // indirect probes -> confirmed: the whole path fits the peer timeout.
+    this.#suspicionMs = Math.max(
+      options.heartbeatMs,
+      options.peerTimeoutMs - 2 * options.heartbeatMs - 2 * this.#probeTimeoutMs,
+    );
+    this.#tickMs = Math.max(20, Math.min(300, options.heartbeatMs / 10));
+    this.#gossipMax = Math.max(1, Math.floor((options.budget - SWIM_BASE_BYTES) / UPDATE_BYTES));
+    this.#deadKeepMs = 2 * options.peerTimeoutMs;
+    // Unix seconds: a restarted peer comes back above its old self. Never 0 ("unknown").
+    this.#incarnation = Math.max(1, Math.floor(options.now / 1000) >>> 0);
+    this.#random = xorshift(hash(`${options.now}`));
+    this.#seq = (this.#random() * 2 ** 32) >>> 0;
+  }
+
+  /**
+   * Whether the room is large enough for partial views: more Olaf members than
+   * the threshold (deployed v1 members are pinged by everyone in any case).
+   * Decided at each heartbeat, so the mode holds steady between two.
+   */
+  get large(): boolean {
+    return this.#large;
+  }
+
+  /**
+   * How many candidates to ping per round: all of them in a small room; in a
+   * large one (or when more peers than the threshold are known) a few, as
+   * the member-list sync and the gossip of our arrival do the rest.
+   */
+  candidatePings(): number {
+    const membership = this.#membership;
+    return this.#large || membership.size + membership.candidates.size > this.#threshold
+      ? CANDIDATE_PINGS_LARGE
+      : Infinity;
+  }
+
+  /** Our current incarnation. */
+  get incarnation(): number {
+    return this.#incarnation;
+  }
+
+  /** Our record changed: reseed (peers created at the same time must not pick alike). */
+  setSelf(self: PeerRecord): void {
+    this.#self = self;
+    this.#selfKey = addressKey(self.ip, self.port);
+    this.#random = xorshift(hash(`${this.#selfKey}/${self.id}/${this.#incarnation}`));
+  }
+
+  /** A member was added from direct evidence: probe it in this round; in a large room, spread it. */
+  joined(member: Member, now: number): void {
+    this.#now = now;
+    this.#insert(member);
+    const dead = this.#dead.get(member.memberId);
+    if (dead !== undefined && member.olaf && this.#self !== undefined) {
+      // Back from the dead (a false confirmation under loss, or a restart): tell it the
+      // rumour, so that it refutes with a higher incarnation and every member takes it back.
+      this.#dead.delete(member.memberId);
+      this.#revived.add(member); // its incarnation, once known, is news for the others too
+      const rumour = {
+        record: record(member),
+        state: SwimState.DEAD,
+        incarnation: dead.incarnation,
+      };
+      this.#send(member, SwimCode.GOSSIP, 0, [rumour]);
+    } else if (member.olaf && this.large) {
+      // Spread it, and probe it now: its ACK carries its incarnation, which then replaces the
+      // 0 ("not known") in the queued update before most copies go out.
+      this.#enqueue(member, SwimState.ALIVE, member.incarnation ?? 0);
+      if (this.#self !== undefined) this.#probe(member, now);
+    }
+  }
+
+  /** A member said bye: in a large room, tell the others (some may miss its bye). */
+  left(member: Member, now: number): void {
+    this.#now = now;
+    this.#suspects.delete(member);
+    if (!member.olaf) return;
+    // A bye is final for every incarnation started before it (incarnations are start
+    // seconds): late gossip of an older ALIVE must not bring the member back.
+    const incarnation = Math.max(member.incarnation ?? 0, Math.floor(now / 1000) >>> 0);
+    this.#dead.set(member.memberId, { incarnation, at: now });
+    if (this.large) this.#enqueue(member, SwimState.LEFT, incarnation);
+  }
+
+  /** Our heartbeat: budgets, mode change, probes, the member-list sync. */
+  heartbeat(now: number): void {
+    this.#now = now;
+    if (this.#order.length > 2 * this.#membership.size + 16) {
+      this.#order = this.#order.filter((m) => this.#current(m)); // drop the departed
+      this.#orderIndex = Math.min(this.#orderIndex, this.#order.length);
+    }
+    this.#relaysLeft = RELAYS_PER_HEARTBEAT;
+    this.#pagesLeft = SYNC_PAGES_PER_HEARTBEAT;
+    let olaf = 0;
+    for (const m of this.#membership.members.values()) if (m.olaf) olaf++;
+    // A newcomer that heard of a large room (the bootstrap listed more than the threshold)
+    // syncs at once rather than pinging everyone it was told of.
+    const large = olaf > this.#threshold ||
+      this.#membership.size + this.#membership.candidates.size > this.#threshold;
+    if (this.#large && !large) {
+      // Back to "heard from within the timeout": SWIM vouched for the members until now.
+      for (const m of this.#membership.members.values()) if (m.olaf) m.lastSeen = now;
+      for (const m of this.#suspects) m.suspectSince = undefined;
+      this.#suspects.clear();
+    }
+    this.#large = large;
+    if (this.#self === undefined) return;
+    if (large) {
+      this.#syncStep(now);
+      for (let i = 0; i < PROBES_PER_HEARTBEAT; i++) {
+        const target = this.#nextTarget();
+        if (target === undefined) break;
+        this.#probe(target, now);
+      }
+    } else {
+      let sent = 0;
+      for (const m of this.#membership.members.values()) {
+        if (sent >= STALE_PROBES) break;
+        if (m.olaf && now - m.lastSeen >= 2 * this.#heartbeatMs) {
+          this.#probe(m, now);
+          sent++;
+        }
+      }
+    }
+  }
+
+  /** When {@linkcode Swim.tick} is next due, if anything is pending. */
+  pollTimeout(): number | undefined {
+    return this.#tickAt;
+  }
+
+  /** Probe timeouts, suspicion timeouts, the gossip push. */
+  tick(now: number): void {
+    this.#now = now;
+    this.#tickAt = undefined;
+    const membership = this.#membership;
+    const large = this.large;
+    for (const [seq, p] of this.#probes) {
+      if (p.deadline > now) continue;
+      if (!this.#current(p.target)) {
+        this.#probes.delete(seq);
+      } else if (!p.indirect) {
+        p.indirect = true;
+        p.deadline = now + this.#probeTimeoutMs;
+        this.stats.indirectProbes++;
+        const target = record(p.target);
+        for (const helper of this.#randomMembers(INDIRECT_PROBES, p.target)) {
+          this.#send(helper, SwimCode.PROBE_REQ, seq, this.#take(PIGGYBACK), target);
+        }
+      } else {
+        this.#probes.delete(seq);
+        const m = p.target;
+        if (large && m.suspectSince === undefined) {
+          m.suspectSince = now;
+          this.#suspects.add(m);
+          this.stats.suspicions++;
+          this.#enqueue(m, SwimState.SUSPECT, m.incarnation ?? 0);
+        }
+      }
+    }
+    for (const [seq, r] of this.#relays) if (r.until <= now) this.#relays.delete(seq);
+    for (const m of this.#suspects) {
+      if (!this.#current(m) || m.suspectSince === undefined) {
+        this.#suspects.delete(m);
+      } else if (now - m.suspectSince >= this.#suspicionMs) {
+        this.#suspects.delete(m);
+        this.stats.confirmations++;
+        this.#confirm(m, SwimState.DEAD, m.incarnation ?? 0, now);
+      }
+    }
+    for (const [id, d] of this.#dead) if (now - d.at >= this.#deadKeepMs) this.#dead.delete(id);
+    for (const m of this.#revived) if (!this.#current(m)) this.#revived.delete(m);
+    if (this.#queue.size > 0 && this.#self !== undefined) {
+      for (const m of this.#randomMembers(GOSSIP_FANOUT, undefined)) {
+        this.#send(m, SwimCode.GOSSIP, 0, this.#take(this.#gossipMax));
+        if (this.#queue.size === 0) break;
+      }
+    }
+    if (membership.size === 0) this.#queue.clear();
+    if (
+      this.#queue.size > 0 || this.#probes.size > 0 || this.#relays.size > 0 ||
+      this.#suspects.size > 0
+    ) this.#arm(now);
+  }
+
+  /**
+   * A SWIM message from a member (the machine already counted it as direct
+   * evidence). `stranger`: it was not a member or candidate before this
+   * datagram, so it gets no more back than it sent.
+   */
+  handle(from: Member, message: SwimMessage, stranger: boolean, now: number): void {
+    this.#now = now;
+    if (this.#self === undefined) return;
+    from.olaf = true;
+    const inc = message.sender.incarnation;
+    const learnt = from.incarnation === undefined;
+    if (inc > (from.incarnation ?? 0)) from.incarnation = inc;
+    if (this.#revived.delete(from) || (learnt && this.#queue.has(from.memberId))) {
+      this.#enqueue(from, SwimState.ALIVE, inc);
+    }
+    if (from.suspectSince !== undefined) {
+      from.suspectSince = undefined; // heard from directly: not suspect here any more
+      this.#suspects.delete(from);
+    }
+    for (const u of message.updates) {
+      if (message.code !== SwimCode.SYNC || this.#sync?.from === from) this.#apply(u, now);
+    }
+    switch (message.code) {
+      case SwimCode.PROBE:
+        this.#send(from, SwimCode.ACK, message.word, stranger ? [] : this.#take(PIGGYBACK));
+        return;
+      case SwimCode.ACK: {
+        const probe = this.#probes.get(message.word);
+        if (probe !== undefined) {
+          this.#probes.delete(message.word);
+          return;
+        }
+        const relay = this.#relays.get(message.word);
+        if (relay !== undefined) {
+          this.#relays.delete(message.word);
+          if (this.#current(relay.requester)) {
+            this.#send(relay.requester, SwimCode.ACK, relay.seq, []);
+          }
+        }
+        return;
+      }
+      case SwimCode.PROBE_REQ: {
+        const t = message.target!;
+        const target = this.#membership.byPath(addressKey(t.ip, t.port));
+        if (stranger || target === undefined || !target.olaf || this.#relaysLeft <= 0) return;
+        this.#relaysLeft--;
+        const seq = this.#nextSeq();
+        this.#relays.set(seq, {
+          requester: from,
+          seq: message.word,
+          until: now + this.#heartbeatMs,
+        });
+        this.#send(target, SwimCode.PROBE, seq, []);
+        this.#arm(now);
+        return;
+      }
+      case SwimCode.SYNC_REQ:
+        if (!stranger && this.#pagesLeft > 0) {
+          this.#pagesLeft--;
+          this.#page(from, message.word);
+        }
+        return;
+      case SwimCode.SYNC: {
+        const sync = this.#sync;
+        if (sync === undefined || sync.from !== from) return;
+        if (message.word === 0 || message.word <= sync.next) {
+          this.#sync = undefined;
+          this.#synced = true;
+        } else {
+          sync.next = message.word;
+          sync.at = now;
+          this.#send(from, SwimCode.SYNC_REQ, message.word, []);
+        }
+        return;
+      }
+      case SwimCode.GOSSIP:
+        return;
+    }
+  }
+
+  // --- internals ------------------------------------------------------------
+
+  /** Whether `m` is still the member at its identity (not removed or replaced). */
+  #current(m: Member): boolean {
+    return this.#membership.members.get(m.memberId) === m;
+  }
+
+  #nextSeq(): number {
+    this.#seq = (this.#seq + 1) >>> 0;
+    return this.#seq;
+  }
+
+  #arm(now: number): void {
+    if (this.#tickAt === undefined) this.#tickAt = now + this.#tickMs;
+  }
+
+  #probe(target: Member, now: number): void {
+    for (const p of this.#probes.values()) if (p.target === target) return;
+    const seq = this.#nextSeq();
+    this.#probes.set(seq, { target, deadline: now + this.#probeTimeoutMs, indirect: false });
+    this.stats.probes++;
+    this.#send(target, SwimCode.PROBE, seq, this.#take(PIGGYBACK));
+    this.#arm(now);
+  }
+
+  /** The next Olaf member of the shuffled round; a new round when this one is done. */
+  #nextTarget(): Member | undefined {
+    for (let pass = 0; pass < 2; pass++) {
+      while (this.#orderIndex < this.#order.length) {
+        const m = this.#order[this.#orderIndex++]!;
+        if (m.olaf && this.#current(m)) return m;
+      }
+      this.#order = [...this.#membership.members.values()];
+      shuffle(this.#order, this.#random);
+      this.#orderIndex = 0;
+    }
+    return undefined;
+  }
+
+  /** A new member goes to a random place in the rest of this round (SWIM's join rule). */
+  #insert(m: Member): void {
+    const rest = this.#order.length - this.#orderIndex;
+    this.#order.splice(this.#orderIndex + Math.floor(this.#random() * (rest + 1)), 0, m);
+  }
+
+  /** Up to `count` distinct random Olaf members other than `except`. */
+  #randomMembers(count: number, except: Member | undefined): Member[] {
+    const order = this.#order;
+    const picked: Member[] = [];
+    for (let tries = 0; tries < 4 * count && order.length > 0 && picked.length < count; tries++) {
+      const m = order[Math.floor(this.#random() * order.length)]!;
+      if (m !== except && m.olaf && this.#current(m) && !picked.includes(m)) picked.push(m);
+    }
+    if (picked.length < count && order.length < 4 * count) {
+      // Few members, or a stale round: look at the members themselves.
+      for (const m of this.#membership.members.values()) {
+        if (picked.length >= count) break;
+        if (m !== except && m.olaf && !picked.includes(m)) picked.push(m);
+      }
+    }
+    return picked;
+  }
+
+  #selfUpdate(): SwimUpdate {
+    return { record: this.#self!, state: SwimState.ALIVE, incarnation: this.#incarnation };
+  }
+
+  #send(
+    to: Member,
+    code: SwimCode,
+    word: number,
+    updates: readonly SwimUpdate[],
+    target?: PeerRecord,
+  ): void {
+    const message: SwimMessage = { code, word, sender: this.#selfUpdate(), target, updates };
+    this.#out.toLink(to.link, new Frame(swimInit(message)));
+  }
+
+  #enqueue(m: Member, state: SwimState, incarnation: number): void {
+    this.#enqueueRecord(m.memberId, record(m), state, incarnation);
+  }
+
+  #enqueueRecord(id: MemberId, rec: PeerRecord, state: SwimState, incarnation: number): void {
+    const left = RETRANSMIT_MULT * Math.ceil(Math.log2(this.#membership.size + 2));
+    this.#queue.delete(id); // newest first in line
+    this.#queue.set(id, { update: { record: rec, state, incarnation }, left });
+    this.#arm(this.#now);
+  }
+
+  /** Up to `max` queued updates, each counted as sent once; the rest rotate to the front. */
+  #take(max: number): SwimUpdate[] {
+    const out: SwimUpdate[] = [];
+    const again: [MemberId, Queued][] = [];
+    for (const [id, q] of this.#queue) {
+      if (out.length >= max) break;
+      out.push(q.update);
+      this.#queue.delete(id);
+      if (--q.left > 0) again.push([id, q]);
+    }
+    for (const [id, q] of again) this.#queue.set(id, q);
+    return out;
+  }
+
+  /** One page of our Olaf members from `offset` (in join order), us first on page 0. */
+  #page(to: Member, offset: number): void {
+    const page: SwimUpdate[] = [];
+    let index = 0;
+    let next = 0;
+    for (const m of this.#membership.members.values()) {
+      if (!m.olaf || m === to) continue;
+      if (index++ < offset) continue;
+      if (page.length >= this.#gossipMax) {
+        next = index - 1;
+        break;
+      }
+      const state = m.suspectSince === undefined ? SwimState.ALIVE : SwimState.SUSPECT;
+      page.push({ record: record(m), state, incarnation: m.incarnation ?? 0 });
+    }
+    this.#send(to, SwimCode.SYNC, next, page);
+  }
+
+  /** In a large room, ask one member for its member list once (again if it stalls). */
+  #syncStep(now: number): void {
+    if (this.#synced) return;
+    const sync = this.#sync;
+    if (sync !== undefined && this.#current(sync.from) && now - sync.at < this.#heartbeatMs) return;
+    const [from] = this.#randomMembers(1, sync?.from);
+    if (from === undefined) return;
+    const next = sync?.next ?? 0;
+    this.#sync = { from, next, at: now };
+    this.#send(from, SwimCode.SYNC_REQ, next, []);
+  }
+
+  /** Removes a member as dead or gone and passes it on. */
+  #confirm(m: Member, state: SwimState, incarnation: number, now: number): void {
+    this.#dead.set(m.memberId, { incarnation, at: now });
+    this.#enqueue(m, state, incarnation);
+    m.suspectSince = undefined;
+    this.#host.remove(m, state === SwimState.LEFT ? "bye" : "timeout", now);
+  }
+
+  /** One update from someone else: applied, and queued again when it told us something new. */
+  #apply(u: SwimUpdate, now: number): void {
+    const rec = u.record;
+    if (rec.port === 0 || rec.ip === "0.0.0.0") return;
+    const key = addressKey(rec.ip, rec.port);
+    if (key === this.#selfKey) {
+      if (u.state === SwimState.ALIVE) return;
+      // Refute: we are alive (a higher incarnation than the rumour's overrides it everywhere).
+      const bump = u.incarnation >= this.#incarnation;
+      if (bump) this.#incarnation = (u.incarnation + 1) >>> 0;
+      if (bump || !this.#queue.has(v1MemberId(key))) {
+        this.stats.refutations++;
+        this.#enqueueRecord(v1MemberId(key), this.#self!, SwimState.ALIVE, this.#incarnation);
+      }
+      return;
+    }
+    if (this.#host.isBootstrap(key)) return;
+    const m = this.#membership.byPath(key);
+    const id = m?.memberId ?? v1MemberId(key);
+    if (m !== undefined && !m.olaf) return; // deployed peers: direct evidence only
+    const known = m?.incarnation ?? 0;
+    switch (u.state) {
+      case SwimState.ALIVE: {
+        if (m !== undefined) {
+          // 0 = "incarnation not known" (the sender only heard a v1 PING): adds, never overrides.
+          if (u.incarnation === 0) return;
+          if (m.incarnation !== undefined && u.incarnation <= known) return;
+          m.incarnation = u.incarnation;
+          if (m.suspectSince !== undefined) {
+            m.suspectSince = undefined;
+            this.#suspects.delete(m);
+          }
+          this.#enqueue(m, SwimState.ALIVE, u.incarnation);
+          return;
+        }
+        const dead = this.#dead.get(id);
+        if (dead !== undefined && u.incarnation <= dead.incarnation) return;
+        const added = this.#host.add(rec, now);
+        if (added === undefined) return;
+        if (u.incarnation !== 0) added.incarnation = u.incarnation;
+        added.olaf = true;
+        this.#insert(added);
+        this.#enqueue(added, SwimState.ALIVE, u.incarnation);
+        return;
+      }
+      case SwimState.SUSPECT: {
+        if (m === undefined) return;
+        if (u.incarnation < known || (u.incarnation === known && m.suspectSince !== undefined)) {
+          return;
+        }
+        if (u.incarnation !== 0) m.incarnation = u.incarnation;
+        if (m.suspectSince === undefined) {
+          m.suspectSince = now;
+          this.#suspects.add(m);
+          this.#arm(now);
+        }
+        this.#enqueue(m, SwimState.SUSPECT, u.incarnation);
+        return;
+      }
+      default: {
+        if (m === undefined) {
+          const dead = this.#dead.get(id);
+          if (dead === undefined || dead.incarnation < u.incarnation) {
+            this.#dead.set(id, { incarnation: u.incarnation, at: now });
+          }
+          return;
+        }
+        if (u.incarnation < known) return;
+        this.#suspects.delete(m);
+        this.#confirm(m, u.state, u.incarnation, now);
+      }
+    }
+  }
+}
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+}
