@@ -878,6 +878,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const budget = this.#sendBudget;
     if (budget.validated(key)) return data;
     const message = intent.frame.message;
+    // SWIM's own traffic to members (a large room) runs at a fixed pace set by the protocol
+    // (3 probes and a few gossip pushes per heartbeat across the room), not by what anyone sends
+    // us, and its answers to strangers stay within 3x by construction (_swim.ts): not a lever.
+    if (
+      message.type === "EXTENSION" && isSwimCode(message.code) && intent.link !== undefined
+    ) return data;
     const ping = message.type === "PING" && !isBye(message.payload);
     if (message.type === "PING" && !ping) {
       // Our bye: once per member at leave, 10 bytes; also to members the bootstrap listed that
