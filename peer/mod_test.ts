@@ -22,9 +22,12 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
   const symbols = await publicSymbols();
   assert.deepEqual(symbols.map((s) => s.name).sort(), [
     "DeliveryError",
+    "Identity",
+    "IdentityFileError",
     "JoinError",
     "JoinErrorCode",
     "JoinRoomOptions",
+    "MemberRecord",
     "PeerDropReason",
     "PeerErrorCode",
     "PeerEvent",
@@ -44,8 +47,12 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
     "RoomEventMap",
     "RoomMessage",
     "VERSION",
+    "encodePublicKey",
+    "generateIdentity",
     "joinRoom",
+    "loadOrCreateIdentity",
     "parseHostPort",
+    "parsePublicKey",
     "resolveHostPort",
   ]);
   const room = symbols.find((s) => s.name === "Room")!;

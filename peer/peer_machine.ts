@@ -37,7 +37,19 @@ import { BootstrapClient } from "./_bootstrap_client.ts";
 import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
-import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
+import {
+  byId,
+  type Member,
+  type MemberId,
+  type MemberRecord,
+  Membership,
+  record,
+  v1MemberId,
+} from "./_membership.ts";
+import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
+import { type SecureDropReason, SecureEndpoint } from "./_secure/endpoint.ts";
+import { encodePublicKey, generateIdentity, type Identity } from "./_secure/identity.ts";
+import { roomKeys } from "./_secure/room_keys.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
 export { DeliveryError } from "@olaf/protocol/reliable";
@@ -97,8 +109,16 @@ export type PeerLeftReason = "bye" | "timeout";
  * - `room-full`: the bootstrap refused the room (`ROOM_FULL`); it has no room for a new room.
  * - `bootstrap-unreachable`: the bootstrap in use did not answer several requests
  *   in a row; the peer moves on to the next one in the list (if there is one).
+ * - `wrong-secret` (secure rooms): a peer tried to handshake with a different room secret (its
+ *   handshake's mac is not this room's); at most once per address per 10 s.
+ * - `refused-key` (secure rooms with an allow-list): a peer proved a public key the allow-list
+ *   does not hold; at most once per key per 10 s.
  */
-export type PeerErrorCode = "room-full" | "bootstrap-unreachable";
+export type PeerErrorCode =
+  | "room-full"
+  | "bootstrap-unreachable"
+  | "wrong-secret"
+  | "refused-key";
 
 /**
  * Something the application should hear about. Peers are v1 records
@@ -116,13 +136,13 @@ export type PeerEvent =
     /** A member was heard from directly for the first time (or again after leaving). */
     readonly type: "peer-joined";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
   }
   | {
     /** A member left. */
     readonly type: "peer-left";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
     /** `bye` (it said so) or `timeout` (silent for the peer timeout). */
     readonly reason: PeerLeftReason;
   }
@@ -130,7 +150,7 @@ export type PeerEvent =
     /** Application bytes from a peer (`APP_R`). */
     readonly type: "message";
     /** The sender. */
-    readonly from: PeerRecord;
+    readonly from: MemberRecord;
     /** The payload (a copy, owned by the receiver). */
     readonly data: Uint8Array;
     /** `true` when it came reliably (`DATA`): exactly once; absent for plain `APP_R`. */
@@ -142,7 +162,7 @@ export type PeerEvent =
     /** A reliable send was acknowledged by the member's transport (not its application). */
     readonly type: "delivered";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
     /** The handle {@linkcode PeerMachine.sendReliable} returned. */
     readonly handle: number;
     /** Ms from the send to the acknowledgement. */
@@ -152,7 +172,7 @@ export type PeerEvent =
     /** A reliable send failed: the link gave up, or the member left. */
     readonly type: "delivery-failed";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
     /** The handle {@linkcode PeerMachine.sendReliable} returned. */
     readonly handle: number;
     /** A {@linkcode DeliveryError} or a {@linkcode PeerLeftError}. */
@@ -162,7 +182,7 @@ export type PeerEvent =
     /** The member's window has room again: a `blocked` reliable send may be retried. */
     readonly type: "writable";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
   }
   | {
     /** A problem the application may want to show. The machine keeps running. */
@@ -208,6 +228,16 @@ export interface PeerMachineOptions {
    * `maxTransmissions` = 10 tries or `giveUpMs` = 30000, `maxMessageBytes` = 1 MiB).
    */
   reliable?: ReliableLinkOptions;
+  /**
+   * Room secret (issue 10): non-empty makes this a secure room. Only peers that know it get a
+   * session; every datagram but HANDSHAKE/SEALED from a non-bootstrap address is dropped; the
+   * bootstrap sees the room tag (32 hex digits derived from secret and name) as the room name.
+   */
+  secret?: Uint8Array | string;
+  /** Our Ed25519 identity; a fresh one per machine by default. */
+  identity?: Identity;
+  /** Secure rooms: the only public keys (32 bytes each) that may have a session; all if absent. */
+  allow?: readonly Uint8Array[];
 }
 
 /**
@@ -219,7 +249,10 @@ export interface PeerMachineOptions {
  * - `unknown-type`: an extension message this peer does not speak;
  * - `peer-limit`: a new peer past `maxPeers`;
  * - `reliable-from-stranger`: a `DATA`/`ACK` from someone who is not a member (no reply);
- * - `reliable-invalid`: a malformed `DATA`/`ACK` from a member.
+ * - `reliable-invalid`: a malformed `DATA`/`ACK` from a member;
+ * - `not-sealed`: a secure room got something other than HANDSHAKE/SEALED from a peer address;
+ * - `secure`: a HANDSHAKE/SEALED the secure layer dropped (why: `stats.secure`);
+ * - `sealed-from-bootstrap`: a HANDSHAKE/SEALED from a bootstrap's address.
  */
 export type PeerDropReason =
   | ProtocolErrorReason
@@ -230,7 +263,10 @@ export type PeerDropReason =
   | "unknown-type"
   | "peer-limit"
   | "reliable-from-stranger"
-  | "reliable-invalid";
+  | "reliable-invalid"
+  | "not-sealed"
+  | "secure"
+  | "sealed-from-bootstrap";
 
 /** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
 export interface PeerMachineStats {
@@ -244,6 +280,8 @@ export interface PeerMachineStats {
   bytesOut: number;
   /** Dropped datagrams by reason. */
   drops: Partial<Record<PeerDropReason, number>>;
+  /** HANDSHAKE/SEALED datagrams the secure layer dropped, by reason (bad mac, replay, ...). */
+  secure: Record<SecureDropReason, number>;
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -253,7 +291,14 @@ const JOIN_RETRY_MS = 1000;
 const CANDIDATE_RETRY_MS = 1000;
 
 /** The machine's timers: one table, one `pollTimeout`. */
-type TimerName = "heartbeat" | "candidates" | "reliable";
+type TimerName = "heartbeat" | "candidates" | "reliable" | "secure";
+
+/** Handshakes we start towards learned addresses: sustained per second, and burst. */
+const HANDSHAKES_PER_SECOND = 50;
+const HANDSHAKE_BURST = 100;
+
+/** SEALED framing around an inner datagram (header 19 + tag 16). */
+const SEALED_OVERHEAD = 35;
 
 /** What the machine wants sent: a frame for a member's link, or for an address with none. */
 interface Intent {
@@ -350,7 +395,7 @@ interface Intent {
  */
 export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #room: string;
-  readonly #roomBytes: number;
+  #roomBytes: number;
   readonly #heartbeatMs: number;
   readonly #peerTimeoutMs: number;
   readonly #budget: number;
@@ -380,11 +425,18 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     bytesIn: 0,
     bytesOut: 0,
     drops: {},
+    secure: {} as Record<SecureDropReason, number>,
   };
   readonly #outbox: Outbox = {
     toLink: (link, frame) => void this.#intents.push({ frame, link, to: undefined }),
-    toPath: (to, frame) => void this.#intents.push({ frame, link: undefined, to }),
+    toPath: (to, frame) => this.#toPath(to, frame),
   };
+  /** The room's secure layer (issue 10): one Noise endpoint, one session per Olaf member. */
+  readonly #endpoint: SecureEndpoint;
+  /** A secure room: sealed links only. */
+  readonly #secure: boolean;
+  readonly #handshakeBudget: HandshakeBudget;
+  readonly #refusedReports = new ReportLimiter(10_000);
 
   /**
    * Creates the machine; its first heartbeat (a `JOIN_B`) is due at `options.now`.
@@ -417,8 +469,24 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         `peerTimeoutMs (${this.#peerTimeoutMs}) must be longer than heartbeatMs (${this.#heartbeatMs})`,
       );
     }
+    const keys = roomKeys(options.room, options.secret);
+    this.#secure = keys.secure;
+    const allow = options.allow && new Set(options.allow.map(encodePublicKey));
+    this.#endpoint = new SecureEndpoint({
+      identity: options.identity ?? generateIdentity(),
+      room: keys,
+      ...(allow ? { allow: (key: Uint8Array) => allow.has(encodePublicKey(key)) } : {}),
+    });
+    // A secure room is known to the bootstrap by its tag only (for now as a v1 room name).
+    const bootstrapRoom = keys.secure ? keys.tagHex : options.room;
+    if (keys.secure) this.#roomBytes = bootstrapRoom.length;
+    this.#handshakeBudget = new HandshakeBudget(
+      HANDSHAKES_PER_SECOND,
+      HANDSHAKE_BURST,
+      options.now ?? 0,
+    );
     this.#bootstrap = new BootstrapClient(
-      options.room,
+      bootstrapRoom,
       options.bootstraps,
       positive("bootstrapMisses", options.bootstrapMisses ?? 3),
       positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000),
@@ -445,9 +513,24 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     return this.#room;
   }
 
-  /** Our own record as the bootstrap sees us, once joined. */
-  get self(): PeerRecord | undefined {
-    return this.#self;
+  /**
+   * Our own record as the bootstrap sees us, once joined; in a secure room with our
+   * `publicKey` (64 lowercase hex digits).
+   */
+  get self(): MemberRecord | undefined {
+    const self = this.#self;
+    if (self === undefined || !this.#secure) return self;
+    return { ...self, publicKey: this.publicKey };
+  }
+
+  /** Our Ed25519 public key, 64 lowercase hex digits. */
+  get publicKey(): string {
+    return encodePublicKey(this.#endpoint.identity.publicKey);
+  }
+
+  /** Whether this is a secure room (a secret was given). */
+  get secure(): boolean {
+    return this.#secure;
   }
 
   /** Whether the first `BOOTSTRAP_R` has arrived. */
@@ -461,7 +544,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   /** Current members (heard from directly, not timed out), oldest id first. */
-  get peers(): PeerRecord[] {
+  get peers(): MemberRecord[] {
     return [...this.#membership.members.values()].sort(byId).map(record);
   }
 
@@ -479,7 +562,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
-    return { ...s, drops: { ...s.drops } };
+    return { ...s, drops: { ...s.drops }, secure: { ...this.#endpoint.drops } };
   }
 
   /**
@@ -498,8 +581,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
+    const fromBootstrap = this.#bootstrap.isBootstrap(key);
+    if (SecureEndpoint.isSecure(data)) {
+      if (fromBootstrap) return this.#drop("sealed-from-bootstrap");
+      if (this.#secure) return this.#secureIn(data, key, now);
+    } else if (this.#secure && !fromBootstrap) {
+      return this.#drop("not-sealed"); // no event, no member, no reply
+    }
     const known = this.#membership.byPath(key);
-    if (isReliableDatagram(data) && !this.#bootstrap.isBootstrap(key) && key !== this.#selfKey) {
+    if (isReliableDatagram(data) && !fromBootstrap && key !== this.#selfKey) {
       return this.#reliableIn(known, data, now);
     }
     let message: Message;
@@ -509,13 +599,25 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (error instanceof ProtocolError) return this.#drop(error.reason);
       throw error;
     }
-    if (this.#bootstrap.isBootstrap(key)) return this.#fromBootstrap(message, key, now);
+    if (fromBootstrap) return this.#fromBootstrap(message, key, now);
     if (key === this.#selfKey) return this.#drop("own-address");
+    this.#fromPeer(message, known, key, hostname, from.port, now);
+  }
+
+  /** A message from a peer (plaintext, or the inner datagram of a SEALED from a member). */
+  #fromPeer(
+    message: Message,
+    known: Member | undefined,
+    key: AddressKey,
+    hostname: string,
+    port: number,
+    now: number,
+  ): void {
     switch (message.type) {
       case "PING": {
         if (isBye(message.payload)) return this.#bye(key, now);
         const stranger = known === undefined && !this.#membership.candidates.has(key);
-        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
+        const member = this.#heardFrom(known, key, hostname, port, message.peers, now);
         // Olaf pings name their destination when it is a member of the sender: one that does
         // not name us says a datagram between us was lost. Tell the sender now, not at our
         // next heartbeat (a stranger already got our whole list from #heardFrom).
@@ -525,7 +627,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         return;
       }
       case "APP_R": {
-        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
+        const member = this.#heardFrom(known, key, hostname, port, message.peers, now);
         if (member !== undefined) {
           this.#events.push({
             type: "message",
@@ -554,6 +656,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = now;
     const timers = this.#timers;
     const due = timers.due(now);
+    if (due.includes("secure")) {
+      this.#endpoint.handleTimeout(now);
+      this.#secureEvents(now);
+    }
     if (due.includes("reliable")) {
       for (const m of this.#reliable) {
         m.link.reliable!.handleTimeout(now);
@@ -583,12 +689,26 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * @returns A datagram and its destination.
    */
   pollTransmit(now: number = this.#now): Transmit | undefined {
-    const intent = this.#intents.shift();
-    if (intent === undefined) return this.#reliableOut(now);
-    const link = intent.link;
-    const t: Transmit = link !== undefined
-      ? { data: link.seal(intent.frame, now), to: link.path }
-      : { data: intent.frame.plaintext(), to: intent.to! };
+    let t: Transmit | undefined;
+    for (;;) {
+      // Handshakes, keepalives and messages that waited for a session go first.
+      const secure = this.#endpoint.pollTransmit();
+      if (secure !== undefined) {
+        t = { data: secure.data, to: pathOf(secure.to) };
+        break;
+      }
+      const intent = this.#intents.shift();
+      if (intent === undefined) return this.#reliableOut(now);
+      const link = intent.link;
+      if (link === undefined) {
+        t = { data: intent.frame.plaintext(), to: intent.to! };
+        break;
+      }
+      const data = link.seal(intent.frame, now);
+      if (data === undefined) continue; // queued in the secure layer until the session is up
+      t = { data, to: link.path };
+      break;
+    }
     this.#stats.datagramsOut++;
     this.#stats.bytesOut += t.data.length;
     return t;
@@ -619,6 +739,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     if (earliest === undefined) this.#timers.clear("reliable");
     else this.#timers.set("reliable", earliest);
+    const secure = this.#endpoint.pollTimeout();
+    if (secure === undefined) this.#timers.clear("secure");
+    else this.#timers.set("secure", secure);
     return this.#timers.next();
   }
 
@@ -738,6 +861,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#timers.clear("reliable");
     this.#timers.clear("heartbeat");
     this.#timers.clear("candidates");
+    this.#timers.clear("secure");
   }
 
   // --- incoming ---------------------------------------------------------------
@@ -803,6 +927,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     membership.remove(member, now); // late gossip about it must not bring it back
     this.#events.push({ type: "peer-left", peer: record(member), reason: "bye" });
     this.#memberGone(member, "bye");
+    this.#forgetSession(member);
   }
 
   /** Direct evidence from `key` (`known`: its member, if any): refresh or add it, then learn its list. */
@@ -892,6 +1017,139 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (this.#membership.candidates.size === 0) this.#timers.clear("candidates");
   }
 
+  // --- secure rooms (issue 10) ----------------------------------------------
+
+  /** A HANDSHAKE/SEALED from a peer address: to the secure layer, then its events. */
+  #secureIn(data: Uint8Array, key: AddressKey, now: number): void {
+    const endpoint = this.#endpoint;
+    const before = endpoint.drops;
+    let dropped = 0;
+    for (const n of Object.values(before)) dropped += n;
+    endpoint.handleDatagram(now, data, key);
+    let after = 0;
+    for (const n of Object.values(endpoint.drops)) after += n;
+    if (after > dropped) this.#drop("secure");
+    this.#secureEvents(now);
+  }
+
+  /** Turns the secure layer's events into members, messages and room events. */
+  #secureEvents(now: number): void {
+    const endpoint = this.#endpoint;
+    for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
+      switch (e.type) {
+        case "session":
+          this.#sealedMember(e.publicKey, e.address as AddressKey, now);
+          break;
+        case "message": {
+          const member = this.#sealedMember(e.publicKey, e.address as AddressKey, now);
+          if (member === undefined) break;
+          this.#sealedMessage(member, e.datagram, now);
+          break;
+        }
+        case "wrong-secret":
+          this.#events.push({
+            type: "error",
+            code: "wrong-secret",
+            message: `${e.address} tried to join room ${JSON.stringify(this.#room)} with a ` +
+              "different room secret (its handshake is not for this room's secret); ignored",
+          });
+          break;
+        case "refused-key":
+          if (!this.#refusedReports.allow(encodePublicKey(e.publicKey), now)) break;
+          this.#events.push({
+            type: "error",
+            code: "refused-key",
+            message: `${e.address} proved public key ${encodePublicKey(e.publicKey)}, ` +
+              "which is not on the allow-list; no session",
+          });
+          break;
+        case "handshake-failed":
+        case "handshake-timeout":
+          break; // counted by the secure layer (stats.secure); candidates time out as usual
+      }
+    }
+  }
+
+  /**
+   * The member behind an authenticated session: made on its first session (direct, verified
+   * evidence), found by public key afterwards; its path follows the secure layer (roaming).
+   */
+  #sealedMember(publicKey: Uint8Array, from: AddressKey, now: number): Member | undefined {
+    const membership = this.#membership;
+    const memberId = encodePublicKey(publicKey) as MemberId;
+    let member = membership.members.get(memberId);
+    const path = (this.#endpoint.addressOf(publicKey) ?? from) as AddressKey;
+    if (member !== undefined) {
+      member.lastSeen = now;
+      if (member.link.pathKey !== path && member.link instanceof SealedLink) {
+        const link = member.link;
+        const other = membership.byPath(path);
+        if (other !== undefined && other !== member) membership.forgetPath(path);
+        membership.move(member, path, (k) => link.moveTo(k));
+      }
+      return member;
+    }
+    if (path === this.#selfKey) return undefined;
+    const candidate = membership.candidates.get(path);
+    if (candidate === undefined && membership.size >= membership.maxPeers) {
+      this.#drop("peer-limit");
+      return undefined;
+    }
+    membership.candidates.delete(path);
+    membership.tombstones.delete(memberId);
+    membership.tombstones.delete(v1MemberId(path));
+    this.#candidatesChanged();
+    member = {
+      memberId,
+      link: new SealedLink(this.#endpoint, publicKey, path, this.#secure),
+      id: candidate?.id ?? 0,
+      lastSeen: now,
+      olaf: true,
+    };
+    membership.add(member);
+    if (this.#self !== undefined) this.#events.push({ type: "peer-joined", peer: record(member) });
+    this.#gossip.welcome(member); // it may not know us yet: our list, sealed
+    return member;
+  }
+
+  /** An inner datagram from a member: its sender is the member's verified key. */
+  #sealedMessage(member: Member, datagram: Uint8Array, now: number): void {
+    if (isReliableDatagram(datagram)) return this.#reliableIn(member, datagram, now);
+    let message: Message;
+    try {
+      message = member.link.open(datagram, now);
+    } catch (error) {
+      if (error instanceof ProtocolError) return this.#drop(error.reason);
+      throw error;
+    }
+    const path = member.link.path;
+    this.#fromPeer(message, member, member.link.pathKey, path.hostname, path.port, now);
+  }
+
+  /**
+   * A frame for an address with no link. In a secure room only bootstraps get plaintext: a
+   * member's address goes through its sealed link, any other address (candidate, stranger) gets
+   * a handshake instead (at a bounded rate) and the frame is dropped; gossip reaches it once it
+   * is a member.
+   */
+  #toPath(to: NetAddress, frame: Frame): void {
+    if (this.#secure) {
+      const key = addressKey(to.hostname, to.port);
+      if (!this.#bootstrap.isBootstrap(key)) {
+        const member = this.#membership.byPath(key);
+        if (member !== undefined) return void this.#intents.push({ frame, link: member.link, to });
+        if (this.#handshakeBudget.take(this.#now)) this.#endpoint.connect(this.#now, key);
+        return;
+      }
+    }
+    this.#intents.push({ frame, link: undefined, to });
+  }
+
+  /** A sealed member left: its sessions stop decrypting. */
+  #forgetSession(member: Member): void {
+    if (member.link instanceof SealedLink) this.#endpoint.remove(member.link.publicKey);
+  }
+
   // --- reliable ---------------------------------------------------------------
 
   /**
@@ -943,9 +1201,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliable.delete(m);
       this.#reliable.add(m);
       this.#reliableEvents(m);
+      const sealed = m.link.sealDatagram(data, now);
+      if (sealed === undefined) continue; // waits in the secure layer for the session
       this.#stats.datagramsOut++;
-      this.#stats.bytesOut += data.length;
-      return { data, to: m.link.path };
+      this.#stats.bytesOut += sealed.length;
+      return { data: sealed, to: m.link.path };
     }
     return undefined;
   }
@@ -1013,6 +1273,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (const m of membership.expire(now, this.#peerTimeoutMs)) {
       this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
       this.#memberGone(m, "timeout");
+      this.#forgetSession(m);
     }
 
     const unreachable = this.#bootstrap.track(now);
@@ -1075,7 +1336,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #appFrame(payload: Uint8Array): Frame {
     if (this.#left) throw new RangeError("cannot send after leaving the room");
     const peers = this.#self ? [this.#self] : [];
-    if (payload.length > MAX_DATAGRAM_BYTES - 17) {
+    if (payload.length > MAX_DATAGRAM_BYTES - 17 - (this.#secure ? SEALED_OVERHEAD : 0)) {
       throw new RangeError(`payload of ${payload.length} bytes does not fit a UDP datagram`);
     }
     // A copy: the bytes are encoded at poll time, and the caller may reuse its buffer.
