@@ -1038,7 +1038,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
       switch (e.type) {
         case "session":
-          this.#sealedMember(e.publicKey, e.address as AddressKey, now);
+          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, now);
           break;
         case "message": {
           const member = this.#sealedMember(e.publicKey, e.address as AddressKey, now);
@@ -1071,7 +1071,24 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   /**
-   * The member behind an authenticated session: made on its first session (direct, verified
+   * A session is up. The peer becomes a member only when a SEALED from it arrives (a responder
+   * whose allow-list refused us has no session, and must not look like a member to us): send
+   * it our list now, sealed, so that it answers.
+   */
+  #onSession(publicKey: Uint8Array, from: AddressKey, rekey: boolean, now: number): void {
+    const member = this.#membership.members.get(encodePublicKey(publicKey) as MemberId);
+    if (member !== undefined) {
+      this.#sealedMember(publicKey, from, now);
+      return;
+    }
+    if (rekey) return;
+    this.#membership.candidates.delete(from); // no more handshakes to it
+    this.#candidatesChanged();
+    this.#endpoint.send(now, publicKey, this.#gossip.fullPing().plaintext());
+  }
+
+  /**
+   * The member behind an authenticated SEALED: made on the first one (direct, verified
    * evidence), found by public key afterwards; its path follows the secure layer (roaming).
    */
   #sealedMember(publicKey: Uint8Array, from: AddressKey, now: number): Member | undefined {
@@ -1108,8 +1125,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     };
     membership.add(member);
     if (this.#self !== undefined) this.#events.push({ type: "peer-joined", peer: record(member) });
-    this.#gossip.welcome(member); // it may not know us yet: our list, sealed
-    return member;
+    return member; // it has our list: we sent it when the session came up
   }
 
   /** An inner datagram from a member: its sender is the member's verified key. */
