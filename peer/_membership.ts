@@ -26,8 +26,8 @@ export function v1MemberId(pathKey: AddressKey): MemberId {
 /** A peer heard from directly. */
 export interface Member {
   readonly memberId: MemberId;
-  /** The link to it (its path, per-link state). */
-  readonly link: Link;
+  /** The link to it (its path, per-link state); an open room's Olaf member is upgraded to sealed. */
+  link: Link;
   /** Its v1 id; 0 = not known yet. */
   id: number;
   lastSeen: number;

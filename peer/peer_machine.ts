@@ -238,6 +238,12 @@ export interface PeerMachineOptions {
   identity?: Identity;
   /** Secure rooms: the only public keys (32 bytes each) that may have a session; all if absent. */
   allow?: readonly Uint8Array[];
+  /**
+   * Open rooms: encrypt links to Olaf members opportunistically (a Noise handshake once a
+   * member shows it is an Olaf peer; deployed v1 peers stay on plaintext). Default `false` for
+   * the bare machine (its datagrams stay exactly v1's); `joinRoom` turns it on.
+   */
+  opportunistic?: boolean;
 }
 
 /**
@@ -437,6 +443,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #secure: boolean;
   readonly #handshakeBudget: HandshakeBudget;
   readonly #refusedReports = new ReportLimiter(10_000);
+  /** Members with a sealed link, by public key hex. */
+  readonly #sealed = new Map<string, Member>();
+  /** Open rooms: when we last tried to upgrade an Olaf member's link (first sighting: -1). */
+  readonly #upgrades = new Map<AddressKey, { firstSeen: number; triedAt: number }>();
+  readonly #opportunistic: boolean;
 
   /**
    * Creates the machine; its first heartbeat (a `JOIN_B`) is due at `options.now`.
@@ -471,6 +482,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     const keys = roomKeys(options.room, options.secret);
     this.#secure = keys.secure;
+    this.#opportunistic = !keys.secure && (options.opportunistic ?? false);
     const allow = options.allow && new Set(options.allow.map(encodePublicKey));
     this.#endpoint = new SecureEndpoint({
       identity: options.identity ?? generateIdentity(),
@@ -582,9 +594,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
     const fromBootstrap = this.#bootstrap.isBootstrap(key);
-    if (SecureEndpoint.isSecure(data)) {
+    if (SecureEndpoint.isSecure(data) && (this.#secure || this.#opportunistic)) {
       if (fromBootstrap) return this.#drop("sealed-from-bootstrap");
-      if (this.#secure) return this.#secureIn(data, key, now);
+      return this.#secureIn(data, key, now); // open rooms too: opportunistic encryption
     } else if (this.#secure && !fromBootstrap) {
       return this.#drop("not-sealed"); // no event, no member, no reply
     }
@@ -858,6 +870,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#toEveryone(new Frame({ type: "PING", peers: [], payload: BYE }));
     for (const m of this.#membership.members.values()) this.#memberGone(m, "bye");
     this.#membership.clear();
+    this.#sealed.clear();
     this.#timers.clear("reliable");
     this.#timers.clear("heartbeat");
     this.#timers.clear("candidates");
@@ -972,6 +985,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (candidate === undefined) this.#gossip.welcome(member);
     }
     this.#learn(peers, key, now);
+    this.#maybeUpgrade(member, now);
     return member;
   }
 
@@ -1038,7 +1052,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
       switch (e.type) {
         case "session":
-          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, now);
+          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, e.initiator, now);
           break;
         case "message": {
           const member = this.#sealedMember(e.publicKey, e.address as AddressKey, now);
@@ -1047,6 +1061,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
           break;
         }
         case "wrong-secret":
+          if (!this.#secure) break; // an open room has no secret to be wrong about
           this.#events.push({
             type: "error",
             code: "wrong-secret",
@@ -1075,10 +1090,23 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * whose allow-list refused us has no session, and must not look like a member to us): send
    * it our list now, sealed, so that it answers.
    */
-  #onSession(publicKey: Uint8Array, from: AddressKey, rekey: boolean, now: number): void {
-    const member = this.#membership.members.get(encodePublicKey(publicKey) as MemberId);
+  #onSession(
+    publicKey: Uint8Array,
+    from: AddressKey,
+    rekey: boolean,
+    initiator: boolean,
+    now: number,
+  ): void {
+    const member = this.#sealed.get(encodePublicKey(publicKey));
     if (member !== undefined) {
       this.#sealedMember(publicKey, from, now);
+      return;
+    }
+    // Open room, a member we know in plaintext: the responder seals from now on (the initiator
+    // holds the session already); the initiator once a SEALED shows the responder has it.
+    const plain = this.#membership.byPath(from);
+    if (!this.#secure && plain !== undefined && plain.link.kind === "v1-plaintext") {
+      if (!initiator) this.#upgrade(publicKey, from);
       return;
     }
     if (rekey) return;
@@ -1093,9 +1121,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    */
   #sealedMember(publicKey: Uint8Array, from: AddressKey, now: number): Member | undefined {
     const membership = this.#membership;
-    const memberId = encodePublicKey(publicKey) as MemberId;
-    let member = membership.members.get(memberId);
+    const hex = encodePublicKey(publicKey);
+    let member = this.#sealed.get(hex);
     const path = (this.#endpoint.addressOf(publicKey) ?? from) as AddressKey;
+    // A secure member is its key; an open room's is still its address (its key proves nothing).
+    const memberId = (this.#secure ? hex : v1MemberId(path)) as MemberId;
     if (member !== undefined) {
       member.lastSeen = now;
       if (member.link.pathKey !== path && member.link instanceof SealedLink) {
@@ -1107,6 +1137,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       return member;
     }
     if (path === this.#selfKey) return undefined;
+    if (this.#upgrade(publicKey, path)) {
+      member = membership.byPath(path)!;
+      member.lastSeen = now;
+      return member;
+    }
     const candidate = membership.candidates.get(path);
     if (candidate === undefined && membership.size >= membership.maxPeers) {
       this.#drop("peer-limit");
@@ -1123,7 +1158,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       lastSeen: now,
       olaf: true,
     };
+    const stale = membership.byPath(path);
+    if (stale !== undefined) {
+      // Another key now speaks from this address: the old member moved away or is gone.
+      membership.remove(stale, now);
+      this.#events.push({ type: "peer-left", peer: record(stale), reason: "timeout" });
+      this.#memberGone(stale, "timeout");
+      this.#forgetSession(stale);
+    }
     membership.add(member);
+    this.#sealed.set(hex, member);
     if (this.#self !== undefined) this.#events.push({ type: "peer-joined", peer: record(member) });
     return member; // it has our list: we sent it when the session came up
   }
@@ -1161,9 +1205,46 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#intents.push({ frame, link: undefined, to });
   }
 
-  /** A sealed member left: its sessions stop decrypting. */
+  /** Open room: an Olaf member we knew in plaintext at `path` gets a sealed link. */
+  #upgrade(publicKey: Uint8Array, path: AddressKey): boolean {
+    const plain = this.#membership.byPath(path);
+    if (this.#secure || plain === undefined || plain.link.kind !== "v1-plaintext") return false;
+    const link = new SealedLink(this.#endpoint, publicKey, path, false);
+    link.reliable = plain.link.reliable;
+    plain.link = link;
+    this.#sealed.set(link.keyHex, plain);
+    this.#upgrades.delete(path);
+    return true;
+  }
+
+  /** A member left: its sessions stop decrypting. */
   #forgetSession(member: Member): void {
-    if (member.link instanceof SealedLink) this.#endpoint.remove(member.link.publicKey);
+    this.#upgrades.delete(member.link.pathKey);
+    if (!(member.link instanceof SealedLink)) return;
+    this.#endpoint.remove(member.link.publicKey);
+    this.#sealed.delete(member.link.keyHex);
+  }
+
+  /**
+   * Open rooms: start a handshake with an Olaf member still on plaintext. The peer with the
+   * lower address starts at once, the other after 10 s (in case the first cannot); one try per
+   * 30 s. Deployed v1 peers are never asked (they are not `olaf`).
+   */
+  #maybeUpgrade(member: Member, now: number): void {
+    if (!this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext") return;
+    if (this.#selfKey === "") return;
+    const key = member.link.pathKey;
+    let u = this.#upgrades.get(key);
+    if (u === undefined) {
+      if (this.#upgrades.size >= this.#membership.maxPeers) this.#upgrades.clear();
+      this.#upgrades.set(key, u = { firstSeen: now, triedAt: -Infinity });
+    }
+    const first = this.#selfKey < key;
+    if (!first && now - u.firstSeen < 10_000) return;
+    if (now - u.triedAt < 30_000) return;
+    if (!this.#handshakeBudget.take(now)) return;
+    u.triedAt = now;
+    this.#endpoint.connect(now, key);
   }
 
   // --- reliable ---------------------------------------------------------------

@@ -76,6 +76,11 @@ export interface JoinRoomOptions {
    * secret when absent.
    */
   allow?: readonly string[];
+  /**
+   * Open rooms: encrypt links between Olaf peers opportunistically, default `true` (deployed
+   * v1 peers keep plaintext). See the README, "Secure rooms", for what that protects.
+   */
+  opportunistic?: boolean;
 }
 
 /** An application message received in a room. */
@@ -853,6 +858,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     ...(options.secret !== undefined ? { secret: options.secret } : {}),
     ...(identity !== undefined ? { identity } : {}),
     ...(allow !== undefined ? { allow } : {}),
+    opportunistic: options.opportunistic ?? true,
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
   const target: { room?: Room } = {};

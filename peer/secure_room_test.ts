@@ -232,11 +232,35 @@ Deno.test("secure room: bytes tampered on the way are dropped, then traffic resu
   await server.close();
 });
 
-Deno.test("open room: v1 plaintext as before, no public keys on records", async () => {
-  const { net, server, join } = await setup();
+Deno.test("open room: Olaf peers upgrade their links to sealed; the text then never travels", async () => {
+  const { net, server, wire, join } = await setup();
   const a = await join("10.0.0.1", { secret: undefined });
   const b = await join("10.0.0.2", { secret: undefined });
   assert.ok(await net.runUntil(meshed([a, b]), { timeoutMs: 20_000 }));
+  await net.advance(12_000); // the higher address starts after 10 s if the lower did not
+  const inbox = messagesOf(b);
+  const from = wire.sent.length;
+  a.send("opportunistic but sealed");
+  await net.advance(100);
+  assert.deepEqual(inbox, ["undefined:opportunistic but sealed"], "no key on open records");
+  const after = wire.sent.slice(from);
+  assert.ok(after.length > 0 && after.every((d) => d[0] === 19), "sealed");
+  assert.ok(!after.some((d) => includes(d, enc.encode("opportunistic but sealed"))));
+  await Promise.all([a.leave(), b.leave()]);
+  await server.close();
+});
+
+Deno.test("open room: v1 plaintext as before, no public keys on records", async () => {
+  const { net, server, wire, join } = await setup();
+  const a = await join("10.0.0.1", { secret: undefined });
+  const b = await join("10.0.0.2", { secret: undefined, opportunistic: false });
+  assert.ok(await net.runUntil(meshed([a, b]), { timeoutMs: 20_000 }));
+  await net.advance(12_000);
+  const from = wire.sent.length;
+  a.send("plain as v1");
+  await net.advance(100);
+  const after = wire.sent.slice(from);
+  assert.ok(after.some((d) => includes(d, enc.encode("plain as v1"))), "b did not opt in");
   assert.equal(a.secure, false);
   assert.equal(a.self.publicKey, undefined);
   assert.equal(a.peers[0]!.publicKey, undefined);
