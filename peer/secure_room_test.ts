@@ -267,3 +267,18 @@ Deno.test("open room: v1 plaintext as before, no public keys on records", async 
   await Promise.all([a.leave(), b.leave()]);
   await server.close();
 });
+
+Deno.test("peer README: the Secure rooms example runs as shown", async () => {
+  const text = await Deno.readTextFile(new URL("README.md", import.meta.url));
+  const section = text.slice(text.indexOf("## Secure rooms"));
+  const code = /^```ts\n([\s\S]*?)^```$/m.exec(section)![1]!;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    cwd: new URL("..", import.meta.url),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
