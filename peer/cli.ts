@@ -33,7 +33,7 @@ import {
   IdentityFileError,
   loadOrCreateIdentity,
   parsePublicKey,
-} from "./_secure/identity.ts";
+} from "./identity.ts";
 
 const PROGRAM = "olaf-peer";
 

@@ -45,7 +45,7 @@ export {
   IdentityFileError,
   loadOrCreateIdentity,
   parsePublicKey,
-} from "./_secure/identity.ts";
+} from "./identity.ts";
 export type { PeerRecord } from "@olaf/protocol";
 
 export { VERSION } from "./_version.ts";

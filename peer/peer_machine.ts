@@ -47,8 +47,8 @@ import {
   v1MemberId,
 } from "./_membership.ts";
 import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
-import { type SecureDropReason, SecureEndpoint } from "./_secure/endpoint.ts";
-import { encodePublicKey, generateIdentity, type Identity } from "./_secure/identity.ts";
+import { SecureEndpoint } from "./_secure/endpoint.ts";
+import { encodePublicKey, generateIdentity, type Identity } from "./identity.ts";
 import { roomKeys } from "./_secure/room_keys.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
@@ -286,8 +286,12 @@ export interface PeerMachineStats {
   bytesOut: number;
   /** Dropped datagrams by reason. */
   drops: Partial<Record<PeerDropReason, number>>;
-  /** HANDSHAKE/SEALED datagrams the secure layer dropped, by reason (bad mac, replay, ...). */
-  secure: Record<SecureDropReason, number>;
+  /**
+   * HANDSHAKE/SEALED datagrams the secure layer dropped, by reason: `malformed`, `bad-step`,
+   * `bad-mac` (not this room's secret), `replay`, `bad-tag` (tampered), `unknown-session`,
+   * `unexpected-handshake`, `handshake-failed`, `simultaneous-open`, `amplification-limit`.
+   */
+  secure: Record<string, number>;
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -431,7 +435,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     bytesIn: 0,
     bytesOut: 0,
     drops: {},
-    secure: {} as Record<SecureDropReason, number>,
+    secure: {},
   };
   readonly #outbox: Outbox = {
     toLink: (link, frame) => void this.#intents.push({ frame, link, to: undefined }),

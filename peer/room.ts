@@ -18,7 +18,7 @@ import {
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
 import { resolveHostPort } from "./address.ts";
 import type { MemberRecord } from "./_membership.ts";
-import { type Identity, loadOrCreateIdentity, parsePublicKey } from "./_secure/identity.ts";
+import { type Identity, loadOrCreateIdentity, parsePublicKey } from "./identity.ts";
 import {
   type PeerErrorCode,
   type PeerEvent,

@@ -25,16 +25,7 @@ import {
   toHex,
 } from "./crypto.ts";
 
-/**
- * A peer's identity: its Ed25519 key pair and the X25519 static derived from it.
- *
- * @example
- * ```ts
- * import { generateIdentity, type Identity } from "@olaf/peer";
- * const identity: Identity = generateIdentity();
- * console.log(identity.publicKey.length); // 32
- * ```
- */
+/** A peer's identity: its Ed25519 key pair and the X25519 static derived from it. */
 export interface Identity {
   /** Ed25519 public key (32 bytes): what a member is known by. */
   readonly publicKey: Uint8Array;
@@ -44,20 +35,7 @@ export interface Identity {
   readonly staticKey: KeyPair;
 }
 
-/**
- * Thrown for an identity file that cannot be used; `message` says why and names the file.
- *
- * @example
- * ```ts
- * import { IdentityFileError, loadOrCreateIdentity } from "@olaf/peer";
- * import assert from "node:assert/strict";
- *
- * const dir = Deno.makeTempDirSync();
- * Deno.writeTextFileSync(`${dir}/id.json`, "not json", { mode: 0o600 });
- * assert.throws(() => loadOrCreateIdentity(`${dir}/id.json`), IdentityFileError);
- * Deno.removeSync(dir, { recursive: true });
- * ```
- */
+/** Thrown for an identity file that cannot be used; `message` says why and names the file. */
 export class IdentityFileError extends Error {
   override name = "IdentityFileError";
 }
@@ -73,15 +51,7 @@ export function identityFromSecret(secretKey: Uint8Array): Identity {
   };
 }
 
-/**
- * A fresh random identity.
- *
- * @example
- * ```ts
- * import { encodePublicKey, generateIdentity } from "@olaf/peer";
- * console.log(encodePublicKey(generateIdentity().publicKey).length); // 64
- * ```
- */
+/** A fresh random identity. */
 export function generateIdentity(): Identity {
   return identityFromSecret(ed25519.utils.randomSecretKey());
 }
@@ -111,32 +81,12 @@ export function bindsTo(publicKey: Uint8Array, staticKey: Uint8Array): boolean {
   }
 }
 
-/**
- * Public-key text encoding: 64 lowercase hex digits.
- *
- * @example
- * ```ts
- * import { encodePublicKey, generateIdentity } from "@olaf/peer";
- * import assert from "node:assert/strict";
- * assert.match(encodePublicKey(generateIdentity().publicKey), /^[0-9a-f]{64}$/);
- * ```
- */
+/** Public-key text encoding: 64 lowercase hex digits. */
 export function encodePublicKey(publicKey: Uint8Array): string {
   return toHex(publicKey);
 }
 
-/**
- * Parse a public key written by {@linkcode encodePublicKey}; throws with a clear message.
- *
- * @example
- * ```ts
- * import { encodePublicKey, generateIdentity, parsePublicKey } from "@olaf/peer";
- * import assert from "node:assert/strict";
- * const key = generateIdentity().publicKey;
- * assert.deepEqual(parsePublicKey(encodePublicKey(key)), key);
- * assert.throws(() => parsePublicKey("abc"), /64 hex digits/);
- * ```
- */
+/** Parse a public key written by {@linkcode encodePublicKey}; throws with a clear message. */
 export function parsePublicKey(text: string): Uint8Array {
   const t = text.trim();
   if (!/^[0-9a-fA-F]{64}$/.test(t)) {
@@ -188,16 +138,6 @@ export function parseIdentityFile(text: string, path = "identity file"): Identit
  * Load the identity in `path`, or create the file (mode 0600, never overwriting) with a fresh
  * identity when it does not exist. On POSIX systems a file readable by group or others is
  * refused, as ssh refuses such keys.
- *
- * @example
- * ```ts
- * import { loadOrCreateIdentity } from "@olaf/peer";
- * import assert from "node:assert/strict";
- *
- * const path = `${Deno.makeTempDirSync()}/olaf-identity.json`;
- * const first = loadOrCreateIdentity(path); // created, mode 0600
- * assert.deepEqual(loadOrCreateIdentity(path).publicKey, first.publicKey); // loaded
- * ```
  */
 export function loadOrCreateIdentity(path: string): Identity {
   let fd: number;
