@@ -1202,6 +1202,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (!this.#bootstrap.isBootstrap(key)) {
         const member = this.#membership.byPath(key);
         if (member !== undefined) return void this.#intents.push({ frame, link: member.link, to });
+        if (this.#left) return; // a bye to a candidate: nothing to say without a session
         if (this.#handshakeBudget.take(this.#now)) this.#endpoint.connect(this.#now, key);
         return;
       }

@@ -131,3 +131,20 @@ Deno.test("secure machine: v1 datagrams from a member's own address are dropped 
   assert.deepEqual(a.m.pollEvent(), undefined, "the sender of a message is its verified key");
   assert.equal(a.m.stats.drops["not-sealed"], 1);
 });
+
+Deno.test("secure machine: leaving sends a sealed bye; the member leaves at once, no handshake", () => {
+  const [a, b] = meet();
+  b.events.length = 0;
+  a.m.leave();
+  const out: Uint8Array[] = [];
+  for (let t = a.m.pollTransmit(50); t !== undefined; t = a.m.pollTransmit(50)) {
+    out.push(t.data);
+    if (same(t.to, b.at)) b.m.handleDatagram(t.data, a.at, 50);
+  }
+  assert.ok(out.length > 0 && out.every((d) => d[0] === 19), "only SEALED");
+  assert.deepEqual(b.m.pollEvent(), {
+    type: "peer-left",
+    peer: { ...rec(a, 1), publicKey: a.m.publicKey },
+    reason: "bye",
+  });
+});
