@@ -57,6 +57,8 @@ export type {
   BootstrapEvent,
   BootstrapStats,
   BootstrapView,
+  DialectDropReason,
+  DialectStats,
   DropReason,
   MemberInfo,
   MemberLeftReason,
