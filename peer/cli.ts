@@ -70,6 +70,11 @@ Options:
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
   --timeout SECONDS       drop members silent for this long (default 15; more than --heartbeat)
   --join-timeout SECONDS  give up joining after this long (default 15)
+  --probe-rate N          probes per second toward peers not heard from yet (named by the
+                          bootstrap or gossip), all together (default 100; 0: no limit)
+  --strangers-per-heartbeat N
+                          unknown senders let in as members per heartbeat; the rest are
+                          dropped unanswered until the next one (default 64; 0: no limit)
   --log-level LEVEL       diagnostics on stderr: trace, debug, info, warning, error, fatal
                           (default: error; what goes wrong is printed anyway, once)
   -h, --help              show this help
@@ -96,6 +101,8 @@ const FLAGS = {
   heartbeat: { type: "string" },
   timeout: { type: "string" },
   "join-timeout": { type: "string" },
+  "probe-rate": { type: "string" },
+  "strangers-per-heartbeat": { type: "string" },
   "log-level": { type: "string" },
   // node mode (issue 13)
   http: { type: "string" },
@@ -235,6 +242,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   let heartbeatMs: number | undefined;
   let peerTimeoutMs: number | undefined;
   let joinTimeoutMs: number | undefined;
+  let probeRate: number | undefined;
+  let strangersPerHeartbeat: number | undefined;
   let logLevel: string;
   let secure: Pick<JoinRoomOptions, "secret" | "identity" | "allow"> = {};
   if (args[0] === "keygen") {
@@ -284,6 +293,14 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     heartbeatMs = secondsToMs("heartbeat", options.heartbeat);
     peerTimeoutMs = secondsToMs("timeout", options.timeout);
     joinTimeoutMs = secondsToMs("join-timeout", options["join-timeout"]);
+    // Issue 12 limits; 0 switches one off, as the bootstrap's limits.
+    probeRate = integerFlag("probe-rate", options["probe-rate"], 0, 1_000_000);
+    strangersPerHeartbeat = integerFlag(
+      "strangers-per-heartbeat",
+      options["strangers-per-heartbeat"],
+      0,
+      1_000_000,
+    );
     const env = io.env ?? ((name: string) => Deno.env.get(name));
     const secret = readSecret(options["secret-file"], env("OLAF_ROOM_SECRET"));
     const allow = options.allow?.split(",").map((k) => k.trim()).filter((k) => k !== "");
@@ -350,6 +367,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
             heartbeatMs,
             peerTimeoutMs,
             joinTimeoutMs,
+            probeRate,
+            strangersPerHeartbeat,
             ...secure,
           },
           json,
@@ -374,6 +393,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         heartbeatMs,
         peerTimeoutMs,
         joinTimeoutMs,
+        probeRate,
+        strangersPerHeartbeat,
         signal: io.interrupt,
         ...secure,
       });

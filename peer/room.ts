@@ -50,6 +50,16 @@ export interface JoinRoomOptions {
   gossipSize?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
+  /**
+   * Probes per second toward peers never heard from (named by the bootstrap or
+   * gossip), default 100, 0 = no bound (see `PeerMachineOptions.probeRate`).
+   */
+  probeRate?: number;
+  /**
+   * Strangers that may become members per heartbeat, default 64, 0 = no bound
+   * (see `PeerMachineOptions.strangersPerHeartbeat`).
+   */
+  strangersPerHeartbeat?: number;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -854,6 +864,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
     reliable: options.reliable,
+    probeRate: options.probeRate,
+    strangersPerHeartbeat: options.strangersPerHeartbeat,
     now: clock.now(),
     ...(options.secret !== undefined ? { secret: options.secret } : {}),
     ...(identity !== undefined ? { identity } : {}),
