@@ -33,7 +33,7 @@ import {
   ReliableLink,
   type ReliableLinkOptions,
 } from "@olaf/protocol/reliable";
-import { BootstrapClient } from "./_bootstrap_client.ts";
+import { BootstrapClient, type OlafJoinOptions, type OlafJoinState } from "./_bootstrap_client.ts";
 import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
@@ -246,6 +246,12 @@ export interface PeerMachineOptions {
    * the bare machine (its datagrams stay exactly v1's); `joinRoom` turns it on.
    */
   opportunistic?: boolean;
+  /**
+   * Join through the Olaf bootstrap dialect (address token, public key, LAN
+   * candidates, introductions); an open room falls back to v1 `JOIN_B` when
+   * the bootstrap answers no `JOIN_O` twice. Default: v1 only.
+   */
+  dialect?: OlafJoinOptions;
   /**
    * Probes per second toward addresses never heard from (candidates named by
    * the bootstrap or gossip), every address together; default 100, 0 = no
@@ -522,12 +528,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#secure = keys.secure;
     this.#opportunistic = !keys.secure && (options.opportunistic ?? false);
     const allow = options.allow && new Set(options.allow.map(encodePublicKey));
+    const identity = options.identity ?? generateIdentity();
     this.#endpoint = new SecureEndpoint({
-      identity: options.identity ?? generateIdentity(),
+      identity,
       room: keys,
       ...(allow ? { allow: (key: Uint8Array) => allow.has(encodePublicKey(key)) } : {}),
     });
-    // A secure room is known to the bootstrap by its tag only (for now as a v1 room name).
+    // A secure room is known to the bootstrap by its tag only (the Olaf join carries it).
     const bootstrapRoom = keys.secure ? keys.tagHex : options.room;
     if (keys.secure) this.#roomBytes = bootstrapRoom.length;
     this.#handshakeBudget = new HandshakeBudget(
@@ -540,6 +547,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       options.bootstraps,
       positive("bootstrapMisses", options.bootstrapMisses ?? 3),
       positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000),
+      // A secure room joins with the Olaf dialect under its tag, with our key (never v1): the
+      // WELCOME then gives members' keys, so handshakes to them can be IK.
+      keys.secure
+        ? { ...options.dialect, roomKey: keys.tagHex, secure: true, publicKey: identity.publicKey }
+        : options.dialect,
     );
     this.#budget = options.datagramBudget ?? V1_RECEIVE_BUFFER_BYTES;
     if (peersThatFit(this.#budget, { type: "PEER_COLLECTOR", payloadBytes: this.#roomBytes }) < 1) {
@@ -615,6 +627,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** The bootstrap currently in use (the preferred one unless it stopped answering). */
   get bootstrap(): NetAddress {
     return this.#bootstrap.current;
+  }
+
+  /** The Olaf join's state: mode, introductions queue, what the bootstrap said of members. */
+  get olafJoin(): OlafJoinState {
+    return this.#bootstrap;
   }
 
   /** Whether this peer currently holds the collector duty (lowest id among members). */
@@ -1044,6 +1061,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #fromBootstrap(message: Message, key: AddressKey, now: number): void {
     const bootstrap = this.#bootstrap;
     bootstrap.heardFrom(key);
+    if (message.type === "EXTENSION") { // the Olaf dialect, _bootstrap_client.ts
+      const outcome = bootstrap.dialectIn(message, now);
+      if (outcome.type === "drop") return this.#drop(outcome.reason);
+      if (outcome.type === "retry") return this.#requestBootstrap("JOIN_B");
+      if (outcome.type === "introduce") { // the bootstrap vouches for the newcomer too
+        this.#vouch(outcome.message.peers);
+        return this.#learn(outcome.message.peers, undefined, now);
+      }
+      message = outcome.message;
+    }
     if (message.type === "ROOM_FULL") {
       const text = bootstrap.roomFull(key);
       if (text !== undefined) {
@@ -1053,11 +1080,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     if (message.type !== "BOOTSTRAP_R") return this.#drop("unexpected-from-bootstrap");
     bootstrap.replied();
-    for (let i = 0; i < message.peers.length; i++) { // the bootstrap vouches for these (issue 12)
-      const listed = addressKey(message.peers.ipAt(i), message.peers.portAt(i));
-      this.#sendBudget.vouch(listed);
-      if (this.#sendBudget.vouched(listed)) this.#admission.issued(listed, message.peers.idAt(i));
-    }
+    this.#vouch(message.peers);
     const reported = message.self;
     if (reported.port !== 0 && reported.ip !== "0.0.0.0") {
       const first = this.#self === undefined;
@@ -1080,6 +1103,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       bootstrap.rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
     }
     this.#learn(message.peers, undefined, now);
+  }
+
+  /** The bootstrap vouches for the peers it lists, with the ids it issued (issue 12). */
+  #vouch(peers: PeerList): void {
+    for (let i = 0; i < peers.length; i++) {
+      const listed = addressKey(peers.ipAt(i), peers.portAt(i));
+      this.#sendBudget.vouch(listed);
+      if (this.#sendBudget.vouched(listed)) this.#admission.issued(listed, peers.idAt(i));
+    }
   }
 
   #setSelf(self: PeerRecord): void {
@@ -1367,7 +1399,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         const member = this.#membership.byPath(key);
         if (member !== undefined) return void this.#intents.push({ frame, link: member.link, to });
         if (this.#left) return; // a bye to a candidate: nothing to say without a session
-        if (this.#handshakeBudget.take(this.#now)) this.#endpoint.connect(this.#now, key);
+        if (!this.#handshakeBudget.take(this.#now)) return;
+        // IK when the bootstrap's WELCOME / INTRODUCE gave the member's key, else XX.
+        this.#endpoint.connect(this.#now, key, this.#bootstrap.members.get(key)?.publicKey);
         return;
       }
     }
@@ -1568,6 +1602,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         );
       } else {
         this.#collector.stepDown();
+        if (this.#bootstrap.refreshDue(now)) this.#requestBootstrap("JOIN_B");
       }
     }
     for (const c of membership.candidates.values()) this.#gossip.pingNow(c.address);
@@ -1593,7 +1628,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         return false;
       });
     }
-    const { frame, to } = this.#bootstrap.request(type, peers);
+    const { frame, to } = this.#bootstrap.request(type, peers, this.#now);
     this.#outbox.toPath(to, frame);
   }
 

@@ -16,6 +16,7 @@ import {
   systemClock,
 } from "@olaf/protocol/sans-io";
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
+import type { OlafJoinOptions } from "./_bootstrap_client.ts";
 import { resolveHostPort } from "./address.ts";
 import type { MemberRecord } from "./_membership.ts";
 import { type Identity, loadOrCreateIdentity, parsePublicKey } from "./identity.ts";
@@ -50,6 +51,8 @@ export interface JoinRoomOptions {
   gossipSize?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
+  /** Join through the Olaf bootstrap dialect (see `PeerMachineOptions.dialect`); default v1 only. */
+  dialect?: OlafJoinOptions;
   /**
    * Probes per second toward peers never heard from (named by the bootstrap or
    * gossip), default 100, 0 = no bound (see `PeerMachineOptions.probeRate`).
@@ -864,6 +867,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
     reliable: options.reliable,
+    ...(options.dialect ? { dialect: options.dialect } : {}),
     probeRate: options.probeRate,
     strangersPerHeartbeat: options.strangersPerHeartbeat,
     now: clock.now(),

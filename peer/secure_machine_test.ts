@@ -1,9 +1,12 @@
 // Secure rooms at the machine level, driven by hand: replays, roaming (a new address keeps the
 // member), and a forged BOOTSTRAP_R from the bootstrap's own address.
 import assert from "node:assert/strict";
-import { decode, encode, type PeerRecord } from "@olaf/protocol";
+import { encode, type PeerRecord } from "@olaf/protocol";
+import { decodeDialect, encodeDialect } from "@olaf/protocol/dialect";
 import type { NetAddress } from "@olaf/protocol/sans-io";
 import { type PeerEvent, PeerMachine } from "./peer_machine.ts";
+import { parsePublicKey } from "./identity.ts";
+import { roomKeys } from "./_secure/room_keys.ts";
 
 const BOOT: NetAddress = { hostname: "10.0.0.1", port: 5000 };
 const SECRET = "0123456789abcdef0123456789abcdef";
@@ -44,27 +47,55 @@ function pump(nodes: Node[], now: number, tap?: (d: Uint8Array, from: Node, to: 
   }
 }
 
-/** Two joined secure peers that have met. */
-function meet(): [Node, Node] {
+/** Two joined secure peers that have met; `a` joined first, `b` got a's key in its WELCOME. */
+function meet(sent?: Uint8Array[]): [Node, Node] {
   const a = node("10.0.0.2");
   const b = node("10.0.0.3");
+  const tag = roomKeys("lobby", SECRET).tagHex;
   for (const [n, id] of [[a, 1], [b, 2]] as const) {
     n.m.handleTimeout(0);
-    const join = decode(n.m.pollTransmit(0)!.data);
-    assert.equal(join.type, "JOIN_B");
-    assert.notEqual(join.type === "JOIN_B" && join.room, "lobby", "the bootstrap sees the tag");
+    const join = decodeDialect(n.m.pollTransmit(0)!.data);
+    // The Olaf join, under the tag, with our key; never the room name.
+    assert.ok(join.type === "JOIN_O" && join.secure && join.room === tag, JSON.stringify(join));
+    assert.deepEqual(join.publicKey, parsePublicKey(n.m.publicKey));
+    const other = n === a ? undefined : a;
     n.m.handleDatagram(
-      encode({ type: "BOOTSTRAP_R", peers: [rec(a, 1), rec(b, 2)], self: rec(n, id) }),
+      encodeDialect({
+        type: "WELCOME",
+        self: rec(n, id),
+        token: new Uint8Array(16),
+        punchToken: new Uint8Array(8),
+        total: other ? 1 : 0,
+        members: other
+          ? [{
+            record: rec(other, 1),
+            olaf: true,
+            publicKey: parsePublicKey(other.m.publicKey),
+            candidates: [],
+            nat: "unknown",
+            introduced: false,
+          }]
+          : [],
+      }),
       BOOT,
       1,
     );
   }
-  pump([a, b], 2);
+  pump([a, b], 2, (d) => void sent?.push(d.slice()));
   assert.equal(a.m.peers.length, 1);
   assert.equal(b.m.peers.length, 1);
   assert.equal(a.m.peers[0]!.publicKey, b.m.publicKey);
   return [a, b];
 }
+
+Deno.test("secure machine: the WELCOME's keys make the first handshake IK", () => {
+  const sent: Uint8Array[] = [];
+  meet(sent);
+  // HANDSHAKE step byte (after 7 bytes of framing): 4 = IK message 1, 1 = XX message 1.
+  const steps = sent.filter((d) => d[0] === 18).map((d) => d[7]);
+  assert.ok(steps.includes(4), `IK used: steps ${steps}`);
+  assert.ok(!steps.includes(1), `no XX needed: steps ${steps}`);
+});
 
 Deno.test("secure machine: a replayed SEALED is dropped, the message arrives once", () => {
   const [a, b] = meet();

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { decode, encode } from "@olaf/protocol";
+import { decodeDialect, isDialectDatagram } from "@olaf/protocol/dialect";
 import { MemoryNetwork } from "@olaf/protocol/memory-network";
 import type { DatagramBinder, DatagramSocket } from "@olaf/protocol/net";
 import { joinRoom, type JoinRoomOptions, type Room } from "./room.ts";
@@ -111,7 +112,7 @@ Deno.test("secure room: three peers with the secret meet, know each other by pub
   assert.deepEqual(reliableInbox, [`${rooms[0]!.publicKey}:${big}`]);
 
   // What went over the wire: peer-to-peer only HANDSHAKE (18) and SEALED (19); to the bootstrap
-  // plaintext v1 naming the room tag; never the line, the room name or the secret.
+  // the Olaf join naming the room tag; never the line, the room name or the secret.
   const tag = roomKeys("war-room", SECRET).tagHex;
   for (const d of wire.sent) {
     assert.ok(!includes(d, enc.encode(secretLine)), "the plaintext never travels");
@@ -119,11 +120,15 @@ Deno.test("secure room: three peers with the secret meet, know each other by pub
     assert.ok(!includes(d, enc.encode("war-room")), "the room name never travels");
     assert.ok(!includes(d, enc.encode(SECRET)), "the secret never travels");
     if (d[0] === 18 || d[0] === 19) continue;
-    const m = decode(d);
-    assert.ok(m.type === "JOIN_B" || m.type === "PEER_COLLECTOR", m.type);
+    assert.ok(isDialectDatagram(d), `only the Olaf join to the bootstrap, not ${decode(d).type}`);
+    const m = decodeDialect(d);
+    assert.ok(m.type === "JOIN_O" || m.type === "REPORT_O", m.type);
     assert.equal(m.room, tag);
+    assert.equal(m.secure, true);
   }
   assert.ok(wire.sent.some((d) => d[0] === 19) && wire.sent.some((d) => d[0] === 18));
+  // Later joiners got members' keys in the WELCOME: IK (step 4) rather than XX (step 1).
+  assert.ok(wire.sent.some((d) => d[0] === 18 && d[7] === 4), "IK from the WELCOME's keys");
   await Promise.all(rooms.map((r) => r.leave()));
   await server.close();
 });
