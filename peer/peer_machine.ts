@@ -243,7 +243,7 @@ export interface PeerMachineOptions {
   /**
    * Open rooms: encrypt links to Olaf members opportunistically (a Noise handshake once a
    * member shows it is an Olaf peer; deployed v1 peers stay on plaintext). Default `false` for
-   * the bare machine (its datagrams stay exactly v1's); `joinRoom` turns it on.
+   * the bare machine (its datagrams stay exactly v1's), and for `joinRoom` for now.
    */
   opportunistic?: boolean;
   /**

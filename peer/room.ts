@@ -90,8 +90,8 @@ export interface JoinRoomOptions {
    */
   allow?: readonly string[];
   /**
-   * Open rooms: encrypt links between Olaf peers opportunistically, default `true` (deployed
-   * v1 peers keep plaintext). See the README, "Secure rooms", for what that protects.
+   * Open rooms: encrypt links between Olaf peers opportunistically, default `false` for now
+   * (deployed v1 peers keep plaintext). See the README, "Secure rooms", for what that protects.
    */
   opportunistic?: boolean;
 }
@@ -874,7 +874,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     ...(options.secret !== undefined ? { secret: options.secret } : {}),
     ...(identity !== undefined ? { identity } : {}),
     ...(allow !== undefined ? { allow } : {}),
-    opportunistic: options.opportunistic ?? true,
+    opportunistic: options.opportunistic ?? false,
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
   const target: { room?: Room } = {};

@@ -239,8 +239,8 @@ Deno.test("secure room: bytes tampered on the way are dropped, then traffic resu
 
 Deno.test("open room: Olaf peers upgrade their links to sealed; the text then never travels", async () => {
   const { net, server, wire, join } = await setup();
-  const a = await join("10.0.0.1", { secret: undefined });
-  const b = await join("10.0.0.2", { secret: undefined });
+  const a = await join("10.0.0.1", { secret: undefined, opportunistic: true });
+  const b = await join("10.0.0.2", { secret: undefined, opportunistic: true });
   assert.ok(await net.runUntil(meshed([a, b]), { timeoutMs: 20_000 }));
   await net.advance(12_000); // the higher address starts after 10 s if the lower did not
   const inbox = messagesOf(b);
@@ -257,8 +257,8 @@ Deno.test("open room: Olaf peers upgrade their links to sealed; the text then ne
 
 Deno.test("open room: v1 plaintext as before, no public keys on records", async () => {
   const { net, server, wire, join } = await setup();
-  const a = await join("10.0.0.1", { secret: undefined });
-  const b = await join("10.0.0.2", { secret: undefined, opportunistic: false });
+  const a = await join("10.0.0.1", { secret: undefined, opportunistic: true });
+  const b = await join("10.0.0.2", { secret: undefined }); // the default: not opted in
   assert.ok(await net.runUntil(meshed([a, b]), { timeoutMs: 20_000 }));
   await net.advance(12_000);
   const from = wire.sent.length;
