@@ -3,8 +3,8 @@
  * message becomes bytes for a destination (and bytes from a member become
  * a message). Every link is a plaintext v1 link; an Olaf member's link also
  * holds a `ReliableLink` (sequence numbers, ACKs, retransmit timers) once
- * reliable traffic starts. Noise session keys are per-link state that a
- * later link kind adds behind this interface.
+ * reliable traffic starts. An Olaf member with a Noise session has a
+ * `SealedLink` (`_sealed_link.ts`, kind `"noise"`) instead.
  */
 import { type AddressKey, decode, encode, type Message, type MessageInit } from "@olaf/protocol";
 import type { NetAddress } from "@olaf/protocol/sans-io";
@@ -31,7 +31,7 @@ export class Frame {
 }
 
 /** Which protocol a link speaks. */
-export type LinkKind = "v1-plaintext";
+export type LinkKind = "v1-plaintext" | "noise";
 
 /**
  * The per-member link. It owns the member's current path; `seal` turns an
@@ -50,8 +50,13 @@ export interface Link {
    * made on the first reliable send to it or the first `DATA`/`ACK` from it.
    */
   reliable: ReliableLink | undefined;
-  /** Bytes to send for `frame` on this link (sealing and ACKs go here). */
-  seal(frame: Frame, now: number): Uint8Array;
+  /**
+   * Bytes to send for `frame` on this link (sealing and ACKs go here); `undefined` when the
+   * link queued it itself (a sealed link whose session is not up yet).
+   */
+  seal(frame: Frame, now: number): Uint8Array | undefined;
+  /** The same for a whole datagram already encoded (reliable `DATA`/`ACK`). */
+  sealDatagram(datagram: Uint8Array, now: number): Uint8Array | undefined;
   /** The message in a datagram from this link's path; throws `ProtocolError` for bad input. */
   open(data: Uint8Array, now: number): Message;
 }
@@ -73,6 +78,10 @@ export class PlaintextV1Link implements Link {
 
   seal(frame: Frame, _now: number): Uint8Array {
     return frame.plaintext();
+  }
+
+  sealDatagram(datagram: Uint8Array, _now: number): Uint8Array {
+    return datagram;
   }
 
   open(data: Uint8Array, _now: number): Message {

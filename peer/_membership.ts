@@ -26,8 +26,8 @@ export function v1MemberId(pathKey: AddressKey): MemberId {
 /** A peer heard from directly. */
 export interface Member {
   readonly memberId: MemberId;
-  /** The link to it (its path, per-link state). */
-  readonly link: Link;
+  /** The link to it (its path, per-link state); an open room's Olaf member is upgraded to sealed. */
+  link: Link;
   /** Its v1 id; 0 = not known yet. */
   id: number;
   lastSeen: number;
@@ -98,6 +98,14 @@ export class Membership {
     this.candidates.delete(pathKey);
   }
 
+  /** The member is reached at a new path now (a sealed link roamed): re-index it. */
+  move(member: Member, pathKey: AddressKey, moveLink: (key: AddressKey) => void): void {
+    if (this.#byPath.get(member.link.pathKey) === member) this.#byPath.delete(member.link.pathKey);
+    moveLink(pathKey);
+    this.#byPath.set(pathKey, member);
+    this.version++;
+  }
+
   /** Records a member's v1 id. */
   setId(member: Member, id: number): void {
     member.id = id;
@@ -141,9 +149,20 @@ export class Membership {
   }
 }
 
-/** A member's v1 record. */
-export function record(m: Member): PeerRecord {
-  return { ip: m.link.path.hostname, port: m.link.path.port, id: m.id };
+/**
+ * A member's record: its v1 record, plus its verified public key (64 lowercase hex digits) when
+ * it is reached over a Noise session.
+ */
+export interface MemberRecord extends PeerRecord {
+  /** Ed25519 public key, 64 lowercase hex digits; absent for plaintext (v1) members. */
+  readonly publicKey?: string;
+}
+
+/** A member's record (see {@linkcode MemberRecord}). */
+export function record(m: Member): MemberRecord {
+  const r = { ip: m.link.path.hostname, port: m.link.path.port, id: m.id };
+  const key = (m.link as { publicKeyHex?: string }).publicKeyHex;
+  return key === undefined ? r : { ...r, publicKey: key };
 }
 
 /** Oldest id first; unknown ids (0, newcomers) last; ties by path. */

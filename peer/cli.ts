@@ -14,7 +14,7 @@ import {
   type LogLevel,
   reset,
 } from "@logtape/logtape";
-import { MAX_ROOM_NAME_BYTES, type PeerRecord } from "@olaf/protocol";
+import { MAX_ROOM_NAME_BYTES } from "@olaf/protocol";
 import {
   describeError,
   EXIT_INTERRUPTED,
@@ -26,7 +26,14 @@ import {
 } from "@olaf/protocol/_cli";
 import { parseHostPort } from "./address.ts";
 import { VERSION } from "./_version.ts";
-import { JoinError, joinRoom, ReliableSendError, type Room } from "./room.ts";
+import { JoinError, joinRoom, type JoinRoomOptions, ReliableSendError, type Room } from "./room.ts";
+import type { MemberRecord } from "./_membership.ts";
+import {
+  encodePublicKey,
+  IdentityFileError,
+  loadOrCreateIdentity,
+  parsePublicKey,
+} from "./identity.ts";
 
 const PROGRAM = "olaf-peer";
 
@@ -36,6 +43,8 @@ const RELIABLE_LINES_IN_FLIGHT = 32;
 /** Usage text of the CLI. */
 export const USAGE: string =
   `Usage: olaf-peer --bootstrap HOST:PORT[,HOST:PORT...] --room NAME [options]
+       olaf-peer keygen                      print a new random room secret (64 hex digits)
+       olaf-peer --identity FILE --print-public-key
 
 Join an Olaf room and chat: every line you type goes to every member.
 Leave with Ctrl-D (end of input) or Ctrl-C; members are told at once (bye).
@@ -48,6 +57,14 @@ Options:
   --reliable              send every line reliably and in order to every member (acknowledged,
                           retransmitted; lines up to 1 MiB, fragmented); the next line waits
                           while the window is full. Deployed v1 members get plain lines only.
+  --secret-file FILE      secure room: only peers with this secret (the whole file, trailing
+                          newline dropped) get in; links are encrypted and authenticated, the
+                          bootstrap sees a tag, not the name. Default: $OLAF_ROOM_SECRET.
+                          Make one with: olaf-peer keygen > FILE
+  --identity FILE         keep this peer's key pair in FILE (created, mode 0600, when missing);
+                          default: a new key pair per run
+  --allow KEY[,KEY...]    secure room: only these public keys (64 hex digits) may be members
+  --print-public-key      print the public key of --identity FILE and exit
   --port N                local UDP port (default: any free port)
   --hostname ADDR         local address to bind (default 0.0.0.0)
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
@@ -92,6 +109,11 @@ const FLAGS = {
   "http-host": { type: "string" },
   "http-token": { type: "string" },
   name: { type: "string" },
+  // secure rooms (issue 10)
+  "secret-file": { type: "string" },
+  identity: { type: "string" },
+  allow: { type: "string" },
+  "print-public-key": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
   version: { type: "boolean", default: false },
 } as const;
@@ -106,6 +128,8 @@ export interface CliIo {
   err(line: string): void;
   /** Aborted when the process should leave (SIGINT). */
   interrupt?: AbortSignal;
+  /** Environment variables (`OLAF_ROOM_SECRET`); default the process's. */
+  env?: (name: string) => string | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -137,12 +161,38 @@ function printable(text: string): string {
   );
 }
 
-function who(p: PeerRecord): string {
-  return `${p.ip}:${p.port}` + (p.id === 0 ? "" : ` (id ${p.id})`);
+function who(p: MemberRecord): string {
+  return `${p.ip}:${p.port}` + (p.id === 0 ? "" : ` (id ${p.id})`) +
+    (p.publicKey === undefined ? "" : ` key ${p.publicKey.slice(0, 16)}`);
 }
 
-function plain(p: PeerRecord): { ip: string; port: number; id: number } {
-  return { ip: p.ip, port: p.port, id: p.id };
+/** A record for `--json`: with `publicKey` (64 lowercase hex digits) in secure rooms. */
+function plain(
+  p: MemberRecord,
+): { ip: string; port: number; id: number; publicKey?: string } {
+  const r = { ip: p.ip, port: p.port, id: p.id };
+  return p.publicKey === undefined ? r : { ...r, publicKey: p.publicKey };
+}
+
+/** The room secret from `--secret-file` or `$OLAF_ROOM_SECRET`, if any. */
+function readSecret(file: string | undefined, env: string | undefined): string | undefined {
+  if (file === undefined) {
+    if (env === undefined || env === "") return undefined;
+    return env;
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new UsageError(`--secret-file ${file}: cannot read it: ${describeError(error)}`);
+  }
+  const secret = text.replace(/\r?\n$/, "");
+  if (secret === "") throw new UsageError(`--secret-file ${file} is empty`);
+  return secret;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Seconds (decimals allowed, as the bootstrap's `--timeout`) to whole milliseconds. */
@@ -195,6 +245,12 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   let probeRate: number | undefined;
   let strangersPerHeartbeat: number | undefined;
   let logLevel: string;
+  let secure: Pick<JoinRoomOptions, "secret" | "identity" | "allow"> = {};
+  if (args[0] === "keygen") {
+    if (args.length > 1) return fail(new UsageError("keygen takes no arguments"));
+    io.out(hex(crypto.getRandomValues(new Uint8Array(32))));
+    return 0;
+  }
   try {
     options = parseFlags(args, { options: FLAGS }).values;
     if (options.help) {
@@ -206,6 +262,13 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       return 0;
     }
     json = options.json;
+    if (options["print-public-key"]) {
+      if (options.identity === undefined) {
+        throw new UsageError("--print-public-key needs --identity FILE");
+      }
+      io.out(encodePublicKey(loadOrCreateIdentity(options.identity).publicKey));
+      return 0;
+    }
     if (!options.bootstrap) throw new UsageError("--bootstrap HOST:PORT is required");
     if (options.room === undefined || options.room === "") {
       throw new UsageError("--room NAME is required");
@@ -238,6 +301,30 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       0,
       1_000_000,
     );
+    const env = io.env ?? ((name: string) => Deno.env.get(name));
+    const secret = readSecret(options["secret-file"], env("OLAF_ROOM_SECRET"));
+    const allow = options.allow?.split(",").map((k) => k.trim()).filter((k) => k !== "");
+    if (allow !== undefined) {
+      if (secret === undefined) {
+        throw new UsageError(
+          "--allow needs a secure room: --secret-file FILE or $OLAF_ROOM_SECRET",
+        );
+      }
+      for (const key of allow) {
+        try {
+          parsePublicKey(key);
+        } catch (error) {
+          throw new UsageError(`--allow: ${describeError(error)}`);
+        }
+      }
+    }
+    secure = {
+      ...(secret !== undefined ? { secret } : {}),
+      ...(options.identity !== undefined
+        ? { identity: loadOrCreateIdentity(options.identity) }
+        : {}),
+      ...(allow !== undefined ? { allow } : {}),
+    };
     logLevel = options["log-level"] ?? "error";
     if (!isLogLevel(logLevel)) {
       throw new UsageError(
@@ -247,6 +334,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       );
     }
   } catch (error) {
+    // A bad identity file is a bad argument too: one line, exit 2.
+    if (error instanceof IdentityFileError) return fail(new UsageError(error.message));
     return fail(error);
   }
 
@@ -280,6 +369,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
             joinTimeoutMs,
             probeRate,
             strangersPerHeartbeat,
+            ...secure,
           },
           json,
         },
@@ -289,7 +379,12 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     }
     // --- end node mode ----------------------------------------------------------------------
     let room: Room;
-    if (!json) io.out(`* joining ${JSON.stringify(options.room)} via ${bootstraps.join(", ")}...`);
+    if (!json) {
+      io.out(
+        `* joining ${secure.secret !== undefined ? "secure room " : ""}` +
+          `${JSON.stringify(options.room)} via ${bootstraps.join(", ")}...`,
+      );
+    }
     try {
       room = await joinRoom(options.room, {
         bootstraps,
@@ -301,6 +396,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         probeRate,
         strangersPerHeartbeat,
         signal: io.interrupt,
+        ...secure,
       });
     } catch (error) {
       if (error instanceof JoinError) {
@@ -332,7 +428,11 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         const event = { event: "message", from: plain(m.from), data: m.text() };
         io.out(JSON.stringify(m.reliable ? { ...event, reliable: true } : event));
       });
-      room.on("error", (e) => io.out(JSON.stringify({ event: "error", message: e.message })));
+      room.on("error", (e) => {
+        // Secure rooms' refusals carry their code (wrong-secret, refused-key) for scripts.
+        const code = e.code === "wrong-secret" || e.code === "refused-key" ? { code: e.code } : {};
+        io.out(JSON.stringify({ event: "error", ...code, message: e.message }));
+      });
     } else {
       io.out(
         `* joined room ${JSON.stringify(room.name)} as ${who(room.self)}; ` +

@@ -38,6 +38,15 @@ export {
   type RoomMessage,
 } from "./room.ts";
 export { parseHostPort, resolveHostPort } from "./address.ts";
+export type { MemberRecord } from "./_membership.ts";
+export {
+  encodePublicKey,
+  generateIdentity,
+  type Identity,
+  IdentityFileError,
+  loadOrCreateIdentity,
+  parsePublicKey,
+} from "./identity.ts";
 export type { PeerRecord } from "@olaf/protocol";
 
 export { VERSION } from "./_version.ts";

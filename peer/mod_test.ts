@@ -22,10 +22,13 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
   const symbols = await publicSymbols();
   assert.deepEqual(symbols.map((s) => s.name).sort(), [
     "DeliveryError",
+    "Identity",
+    "IdentityFileError",
     "Introduction",
     "JoinError",
     "JoinErrorCode",
     "JoinRoomOptions",
+    "MemberRecord",
     "OlafJoinOptions",
     "OlafJoinState",
     "PeerDropReason",
@@ -47,8 +50,12 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
     "RoomEventMap",
     "RoomMessage",
     "VERSION",
+    "encodePublicKey",
+    "generateIdentity",
     "joinRoom",
+    "loadOrCreateIdentity",
     "parseHostPort",
+    "parsePublicKey",
     "resolveHostPort",
   ]);
   const room = symbols.find((s) => s.name === "Room")!;

@@ -37,7 +37,19 @@ import { BootstrapClient, type OlafJoinOptions, type OlafJoinState } from "./_bo
 import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
-import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
+import {
+  byId,
+  type Member,
+  type MemberId,
+  type MemberRecord,
+  Membership,
+  record,
+  v1MemberId,
+} from "./_membership.ts";
+import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
+import { SecureEndpoint } from "./_secure/endpoint.ts";
+import { encodePublicKey, generateIdentity, type Identity } from "./identity.ts";
+import { roomKeys } from "./_secure/room_keys.ts";
 import { HeldSends, MAX_PROBE_BYTES, SendBudget } from "./_send_budget.ts";
 import { Admission } from "./_admission.ts";
 import { DEFAULT_LARGE_ROOM_THRESHOLD, Swim } from "./_swim.ts";
@@ -101,8 +113,16 @@ export type PeerLeftReason = "bye" | "timeout";
  * - `room-full`: the bootstrap refused the room (`ROOM_FULL`); it has no room for a new room.
  * - `bootstrap-unreachable`: the bootstrap in use did not answer several requests
  *   in a row; the peer moves on to the next one in the list (if there is one).
+ * - `wrong-secret` (secure rooms): a peer tried to handshake with a different room secret (its
+ *   handshake's mac is not this room's); at most once per address per 10 s.
+ * - `refused-key` (secure rooms with an allow-list): a peer proved a public key the allow-list
+ *   does not hold; at most once per key per 10 s.
  */
-export type PeerErrorCode = "room-full" | "bootstrap-unreachable";
+export type PeerErrorCode =
+  | "room-full"
+  | "bootstrap-unreachable"
+  | "wrong-secret"
+  | "refused-key";
 
 /**
  * Something the application should hear about. Peers are v1 records
@@ -120,13 +140,13 @@ export type PeerEvent =
     /** A member was heard from directly for the first time (or again after leaving). */
     readonly type: "peer-joined";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
   }
   | {
     /** A member left. */
     readonly type: "peer-left";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
     /** `bye` (it said so) or `timeout` (silent for the peer timeout). */
     readonly reason: PeerLeftReason;
   }
@@ -134,7 +154,7 @@ export type PeerEvent =
     /** Application bytes from a peer (`APP_R`). */
     readonly type: "message";
     /** The sender. */
-    readonly from: PeerRecord;
+    readonly from: MemberRecord;
     /** The payload (a copy, owned by the receiver). */
     readonly data: Uint8Array;
     /** `true` when it came reliably (`DATA`): exactly once; absent for plain `APP_R`. */
@@ -146,7 +166,7 @@ export type PeerEvent =
     /** A reliable send was acknowledged by the member's transport (not its application). */
     readonly type: "delivered";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
     /** The handle {@linkcode PeerMachine.sendReliable} returned. */
     readonly handle: number;
     /** Ms from the send to the acknowledgement. */
@@ -156,7 +176,7 @@ export type PeerEvent =
     /** A reliable send failed: the link gave up, or the member left. */
     readonly type: "delivery-failed";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
     /** The handle {@linkcode PeerMachine.sendReliable} returned. */
     readonly handle: number;
     /** A {@linkcode DeliveryError} or a {@linkcode PeerLeftError}. */
@@ -166,7 +186,7 @@ export type PeerEvent =
     /** The member's window has room again: a `blocked` reliable send may be retried. */
     readonly type: "writable";
     /** The member. */
-    readonly peer: PeerRecord;
+    readonly peer: MemberRecord;
   }
   | {
     /** A problem the application may want to show. The machine keeps running. */
@@ -221,6 +241,22 @@ export interface PeerMachineOptions {
    */
   reliable?: ReliableLinkOptions;
   /**
+   * Room secret (issue 10): non-empty makes this a secure room. Only peers that know it get a
+   * session; every datagram but HANDSHAKE/SEALED from a non-bootstrap address is dropped; the
+   * bootstrap sees the room tag (32 hex digits derived from secret and name) as the room name.
+   */
+  secret?: Uint8Array | string;
+  /** Our Ed25519 identity; a fresh one per machine by default. */
+  identity?: Identity;
+  /** Secure rooms: the only public keys (32 bytes each) that may have a session; all if absent. */
+  allow?: readonly Uint8Array[];
+  /**
+   * Open rooms: encrypt links to Olaf members opportunistically (a Noise handshake once a
+   * member shows it is an Olaf peer; deployed v1 peers stay on plaintext). Default `false` for
+   * the bare machine (its datagrams stay exactly v1's), and for `joinRoom` for now.
+   */
+  opportunistic?: boolean;
+  /**
    * Join through the Olaf bootstrap dialect (address token, public key, LAN
    * candidates, introductions); an open room falls back to v1 `JOIN_B` when
    * the bootstrap answers no `JOIN_O` twice. Default: v1 only.
@@ -254,7 +290,10 @@ export interface PeerMachineOptions {
  * - `stranger-limit`: a stranger past `strangersPerHeartbeat` this heartbeat (no reply);
  * - `send-budget` (outgoing): not sent, it would exceed 3x the bytes the address sent us
  *   (unvalidated), or a probe not earned yet toward an address never heard from;
- * - `probe-rate` (outgoing): a probe to an address never heard from, past `probeRate`.
+ * - `probe-rate` (outgoing): a probe to an address never heard from, past `probeRate`;
+ * - `not-sealed`: a secure room got something other than HANDSHAKE/SEALED from a peer address;
+ * - `secure`: a HANDSHAKE/SEALED the secure layer dropped (why: `stats.secure`);
+ * - `sealed-from-bootstrap`: a HANDSHAKE/SEALED from a bootstrap's address.
  */
 export type PeerDropReason =
   | ProtocolErrorReason
@@ -268,7 +307,10 @@ export type PeerDropReason =
   | "reliable-invalid"
   | "stranger-limit"
   | "send-budget"
-  | "probe-rate";
+  | "probe-rate"
+  | "not-sealed"
+  | "secure"
+  | "sealed-from-bootstrap";
 
 /** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
 export interface PeerMachineStats {
@@ -282,6 +324,12 @@ export interface PeerMachineStats {
   bytesOut: number;
   /** Dropped datagrams by reason. */
   drops: Partial<Record<PeerDropReason, number>>;
+  /**
+   * HANDSHAKE/SEALED datagrams the secure layer dropped, by reason: `malformed`, `bad-step`,
+   * `bad-mac` (not this room's secret), `replay`, `bad-tag` (tampered), `unknown-session`,
+   * `unexpected-handshake`, `handshake-failed`, `simultaneous-open`, `amplification-limit`.
+   */
+  secure: Record<string, number>;
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -293,7 +341,14 @@ const CANDIDATE_RETRY_MS = 1000;
 const EMPTY = new Uint8Array();
 
 /** The machine's timers: one table, one `pollTimeout`. */
-type TimerName = "heartbeat" | "candidates" | "reliable" | "swim";
+type TimerName = "heartbeat" | "candidates" | "reliable" | "swim" | "secure";
+
+/** Handshakes we start towards learned addresses: sustained per second, and burst. */
+const HANDSHAKES_PER_SECOND = 50;
+const HANDSHAKE_BURST = 100;
+
+/** SEALED framing around an inner datagram (header 19 + tag 16). */
+const SEALED_OVERHEAD = 35;
 
 /** What the machine wants sent: a frame for a member's link, or for an address with none. */
 interface Intent {
@@ -396,7 +451,7 @@ interface Intent {
  */
 export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #room: string;
-  readonly #roomBytes: number;
+  #roomBytes: number;
   readonly #heartbeatMs: number;
   readonly #peerTimeoutMs: number;
   readonly #budget: number;
@@ -431,11 +486,23 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     bytesIn: 0,
     bytesOut: 0,
     drops: {},
+    secure: {},
   };
   readonly #outbox: Outbox = {
     toLink: (link, frame) => void this.#intents.push({ frame, link, to: undefined }),
-    toPath: (to, frame) => void this.#intents.push({ frame, link: undefined, to }),
+    toPath: (to, frame) => this.#toPath(to, frame),
   };
+  /** The room's secure layer (issue 10): one Noise endpoint, one session per Olaf member. */
+  readonly #endpoint: SecureEndpoint;
+  /** A secure room: sealed links only. */
+  readonly #secure: boolean;
+  readonly #handshakeBudget: HandshakeBudget;
+  readonly #refusedReports = new ReportLimiter(10_000);
+  /** Members with a sealed link, by public key hex. */
+  readonly #sealed = new Map<string, Member>();
+  /** Open rooms: when we last tried to upgrade an Olaf member's link (first sighting: -1). */
+  readonly #upgrades = new Map<AddressKey, { firstSeen: number; triedAt: number }>();
+  readonly #opportunistic: boolean;
 
   /**
    * Creates the machine; its first heartbeat (a `JOIN_B`) is due at `options.now`.
@@ -468,12 +535,34 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         `peerTimeoutMs (${this.#peerTimeoutMs}) must be longer than heartbeatMs (${this.#heartbeatMs})`,
       );
     }
+    const keys = roomKeys(options.room, options.secret);
+    this.#secure = keys.secure;
+    this.#opportunistic = !keys.secure && (options.opportunistic ?? false);
+    const allow = options.allow && new Set(options.allow.map(encodePublicKey));
+    const identity = options.identity ?? generateIdentity();
+    this.#endpoint = new SecureEndpoint({
+      identity,
+      room: keys,
+      ...(allow ? { allow: (key: Uint8Array) => allow.has(encodePublicKey(key)) } : {}),
+    });
+    // A secure room is known to the bootstrap by its tag only (the Olaf join carries it).
+    const bootstrapRoom = keys.secure ? keys.tagHex : options.room;
+    if (keys.secure) this.#roomBytes = bootstrapRoom.length;
+    this.#handshakeBudget = new HandshakeBudget(
+      HANDSHAKES_PER_SECOND,
+      HANDSHAKE_BURST,
+      options.now ?? 0,
+    );
     this.#bootstrap = new BootstrapClient(
-      options.room,
+      bootstrapRoom,
       options.bootstraps,
       positive("bootstrapMisses", options.bootstrapMisses ?? 3),
       positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000),
-      options.dialect,
+      // A secure room joins with the Olaf dialect under its tag, with our key (never v1): the
+      // WELCOME then gives members' keys, so handshakes to them can be IK.
+      keys.secure
+        ? { ...options.dialect, roomKey: keys.tagHex, secure: true, publicKey: identity.publicKey }
+        : options.dialect,
     );
     this.#budget = options.datagramBudget ?? V1_RECEIVE_BUFFER_BYTES;
     if (peersThatFit(this.#budget, { type: "PEER_COLLECTOR", payloadBytes: this.#roomBytes }) < 1) {
@@ -523,9 +612,24 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     return this.#room;
   }
 
-  /** Our own record as the bootstrap sees us, once joined. */
-  get self(): PeerRecord | undefined {
-    return this.#self;
+  /**
+   * Our own record as the bootstrap sees us, once joined; in a secure room with our
+   * `publicKey` (64 lowercase hex digits).
+   */
+  get self(): MemberRecord | undefined {
+    const self = this.#self;
+    if (self === undefined || !this.#secure) return self;
+    return { ...self, publicKey: this.publicKey };
+  }
+
+  /** Our Ed25519 public key, 64 lowercase hex digits. */
+  get publicKey(): string {
+    return encodePublicKey(this.#endpoint.identity.publicKey);
+  }
+
+  /** Whether this is a secure room (a secret was given). */
+  get secure(): boolean {
+    return this.#secure;
   }
 
   /** Whether the first `BOOTSTRAP_R` has arrived. */
@@ -539,7 +643,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   /** Current members (heard from directly, not timed out), oldest id first. */
-  get peers(): PeerRecord[] {
+  get peers(): MemberRecord[] {
     return [...this.#membership.members.values()].sort(byId).map(record);
   }
 
@@ -569,7 +673,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
-    return { ...s, drops: { ...s.drops } };
+    return { ...s, drops: { ...s.drops }, secure: { ...this.#endpoint.drops } };
   }
 
   /**
@@ -588,13 +692,21 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
+    const fromBootstrap = this.#bootstrap.isBootstrap(key);
+    if (SecureEndpoint.isSecure(data) && (this.#secure || this.#opportunistic)) {
+      if (fromBootstrap) return this.#drop("sealed-from-bootstrap");
+      this.#sendBudget.received(key, data.length, now); // heard from (issue 12's accounts)
+      return this.#secureIn(data, key, now); // open rooms too: opportunistic encryption
+    } else if (this.#secure && !fromBootstrap) {
+      return this.#drop("not-sealed"); // no event, no member, no reply
+    }
     const known = this.#membership.byPath(key);
-    if (!this.#bootstrap.isBootstrap(key)) {
+    if (!fromBootstrap) {
       this.#sendBudget.received(key, data.length, now);
       // Application frames waiting for credit toward this address may fit now.
       if (known !== undefined) this.#releaseHeld(key, known.link);
     }
-    if (isReliableDatagram(data) && !this.#bootstrap.isBootstrap(key) && key !== this.#selfKey) {
+    if (isReliableDatagram(data) && !fromBootstrap && key !== this.#selfKey) {
       return this.#reliableIn(known, data, now);
     }
     let message: Message;
@@ -604,13 +716,25 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (error instanceof ProtocolError) return this.#drop(error.reason);
       throw error;
     }
-    if (this.#bootstrap.isBootstrap(key)) return this.#fromBootstrap(message, key, now);
+    if (fromBootstrap) return this.#fromBootstrap(message, key, now);
     if (key === this.#selfKey) return this.#drop("own-address");
+    this.#fromPeer(message, known, key, hostname, from.port, now);
+  }
+
+  /** A message from a peer (plaintext, or the inner datagram of a SEALED from a member). */
+  #fromPeer(
+    message: Message,
+    known: Member | undefined,
+    key: AddressKey,
+    hostname: string,
+    port: number,
+    now: number,
+  ): void {
     switch (message.type) {
       case "PING": {
         if (isBye(message.payload)) return this.#bye(key, now);
         const stranger = known === undefined && !this.#membership.candidates.has(key);
-        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
+        const member = this.#heardFrom(known, key, hostname, port, message.peers, now);
         // Olaf pings name their destination when it is a member of the sender: one that does
         // not name us says a datagram between us was lost. Tell the sender now, not at our
         // next heartbeat (a stranger already got our whole list from #heardFrom).
@@ -620,7 +744,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         return;
       }
       case "APP_R": {
-        const member = this.#heardFrom(known, key, hostname, from.port, message.peers, now);
+        const member = this.#heardFrom(known, key, hostname, port, message.peers, now);
         if (member !== undefined) {
           this.#events.push({
             type: "message",
@@ -661,6 +785,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = now;
     const timers = this.#timers;
     const due = timers.due(now);
+    if (due.includes("secure")) {
+      this.#endpoint.handleTimeout(now);
+      this.#secureEvents(now);
+    }
     if (due.includes("reliable")) {
       for (const m of this.#reliable) {
         m.link.reliable!.handleTimeout(now);
@@ -691,14 +819,25 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * @returns A datagram and its destination.
    */
   pollTransmit(now: number = this.#now): Transmit | undefined {
+    // Handshakes, keepalives and messages that waited for a session go first.
+    const secure = this.#endpoint.pollTransmit();
+    if (secure !== undefined) {
+      this.#stats.datagramsOut++;
+      this.#stats.bytesOut += secure.data.length;
+      return { data: secure.data, to: pathOf(secure.to) };
+    }
     for (let intent = this.#intents.shift(); intent !== undefined; intent = this.#intents.shift()) {
       const link = intent.link;
       const to = link !== undefined ? link.path : intent.to!;
       let data: Uint8Array | undefined = link !== undefined
         ? link.seal(intent.frame, now)
         : intent.frame.plaintext();
+      if (data === undefined) continue; // queued in the secure layer until the session is up
       const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
-      if (!this.#bootstrap.isBootstrap(key)) data = this.#withinBudget(intent, key, data, now);
+      // A sealed link's peer proved its address with authenticated datagrams: no 3x bound.
+      if (!this.#bootstrap.isBootstrap(key) && !(link instanceof SealedLink)) {
+        data = this.#withinBudget(intent, key, data, now);
+      }
       if (data === undefined) continue;
       this.#stats.datagramsOut++;
       this.#stats.bytesOut += data.length;
@@ -735,6 +874,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const swim = this.#swim.pollTimeout();
     if (swim === undefined) this.#timers.clear("swim");
     else this.#timers.set("swim", swim);
+    const secure = this.#endpoint.pollTimeout();
+    if (secure === undefined) this.#timers.clear("secure");
+    else this.#timers.set("secure", secure);
     return this.#timers.next();
   }
 
@@ -851,10 +993,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#toEveryone(new Frame({ type: "PING", peers: [], payload: BYE }));
     for (const m of this.#membership.members.values()) this.#memberGone(m, "bye");
     this.#membership.clear();
+    this.#sealed.clear();
     this.#timers.clear("reliable");
     this.#timers.clear("heartbeat");
     this.#timers.clear("candidates");
     this.#timers.clear("swim");
+    this.#timers.clear("secure");
   }
 
   // --- incoming ---------------------------------------------------------------
@@ -955,7 +1099,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       }
     }
     const frame = new Frame({ type: "PING", peers, payload: EMPTY });
-    return intent.link !== undefined ? intent.link.seal(frame, now) : frame.plaintext();
+    // Plaintext links only (sealed ones skip the budget): seal() returns the bytes.
+    return intent.link?.seal(frame, now) ?? frame.plaintext();
   }
 
   #drop(reason: PeerDropReason): void {
@@ -1045,6 +1190,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     membership.remove(member, now); // late gossip about it must not bring it back
     this.#events.push({ type: "peer-left", peer: record(member), reason: "bye" });
     this.#memberGone(member, "bye");
+    this.#forgetSession(member);
     this.#swim.left(member, now);
   }
 
@@ -1078,6 +1224,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const key = addressKey(peer.ip, peer.port);
     const membership = this.#membership;
     if (key === this.#selfKey || this.#bootstrap.isBootstrap(key)) return undefined;
+    if (this.#secure) {
+      // A secure room's members are sealed links made by a handshake, never a gossiped address:
+      // it becomes a candidate, which gets a (rate-limited) handshake like any other.
+      this.#learn(PeerList.from([peer]), undefined, now);
+      return undefined;
+    }
     const candidate = membership.candidates.get(key);
     if (
       candidate === undefined && membership.size + membership.candidates.size >= membership.maxPeers
@@ -1107,6 +1259,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#membership.remove(member, now);
     this.#events.push({ type: "peer-left", peer: record(member), reason });
     this.#memberGone(member, reason);
+    this.#forgetSession(member);
   }
 
   /** Direct evidence from `key` (`known`: its member, if any): refresh or add it, then learn its list. */
@@ -1157,6 +1310,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#swim.joined(member, now);
     }
     this.#learn(peers, key, now);
+    this.#maybeUpgrade(member, now);
     return member;
   }
 
@@ -1212,6 +1366,225 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (this.#membership.candidates.size === 0) this.#timers.clear("candidates");
   }
 
+  // --- secure rooms (issue 10) ----------------------------------------------
+
+  /** A HANDSHAKE/SEALED from a peer address: to the secure layer, then its events. */
+  #secureIn(data: Uint8Array, key: AddressKey, now: number): void {
+    const endpoint = this.#endpoint;
+    const before = endpoint.drops;
+    let dropped = 0;
+    for (const n of Object.values(before)) dropped += n;
+    endpoint.handleDatagram(now, data, key);
+    let after = 0;
+    for (const n of Object.values(endpoint.drops)) after += n;
+    if (after > dropped) this.#drop("secure");
+    this.#secureEvents(now);
+  }
+
+  /** Turns the secure layer's events into members, messages and room events. */
+  #secureEvents(now: number): void {
+    const endpoint = this.#endpoint;
+    for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
+      switch (e.type) {
+        case "session":
+          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, e.initiator, now);
+          break;
+        case "message": {
+          const member = this.#sealedMember(e.publicKey, e.address as AddressKey, now);
+          if (member === undefined) break;
+          this.#sealedMessage(member, e.datagram, now);
+          break;
+        }
+        case "wrong-secret":
+          if (!this.#secure) break; // an open room has no secret to be wrong about
+          this.#events.push({
+            type: "error",
+            code: "wrong-secret",
+            message: `${e.address} tried to join room ${JSON.stringify(this.#room)} with a ` +
+              "different room secret (its handshake is not for this room's secret); ignored",
+          });
+          break;
+        case "refused-key":
+          if (!this.#refusedReports.allow(encodePublicKey(e.publicKey), now)) break;
+          this.#events.push({
+            type: "error",
+            code: "refused-key",
+            message: `${e.address} proved public key ${encodePublicKey(e.publicKey)}, ` +
+              "which is not on the allow-list; no session",
+          });
+          break;
+        case "handshake-failed":
+        case "handshake-timeout":
+          break; // counted by the secure layer (stats.secure); candidates time out as usual
+      }
+    }
+  }
+
+  /**
+   * A session is up. The peer becomes a member only when a SEALED from it arrives (a responder
+   * whose allow-list refused us has no session, and must not look like a member to us): send
+   * it our list now, sealed, so that it answers.
+   */
+  #onSession(
+    publicKey: Uint8Array,
+    from: AddressKey,
+    rekey: boolean,
+    initiator: boolean,
+    now: number,
+  ): void {
+    const member = this.#sealed.get(encodePublicKey(publicKey));
+    if (member !== undefined) {
+      this.#sealedMember(publicKey, from, now);
+      return;
+    }
+    // Open room, a member we know in plaintext: the responder seals from now on (the initiator
+    // holds the session already); the initiator once a SEALED shows the responder has it.
+    const plain = this.#membership.byPath(from);
+    if (!this.#secure && plain !== undefined && plain.link.kind === "v1-plaintext") {
+      if (!initiator) this.#upgrade(publicKey, from);
+      return;
+    }
+    if (rekey) return;
+    this.#membership.candidates.delete(from); // no more handshakes to it
+    this.#candidatesChanged();
+    this.#endpoint.send(now, publicKey, this.#gossip.fullPing().plaintext());
+  }
+
+  /**
+   * The member behind an authenticated SEALED: made on the first one (direct, verified
+   * evidence), found by public key afterwards; its path follows the secure layer (roaming).
+   */
+  #sealedMember(publicKey: Uint8Array, from: AddressKey, now: number): Member | undefined {
+    const membership = this.#membership;
+    const hex = encodePublicKey(publicKey);
+    let member = this.#sealed.get(hex);
+    const path = (this.#endpoint.addressOf(publicKey) ?? from) as AddressKey;
+    // A secure member is its key; an open room's is still its address (its key proves nothing).
+    const memberId = (this.#secure ? hex : v1MemberId(path)) as MemberId;
+    if (member !== undefined) {
+      member.lastSeen = now;
+      if (member.link.pathKey !== path && member.link instanceof SealedLink) {
+        const link = member.link;
+        const other = membership.byPath(path);
+        if (other !== undefined && other !== member) membership.forgetPath(path);
+        membership.move(member, path, (k) => link.moveTo(k));
+      }
+      return member;
+    }
+    if (path === this.#selfKey) return undefined;
+    if (this.#upgrade(publicKey, path)) {
+      member = membership.byPath(path)!;
+      member.lastSeen = now;
+      return member;
+    }
+    const candidate = membership.candidates.get(path);
+    if (candidate === undefined && membership.size >= membership.maxPeers) {
+      this.#drop("peer-limit");
+      return undefined;
+    }
+    membership.candidates.delete(path);
+    membership.tombstones.delete(memberId);
+    membership.tombstones.delete(v1MemberId(path));
+    this.#candidatesChanged();
+    member = {
+      memberId,
+      link: new SealedLink(this.#endpoint, publicKey, path, this.#secure),
+      id: candidate?.id ?? 0,
+      lastSeen: now,
+      olaf: true,
+    };
+    const stale = membership.byPath(path);
+    if (stale !== undefined) {
+      // Another key now speaks from this address: the old member moved away or is gone.
+      membership.remove(stale, now);
+      this.#events.push({ type: "peer-left", peer: record(stale), reason: "timeout" });
+      this.#memberGone(stale, "timeout");
+      this.#forgetSession(stale);
+    }
+    membership.add(member);
+    this.#sealed.set(hex, member);
+    if (this.#self !== undefined) this.#events.push({ type: "peer-joined", peer: record(member) });
+    return member; // it has our list: we sent it when the session came up
+  }
+
+  /** An inner datagram from a member: its sender is the member's verified key. */
+  #sealedMessage(member: Member, datagram: Uint8Array, now: number): void {
+    if (isReliableDatagram(datagram)) return this.#reliableIn(member, datagram, now);
+    let message: Message;
+    try {
+      message = member.link.open(datagram, now);
+    } catch (error) {
+      if (error instanceof ProtocolError) return this.#drop(error.reason);
+      throw error;
+    }
+    const path = member.link.path;
+    this.#fromPeer(message, member, member.link.pathKey, path.hostname, path.port, now);
+  }
+
+  /**
+   * A frame for an address with no link. In a secure room only bootstraps get plaintext: a
+   * member's address goes through its sealed link, any other address (candidate, stranger) gets
+   * a handshake instead (at a bounded rate) and the frame is dropped; gossip reaches it once it
+   * is a member.
+   */
+  #toPath(to: NetAddress, frame: Frame): void {
+    if (this.#secure) {
+      const key = addressKey(to.hostname, to.port);
+      if (!this.#bootstrap.isBootstrap(key)) {
+        const member = this.#membership.byPath(key);
+        if (member !== undefined) return void this.#intents.push({ frame, link: member.link, to });
+        if (this.#left) return; // a bye to a candidate: nothing to say without a session
+        if (!this.#handshakeBudget.take(this.#now)) return;
+        // IK when the bootstrap's WELCOME / INTRODUCE gave the member's key, else XX.
+        this.#endpoint.connect(this.#now, key, this.#bootstrap.members.get(key)?.publicKey);
+        return;
+      }
+    }
+    this.#intents.push({ frame, link: undefined, to });
+  }
+
+  /** Open room: an Olaf member we knew in plaintext at `path` gets a sealed link. */
+  #upgrade(publicKey: Uint8Array, path: AddressKey): boolean {
+    const plain = this.#membership.byPath(path);
+    if (this.#secure || plain === undefined || plain.link.kind !== "v1-plaintext") return false;
+    const link = new SealedLink(this.#endpoint, publicKey, path, false);
+    link.reliable = plain.link.reliable;
+    plain.link = link;
+    this.#sealed.set(link.keyHex, plain);
+    this.#upgrades.delete(path);
+    return true;
+  }
+
+  /** A member left: its sessions stop decrypting. */
+  #forgetSession(member: Member): void {
+    this.#upgrades.delete(member.link.pathKey);
+    if (!(member.link instanceof SealedLink)) return;
+    this.#endpoint.remove(member.link.publicKey);
+    this.#sealed.delete(member.link.keyHex);
+  }
+
+  /**
+   * Open rooms: start a handshake with an Olaf member still on plaintext. The peer with the
+   * lower address starts at once, the other after 10 s (in case the first cannot); one try per
+   * 30 s. Deployed v1 peers are never asked (they are not `olaf`).
+   */
+  #maybeUpgrade(member: Member, now: number): void {
+    if (!this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext") return;
+    if (this.#selfKey === "") return;
+    const key = member.link.pathKey;
+    let u = this.#upgrades.get(key);
+    if (u === undefined) {
+      if (this.#upgrades.size >= this.#membership.maxPeers) this.#upgrades.clear();
+      this.#upgrades.set(key, u = { firstSeen: now, triedAt: -Infinity });
+    }
+    const first = this.#selfKey < key;
+    if (!first && now - u.firstSeen < 10_000) return;
+    if (now - u.triedAt < 30_000) return;
+    if (!this.#handshakeBudget.take(now)) return;
+    u.triedAt = now;
+    this.#endpoint.connect(now, key);
+  }
+
   // --- reliable ---------------------------------------------------------------
 
   /**
@@ -1263,9 +1636,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliable.delete(m);
       this.#reliable.add(m);
       this.#reliableEvents(m);
+      const sealed = m.link.sealDatagram(data, now);
+      if (sealed === undefined) continue; // waits in the secure layer for the session
       this.#stats.datagramsOut++;
-      this.#stats.bytesOut += data.length;
-      return { data, to: m.link.path };
+      this.#stats.bytesOut += sealed.length;
+      return { data: sealed, to: m.link.path };
     }
     return undefined;
   }
@@ -1336,6 +1711,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (const m of membership.expire(now, this.#peerTimeoutMs, swimWatched)) {
       this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
       this.#memberGone(m, "timeout");
+      this.#forgetSession(m);
     }
     // Frames held for candidates that never answered go with them.
     const unsent = this.#held.prune((key) =>
@@ -1411,7 +1787,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #appFrame(payload: Uint8Array): Frame {
     if (this.#left) throw new RangeError("cannot send after leaving the room");
     const peers = this.#self ? [this.#self] : [];
-    if (payload.length > MAX_DATAGRAM_BYTES - 17) {
+    if (payload.length > MAX_DATAGRAM_BYTES - 17 - (this.#secure ? SEALED_OVERHEAD : 0)) {
       throw new RangeError(`payload of ${payload.length} bytes does not fit a UDP datagram`);
     }
     // A copy: the bytes are encoded at poll time, and the caller may reuse its buffer.

@@ -6,7 +6,6 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { PeerRecord } from "@olaf/protocol";
 import { bindDatagram, type DatagramBinder, type DatagramSocket } from "@olaf/protocol/net";
 import {
   type Clock,
@@ -19,6 +18,8 @@ import {
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
 import type { OlafJoinOptions } from "./_bootstrap_client.ts";
 import { resolveHostPort } from "./address.ts";
+import type { MemberRecord } from "./_membership.ts";
+import { type Identity, loadOrCreateIdentity, parsePublicKey } from "./identity.ts";
 import {
   type PeerErrorCode,
   type PeerEvent,
@@ -76,12 +77,33 @@ export interface JoinRoomOptions {
   bind?: DatagramBinder;
   /** Clock, default the system clock; pass `network.clock` in tests. */
   clock?: Clock;
+  /**
+   * Room secret: makes this a secure room (see the README, "Secure rooms"). Only peers with
+   * the same secret and room name get in; the bootstrap sees a tag derived from both. Use 32
+   * random bytes, not a password (the tag lets anyone who sees it test guesses offline).
+   */
+  secret?: Uint8Array | string;
+  /**
+   * Our Ed25519 identity: an `Identity`, or the path of an identity file (created with mode
+   * 0600 when missing). Default: a fresh identity for this room.
+   */
+  identity?: Identity | string;
+  /**
+   * Secure rooms: the public keys (64 hex digits each) that may be members; anyone with the
+   * secret when absent.
+   */
+  allow?: readonly string[];
+  /**
+   * Open rooms: encrypt links between Olaf peers opportunistically, default `false` for now
+   * (deployed v1 peers keep plaintext). See the README, "Secure rooms", for what that protects.
+   */
+  opportunistic?: boolean;
 }
 
 /** An application message received in a room. */
 export interface RoomMessage {
   /** The sender. */
-  readonly from: PeerRecord;
+  readonly from: MemberRecord;
   /** The payload bytes. */
   readonly data: Uint8Array;
   /** The payload decoded as UTF-8 (invalid sequences become U+FFFD). */
@@ -102,8 +124,8 @@ export interface ReliableSendOptions {
 
 /** One recipient's outcome of a reliable {@linkcode Room.send}. */
 export type ReliableSendOutcome =
-  | { readonly peer: PeerRecord; readonly ok: true }
-  | { readonly peer: PeerRecord; readonly ok: false; readonly error: Error };
+  | { readonly peer: MemberRecord; readonly ok: true }
+  | { readonly peer: MemberRecord; readonly ok: false; readonly error: Error };
 
 /**
  * A reliable message was refused before it was sent: the peer is not a
@@ -139,9 +161,9 @@ export class ReliableSendError extends Error {
 /** Listener payloads of {@linkcode Room.on}, by event type. */
 export interface RoomEventMap {
   /** A member appeared (it was heard from directly). */
-  "peer-joined": { readonly peer: PeerRecord };
+  "peer-joined": { readonly peer: MemberRecord };
   /** A member left: it said `bye`, or it was silent for the peer timeout. */
-  "peer-left": { readonly peer: PeerRecord; readonly reason: PeerLeftReason };
+  "peer-left": { readonly peer: MemberRecord; readonly reason: PeerLeftReason };
   /** An application message. */
   "message": RoomMessage;
   /** A non-fatal problem (`bootstrap-unreachable`, `room-full` after the join). */
@@ -294,13 +316,29 @@ export class Room implements AsyncDisposable {
     this.#driver.attach(socket);
   }
 
-  /** Our own record (public address and id) as the bootstrap sees us. */
-  get self(): PeerRecord {
+  /**
+   * Our own record (public address and id) as the bootstrap sees us; in a secure room with our
+   * `publicKey` (Ed25519, 64 lowercase hex digits).
+   */
+  get self(): MemberRecord {
     return this.#machine.self ?? { ip: "0.0.0.0", port: 0, id: 0 };
   }
 
-  /** The current members, oldest id first (an `id` of 0: not known yet). */
-  get peers(): readonly PeerRecord[] {
+  /** Our Ed25519 public key, 64 lowercase hex digits (what an `allow` list holds). */
+  get publicKey(): string {
+    return this.#machine.publicKey;
+  }
+
+  /** Whether this is a secure room (joined with a `secret`). */
+  get secure(): boolean {
+    return this.#machine.secure;
+  }
+
+  /**
+   * The current members, oldest id first (an `id` of 0: not known yet). In a secure room
+   * each carries its verified `publicKey` (64 lowercase hex digits).
+   */
+  get peers(): readonly MemberRecord[] {
     return this.#machine.peers;
   }
 
@@ -502,7 +540,7 @@ export class Room implements AsyncDisposable {
    * @param listener Receives the member.
    * @returns A function that removes the listener.
    */
-  onPeerJoin(listener: (peer: PeerRecord) => void): () => void {
+  onPeerJoin(listener: (peer: MemberRecord) => void): () => void {
     return this.on("peer-joined", (event) => listener(event.peer));
   }
 
@@ -512,7 +550,7 @@ export class Room implements AsyncDisposable {
    * @param listener Receives the member and why it left.
    * @returns A function that removes the listener.
    */
-  onPeerLeave(listener: (peer: PeerRecord, reason: PeerLeftReason) => void): () => void {
+  onPeerLeave(listener: (peer: MemberRecord, reason: PeerLeftReason) => void): () => void {
     return this.on("peer-left", (event) => listener(event.peer, event.reason));
   }
 
@@ -820,6 +858,10 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
   }
   const bootstraps = await Promise.all(options.bootstraps.map(resolveHostPort));
   const clock = options.clock ?? systemClock;
+  const identity = typeof options.identity === "string"
+    ? loadOrCreateIdentity(options.identity)
+    : options.identity;
+  const allow = options.allow?.map(parsePublicKey);
   const machine = new PeerMachine({
     room: name,
     bootstraps,
@@ -835,6 +877,10 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     probeRate: options.probeRate,
     strangersPerHeartbeat: options.strangersPerHeartbeat,
     now: clock.now(),
+    ...(options.secret !== undefined ? { secret: options.secret } : {}),
+    ...(identity !== undefined ? { identity } : {}),
+    ...(allow !== undefined ? { allow } : {}),
+    opportunistic: options.opportunistic ?? false,
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
   const target: { room?: Room } = {};
