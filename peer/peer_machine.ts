@@ -760,7 +760,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
             known,
             key,
             hostname,
-            from.port,
+            port,
             message.code,
             message.peers,
             message.payload,
