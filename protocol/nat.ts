@@ -16,6 +16,8 @@
 import { decode, encode } from "./codec.ts";
 import type { PeerRecord } from "./peer_list.ts";
 
+export type { PeerRecord } from "./peer_list.ts";
+
 /** Type code of `PROBE`. */
 export const PROBE_CODE = 20;
 /** Type code of `RELAY_RESERVE`. */
