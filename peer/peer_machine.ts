@@ -38,6 +38,9 @@ import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
 import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
+import { type NatClass, type NatTraversalOptions, type PathKind, PathTable } from "./_paths.ts";
+
+export type { NatClass, NatTraversalOptions, PathKind } from "./_paths.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
 export { DeliveryError } from "@olaf/protocol/reliable";
@@ -117,6 +120,18 @@ export type PeerEvent =
     readonly type: "peer-joined";
     /** The member. */
     readonly peer: PeerRecord;
+    /** With NAT traversal on: how it is reached (`direct`, `lan` or `relayed`). */
+    readonly path?: PathKind;
+  }
+  | {
+    /** NAT traversal moved a member to another path (a better one, or the relay). */
+    readonly type: "path-changed";
+    /** The member (its public record: that does not change). */
+    readonly peer: PeerRecord;
+    /** The new path. */
+    readonly path: PathKind;
+    /** The path before. */
+    readonly previous: PathKind;
   }
   | {
     /** A member left. */
@@ -208,6 +223,13 @@ export interface PeerMachineOptions {
    * `maxTransmissions` = 10 tries or `giveUpMs` = 30000, `maxMessageBytes` = 1 MiB).
    */
   reliable?: ReliableLinkOptions;
+  /**
+   * NAT traversal (issue 11): `PROBE`s confirm a path per member (LAN, public, a
+   * symmetric NAT's new mapping), keepalives hold it, and when punching fails
+   * datagrams go through the bootstrap's relay (when it runs with `--relay`).
+   * `peer-joined` then carries `path`, and `path-changed` reports moves. Default off.
+   */
+  nat?: boolean | NatTraversalOptions;
 }
 
 /**
@@ -253,7 +275,7 @@ const JOIN_RETRY_MS = 1000;
 const CANDIDATE_RETRY_MS = 1000;
 
 /** The machine's timers: one table, one `pollTimeout`. */
-type TimerName = "heartbeat" | "candidates" | "reliable";
+type TimerName = "heartbeat" | "candidates" | "reliable" | "nat";
 
 /** What the machine wants sent: a frame for a member's link, or for an address with none. */
 interface Intent {
@@ -360,6 +382,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #gossip: Gossip;
   readonly #collector: Collector;
   readonly #timers = new Timers<TimerName>();
+  readonly #paths: PathTable | undefined; // NAT traversal (issue 11)
 
   #self: PeerRecord | undefined;
   #selfKey: AddressKey | "" = "";
@@ -438,6 +461,21 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = options.now ?? 0;
     this.#reliableOptions = options.reliable ?? {};
     this.#timers.set("heartbeat", this.#now);
+    if (options.nat) { // issue 11: members keep their public address; paths move under it
+      const bootstrap = this.#bootstrap;
+      this.#paths = new PathTable(
+        options.nat === true ? {} : options.nat,
+        (key) => bootstrap.isBootstrap(key),
+        () => bootstrap.current,
+        (key, path, previous) => {
+          const member = this.#membership.byPath(key);
+          if (member === undefined || previous === undefined || this.#self === undefined) return;
+          this.#events.push({ type: "path-changed", peer: record(member), path, previous });
+        },
+        // A NAT's new port turned out to be a member's path: no member of its own.
+        (pathKey) => this.#membership.forgetPath(pathKey),
+      );
+    }
   }
 
   /** The room name. */
@@ -476,6 +514,25 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     return Collector.elected(this.#self, this.#selfKey, members.values(), members.size);
   }
 
+  /** With NAT traversal on: our NAT's mapping behaviour, from `NAT_CHECK`; else `"unknown"`. */
+  get natClass(): NatClass {
+    return this.#paths?.natClass ?? "unknown";
+  }
+
+  /**
+   * How a member is reached: `direct`, `lan` or `relayed` (always `direct` without NAT
+   * traversal), or `undefined` for a non-member.
+   *
+   * @param peer The member's public ip and port.
+   * @returns The path kind.
+   */
+  pathOf(peer: { readonly ip: string; readonly port: number }): PathKind | undefined {
+    if (!isIPv4(peer.ip)) return undefined;
+    const key = addressKey(peer.ip, peer.port);
+    if (this.#membership.byPath(key) === undefined) return undefined;
+    return this.#paths?.kind(key) ?? "direct";
+  }
+
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
@@ -495,6 +552,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = now;
     this.#stats.datagramsIn++;
     this.#stats.bytesIn += data.length;
+    if (this.#paths !== undefined) { // issue 11: probes, relay; other paths -> public address
+      const handed = this.#paths.incoming(data, from, now);
+      if (handed === undefined) return;
+      ({ data, from } = handed);
+    }
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
@@ -554,6 +616,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = now;
     const timers = this.#timers;
     const due = timers.due(now);
+    if (due.includes("nat")) this.#paths!.handleTimeout(now); // issue 11
     if (due.includes("reliable")) {
       for (const m of this.#reliable) {
         m.link.reliable!.handleTimeout(now);
@@ -583,6 +646,20 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * @returns A datagram and its destination.
    */
   pollTransmit(now: number = this.#now): Transmit | undefined {
+    const paths = this.#paths;
+    if (paths === undefined) return this.#transmit(now);
+    // NAT traversal (issue 11): its own probes first, then ours on each member's path.
+    const own = paths.pollTransmit();
+    if (own !== undefined) {
+      this.#stats.datagramsOut++;
+      this.#stats.bytesOut += own.data.length;
+      return own;
+    }
+    const t = this.#transmit(now);
+    return t === undefined ? undefined : paths.outgoing(t, now);
+  }
+
+  #transmit(now: number): Transmit | undefined {
     const intent = this.#intents.shift();
     if (intent === undefined) return this.#reliableOut(now);
     const link = intent.link;
@@ -619,6 +696,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     if (earliest === undefined) this.#timers.clear("reliable");
     else this.#timers.set("reliable", earliest);
+    const nat = this.#paths?.pollTimeout(); // issue 11
+    if (nat === undefined) this.#timers.clear("nat");
+    else this.#timers.set("nat", nat);
     return this.#timers.next();
   }
 
@@ -771,7 +851,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (first) {
         this.#events.push({ type: "joined", self: reported });
         for (const m of this.#membership.members.values()) {
-          this.#events.push({ type: "peer-joined", peer: record(m) });
+          this.#events.push(this.#joinedEvent(m));
         }
       }
     } else if (this.#self !== undefined) {
@@ -788,6 +868,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#self = { ip: self.ip, port: self.port, id: self.id };
     this.#selfKey = addressKey(self.ip, self.port);
     this.#gossip.setSelf(this.#self);
+    this.#paths?.setSelf(this.#self); // issue 11
     if (oldKey !== this.#selfKey) {
       this.#membership.forgetPath(this.#selfKey);
       this.#candidatesChanged();
@@ -841,13 +922,22 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       };
       membership.add(member);
       if (this.#self !== undefined) {
-        this.#events.push({ type: "peer-joined", peer: record(member) });
+        this.#events.push(this.#joinedEvent(member));
       }
       // A sender we had not pinged yet may not know us: answer at once with our list.
       if (candidate === undefined) this.#gossip.welcome(member);
     }
     this.#learn(peers, key, now);
     return member;
+  }
+
+  /** A `peer-joined` event; with NAT traversal on, it says how the member is reached. */
+  #joinedEvent(member: Member): PeerEvent {
+    const peer = record(member);
+    const paths = this.#paths;
+    return paths === undefined
+      ? { type: "peer-joined", peer }
+      : { type: "peer-joined", peer, path: paths.kind(member.link.pathKey) };
   }
 
   /** Gossip or bootstrap list: fill in unknown ids, add unknown peers as candidates. */

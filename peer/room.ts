@@ -19,6 +19,9 @@ import {
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
 import { resolveHostPort } from "./address.ts";
 import {
+  type NatClass,
+  type NatTraversalOptions,
+  type PathKind,
   type PeerErrorCode,
   type PeerEvent,
   type PeerLeftReason,
@@ -49,6 +52,11 @@ export interface JoinRoomOptions {
   gossipSize?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
+  /**
+   * NAT traversal (issue 11; see `PeerMachineOptions.nat`): hole punching with `PROBE`s,
+   * relay fallback through a bootstrap run with `--relay`. Default off.
+   */
+  nat?: boolean | NatTraversalOptions;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -122,7 +130,13 @@ export class ReliableSendError extends Error {
 /** Listener payloads of {@linkcode Room.on}, by event type. */
 export interface RoomEventMap {
   /** A member appeared (it was heard from directly). */
-  "peer-joined": { readonly peer: PeerRecord };
+  "peer-joined": { readonly peer: PeerRecord; readonly path?: PathKind };
+  /** With NAT traversal on: a member moved to another path (issue 11). */
+  "path-changed": {
+    readonly peer: PeerRecord;
+    readonly path: PathKind;
+    readonly previous: PathKind;
+  };
   /** A member left: it said `bye`, or it was silent for the peer timeout. */
   "peer-left": { readonly peer: PeerRecord; readonly reason: PeerLeftReason };
   /** An application message. */
@@ -285,6 +299,21 @@ export class Room implements AsyncDisposable {
   /** The current members, oldest id first (an `id` of 0: not known yet). */
   get peers(): readonly PeerRecord[] {
     return this.#machine.peers;
+  }
+
+  /** With NAT traversal on: our NAT's mapping behaviour from `NAT_CHECK` (issue 11). */
+  get natClass(): NatClass {
+    return this.#machine.natClass;
+  }
+
+  /**
+   * How a member is reached (`direct`, `lan`, `relayed`), or `undefined` for a non-member.
+   *
+   * @param peer The member's public ip and port.
+   * @returns The path kind.
+   */
+  pathOf(peer: { readonly ip: string; readonly port: number }): PathKind | undefined {
+    return this.#machine.pathOf(peer);
   }
 
   /** The bootstrap in use now. */
@@ -646,7 +675,22 @@ export class Room implements AsyncDisposable {
       }
       case "peer-joined":
         logger.debug("{room}: {ip}:{port} (id {id}) joined", { room: this.name, ...event.peer });
-        return this.#emit("peer-joined", { peer: event.peer });
+        return this.#emit(
+          "peer-joined",
+          event.path === undefined ? { peer: event.peer } : { peer: event.peer, path: event.path },
+        );
+      case "path-changed": // issue 11
+        logger.debug("{room}: {ip}:{port} now {path} (was {previous})", {
+          room: this.name,
+          ...event.peer,
+          path: event.path,
+          previous: event.previous,
+        });
+        return this.#emit("path-changed", {
+          peer: event.peer,
+          path: event.path,
+          previous: event.previous,
+        });
       case "peer-left":
         logger.debug("{room}: {ip}:{port} left ({reason})", {
           room: this.name,
@@ -812,6 +856,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     bootstrapRetryMs: options.bootstrapRetryMs,
     gossipSize: options.gossipSize,
     reliable: options.reliable,
+    nat: options.nat, // issue 11
     now: clock.now(),
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
