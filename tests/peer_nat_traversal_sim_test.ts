@@ -28,6 +28,7 @@ function expected(a: NatType, b: NatType): PathKind {
 interface Options {
   relay?: boolean;
   mappingTimeoutMs?: number;
+  allocation?: "sequential" | "preserve" | "random";
 }
 
 async function setup(typeA: NatType, typeB: NatType, options: Options = {}) {
@@ -37,14 +38,14 @@ async function setup(typeA: NatType, typeB: NatType, options: Options = {}) {
       publicHostname: "198.51.100.1",
       hosts: ["10.1.0.0/24"],
       type: typeA,
-      portAllocation: typeA === "symmetric" ? "random" : "preserve",
+      portAllocation: options.allocation ?? (typeA === "symmetric" ? "random" : "preserve"),
       mappingTimeoutMs: options.mappingTimeoutMs,
     }),
     net.addNat({
       publicHostname: "198.51.100.2",
       hosts: ["10.2.0.0/24"],
       type: typeB,
-      portAllocation: typeB === "symmetric" ? "random" : "preserve",
+      portAllocation: options.allocation ?? (typeB === "symmetric" ? "random" : "preserve"),
       mappingTimeoutMs: options.mappingTimeoutMs,
     }),
   ];
@@ -156,6 +157,26 @@ Deno.test("NAT traversal: a path that outlives its NAT mapping is kept open by k
     await s.net.advance(90_000);
     assert.notEqual(await exchange(s, "after 90 s"), false);
     assert.equal(s.rooms[0]!.pathOf(s.rooms[1]!.self), "direct");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("NAT traversal: a NAT reboot rebinds a peer to a new port, and the member stays one", async () => {
+  const s = await setup("port-restricted-cone", "port-restricted-cone", {
+    allocation: "sequential",
+  });
+  try {
+    assert.notEqual(await exchange(s, "before"), false);
+    const [a, b] = s.rooms as [Room, Room];
+    const before = s.nats[0]!.mappings().map((m) => m.external.port);
+    s.nats[0]!.expireAll(); // every mapping of A's NAT is gone: its next datagrams get new ports
+    await s.net.advance(10_000);
+    const after = s.nats[0]!.mappings().map((m) => m.external.port);
+    assert.ok(after.length > 0 && after.every((p) => !before.includes(p)), "A was rebound");
+    assert.notEqual(await exchange(s, "after the reboot"), false, "messages both ways again");
+    assert.equal(b.peers.length, 1, "B still counts A once");
+    assert.equal(a.peers.length, 1);
   } finally {
     await s.close();
   }
