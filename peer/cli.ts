@@ -48,6 +48,9 @@ Options:
   --reliable              send every line reliably and in order to every member (acknowledged,
                           retransmitted; lines up to 1 MiB, fragmented); the next line waits
                           while the window is full. Deployed v1 members get plain lines only.
+  --nat                   NAT traversal: hole punching with PROBEs, relay fallback through a
+                          bootstrap run with --relay; --json peer-joined then carries "path"
+                          (direct, lan or relayed) and path-changed events report moves
   --port N                local UDP port (default: any free port)
   --hostname ADDR         local address to bind (default 0.0.0.0)
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
@@ -74,6 +77,7 @@ const FLAGS = {
   room: { type: "string" },
   json: { type: "boolean", default: false },
   reliable: { type: "boolean", default: false },
+  nat: { type: "boolean", default: false }, // issue 11
   port: { type: "string" },
   hostname: { type: "string" },
   heartbeat: { type: "string" },
@@ -274,6 +278,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         peerTimeoutMs,
         joinTimeoutMs,
         signal: io.interrupt,
+        nat: options.nat, // issue 11
       });
     } catch (error) {
       if (error instanceof JoinError) {
@@ -295,8 +300,12 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
 
     if (json) {
       io.out(JSON.stringify({ event: "joined", self: plain(room.self) }));
-      room.on("peer-joined", ({ peer }) => {
-        io.out(JSON.stringify({ event: "peer-joined", peer: plain(peer) }));
+      room.on("peer-joined", ({ peer, path }) => {
+        const event = { event: "peer-joined", peer: plain(peer) };
+        io.out(JSON.stringify(path === undefined ? event : { ...event, path })); // path: issue 11
+      });
+      room.on("path-changed", ({ peer, path, previous }) => { // issue 11
+        io.out(JSON.stringify({ event: "path-changed", peer: plain(peer), path, previous }));
       });
       room.on("peer-left", ({ peer, reason }) => {
         io.out(JSON.stringify({ event: "peer-left", peer: plain(peer), reason }));
