@@ -14,7 +14,7 @@ import {
   MAX_ROOM_NAME_BYTES,
   type Message,
   normaliseHostname,
-  type PeerList,
+  PeerList,
   type PeerRecord,
   peersThatFit,
   ProtocolError,
@@ -531,6 +531,29 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const key = addressKey(peer.ip, peer.port);
     if (this.#membership.byPath(key) === undefined) return undefined;
     return this.#paths?.kind(key) ?? "direct";
+  }
+
+  /**
+   * Rendezvous (issue 11): candidate addresses of a peer learnt elsewhere (the
+   * `/games` REST rendezvous). The first is its public address (its `self` as
+   * its bootstrap sees it); it becomes a candidate, pinged until it answers.
+   * With NAT traversal on, the others (its LAN addresses) are probed too, LAN
+   * first, and the relay is the fallback.
+   *
+   * @param addresses The peer's addresses, public first.
+   * @throws {RangeError} Without addresses, or for a non-IPv4 one.
+   */
+  connect(addresses: readonly { readonly ip: string; readonly port: number }[]): void {
+    if (addresses.length === 0) throw new RangeError("connect needs at least one address");
+    for (const a of addresses) {
+      if (!isIPv4(a.ip)) throw new RangeError(`peer address must be IPv4 text, got ${a.ip}`);
+    }
+    const first = addresses[0]!;
+    const rest = addresses.slice(1);
+    if (this.#left) return;
+    this.#learn(PeerList.from([{ ip: first.ip, port: first.port, id: 0 }]), undefined, this.#now);
+    const others = rest.map((a) => ({ hostname: a.ip, port: a.port }));
+    this.#paths?.addCandidates({ hostname: first.ip, port: first.port }, others, this.#now);
   }
 
   /** Traffic counters: a snapshot, taken when read. */

@@ -316,6 +316,59 @@ export class Room implements AsyncDisposable {
     return this.#machine.pathOf(peer);
   }
 
+  /**
+   * Rendezvous (issue 11): connects to a peer whose addresses came from
+   * elsewhere, such as the `/games` REST rendezvous (`[ip, port]` pairs, its
+   * public address first: its `room.self`). With `nat` on, its LAN addresses
+   * are tried first and the bootstrap's relay is the fallback. Settles when it
+   * is a member, with the path it is reached on.
+   *
+   * @param addresses The peer's addresses, public first.
+   * @param options `timeoutMs` (default 15000).
+   * @returns The member and its path.
+   * @throws {RangeError} For bad addresses; rejects with a `JoinError("timeout")` when
+   *   the peer did not answer in time, or `JoinError("aborted")` when the room was left.
+   */
+  connect(
+    addresses: readonly (readonly [string, number])[],
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<{ peer: PeerRecord; path: PathKind }> {
+    const wanted = addresses.map(([ip, port]) => ({ ip, port }));
+    this.#machine.connect(wanted);
+    this.#driver.pump();
+    const [ip, port] = addresses[0]!;
+    const found = () => {
+      const peer = this.#machine.peers.find((p) => p.ip === ip && p.port === port);
+      return peer && { peer, path: this.#machine.pathOf(peer) ?? "direct" };
+    };
+    const now = found();
+    if (now !== undefined) return Promise.resolve(now);
+    const { promise, resolve, reject } = Promise.withResolvers<
+      { peer: PeerRecord; path: PathKind }
+    >();
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const timer = this.#clock.setTimer(() => {
+      done();
+      reject(new JoinError("timeout", `${ip}:${port} did not answer in ${timeoutMs} ms`));
+    }, timeoutMs);
+    const offJoined = this.on("peer-joined", () => {
+      const hit = found();
+      if (hit === undefined) return;
+      done();
+      resolve(hit);
+    });
+    const offLeft = this.on("left", () => {
+      done();
+      reject(new JoinError("aborted", "the room was left"));
+    });
+    const done = () => {
+      this.#clock.clearTimer(timer);
+      offJoined();
+      offLeft();
+    };
+    return promise;
+  }
+
   /** The bootstrap in use now. */
   get bootstrap(): NetAddress {
     return this.#machine.bootstrap;
