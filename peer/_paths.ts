@@ -159,7 +159,14 @@ export class PathTable {
   #checkViews: { port: number; via: AddressKey }[] = [];
   #natClass: NatClass = "unknown";
   /** Counters, for stats and tests. */
-  readonly counters = { probesSent: 0, probesAnswered: 0, relayedOut: 0, relayedIn: 0 };
+  readonly counters = {
+    probesSent: 0,
+    probesAnswered: 0,
+    relayedOut: 0,
+    relayedIn: 0,
+    /** Malformed probe / relay / NAT-check datagrams, and probe replies past the rate. */
+    dropped: 0,
+  };
 
   constructor(
     options: NatTraversalOptions,
@@ -238,7 +245,10 @@ export class PathTable {
     const code = data[0];
     if (code === RELAYED_CODE && this.#isBootstrap(key)) {
       const frame = decodeRelayed(data);
-      if (frame === undefined) return undefined;
+      if (frame === undefined) {
+        this.counters.dropped++;
+        return undefined;
+      }
       viaRelay = true;
       data = frame.data;
       from = { hostname: frame.peer.ip, port: frame.peer.port };
@@ -304,7 +314,10 @@ export class PathTable {
     now: number,
   ): void {
     const frame = decodeProbe(data);
-    if (frame === undefined) return;
+    if (frame === undefined) {
+      this.counters.dropped++;
+      return;
+    }
     const claimed = frame.self;
     const claimedKey = addressKey(claimed.ip, claimed.port);
     if (frame.kind === "request") {
@@ -314,7 +327,10 @@ export class PathTable {
         this.#replyTokens + (now - this.#replyRefilled) * PROBE_REPLY_RATE / 1000,
       );
       this.#replyRefilled = now;
-      if (this.#replyTokens < 1) return;
+      if (this.#replyTokens < 1) {
+        this.counters.dropped++;
+        return;
+      }
       this.#replyTokens--;
       const reply = encodeProbe({
         kind: "reply",
@@ -332,7 +348,8 @@ export class PathTable {
       }
       this.#out.push({ data: reply, to: { hostname: from.hostname, port: from.port } });
       // A request on a path that is not the sender's public address: a candidate to confirm.
-      const entry = this.#entry({ hostname: claimed.ip, port: claimed.port }, now);
+      // Only for a peer we already talk to: a spoofed claim must not make us probe a third party.
+      const entry = this.#entries.get(claimedKey);
       if (entry === undefined || key === claimedKey) return;
       if (this.#mayAlias(entry, from)) {
         this.#candidate(entry, from, isPrivate(from.hostname) ? "lan" : "direct");
