@@ -89,6 +89,8 @@ interface Entry {
   lastSent: number;
   nextProbe: number;
   rounds: number;
+  /** The punch token of the bootstrap introduction that named this member, if any. */
+  token: Uint8Array | undefined;
 }
 
 const RANK: Record<PathKind, number> = { relayed: 1, direct: 2, lan: 3 };
@@ -227,6 +229,27 @@ export class PathTable {
     entry.nextProbe = now;
   }
 
+  /**
+   * A bootstrap introduction (`WELCOME` member or `INTRODUCE`, codes 26/28): the member's
+   * public address, LAN candidates and punch token. Probing starts at once, LAN first, so both
+   * sides (introduced at the same moment) punch together; probes carry the token, and a probe
+   * with it is taken from any address.
+   */
+  introduce(
+    canonical: NetAddress,
+    lan: readonly NetAddress[],
+    token: Uint8Array | undefined,
+    now: number,
+  ): void {
+    const entry = this.#entry(canonical, now);
+    if (entry === undefined) return;
+    if (token !== undefined && token.length === 8 && token.some((b) => b !== 0)) {
+      entry.token = token.slice();
+    }
+    for (const c of lan.slice(0, MAX_CANDIDATES)) this.#candidate(entry, c, "lan");
+    entry.nextProbe = now;
+  }
+
   // --- incoming ---------------------------------------------------------------
 
   /**
@@ -351,7 +374,9 @@ export class PathTable {
       // Only for a peer we already talk to: a spoofed claim must not make us probe a third party.
       const entry = this.#entries.get(claimedKey);
       if (entry === undefined || key === claimedKey) return;
-      if (this.#mayAlias(entry, from)) {
+      const tokenOk = entry.token !== undefined && frame.token !== undefined &&
+        equal8(entry.token, frame.token);
+      if (tokenOk || this.#mayAlias(entry, from)) {
         this.#candidate(entry, from, isPrivate(from.hostname) ? "lan" : "direct");
         this.#alias(key, claimedKey);
         this.#inboundPath(entry, from);
@@ -537,7 +562,7 @@ export class PathTable {
       c.nonce = random8();
       this.counters.probesSent++;
       this.#out.push({
-        data: encodeProbe({ kind: "request", self, nonce: c.nonce }),
+        data: encodeProbe({ kind: "request", self, nonce: c.nonce, token: e.token }),
         to: c.address,
       });
     }
@@ -597,6 +622,7 @@ export class PathTable {
       lastSent: now,
       nextProbe: now,
       rounds: 0,
+      token: undefined,
     };
     this.#candidate(e, e.canonical, "direct");
     this.#entries.set(key, e);

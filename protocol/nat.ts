@@ -46,6 +46,11 @@ export type ProbeFrame =
     readonly self: PeerRecord;
     /** 8 random bytes, echoed by the reply. */
     readonly nonce: Uint8Array;
+    /**
+     * The 8-byte punch token of the bootstrap introduction (`WELCOME` / `INTRODUCE`) that
+     * brought the two peers together; absent (all zero on the wire) without one.
+     */
+    readonly token?: Uint8Array;
   }
   | {
     readonly kind: "reply";
@@ -151,7 +156,7 @@ export function encodeProbe(frame: ProbeFrame): Uint8Array {
       type: "EXTENSION",
       code: PROBE_CODE,
       peers: [frame.self],
-      payload: concat([1], nonce, new Uint8Array(10)),
+      payload: concat([1], nonce, frame.token ? nonce8(frame.token) : new Uint8Array(8), [0, 0]),
     });
   }
   return encode({
@@ -181,7 +186,10 @@ export function decodeProbe(data: Uint8Array): ProbeFrame | undefined {
   if (m === undefined) return undefined;
   const p = m.payload;
   if (m.peers.length === 1 && p.length === 19 && p[0] === 1) {
-    return { kind: "request", self: m.peers.get(0), nonce: p.slice(1, 9) };
+    const token = p.subarray(9, 17);
+    return token.some((b) => b !== 0)
+      ? { kind: "request", self: m.peers.get(0), nonce: p.slice(1, 9), token: token.slice() }
+      : { kind: "request", self: m.peers.get(0), nonce: p.slice(1, 9) };
   }
   if (m.peers.length === 2 && p.length === 9 && p[0] === 2) {
     return { kind: "reply", self: m.peers.get(0), observed: m.peers.get(1), nonce: p.slice(1, 9) };

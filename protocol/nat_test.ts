@@ -17,6 +17,7 @@ import {
 const toHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
 const nonce = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+const token = Uint8Array.of(0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8);
 const a = { ip: "198.51.100.1", port: 4000, id: 1763700000 };
 const b = { ip: "198.51.100.2", port: 4000, id: 1763700001 };
 const observed = { ip: "198.51.100.1", port: 40001 };
@@ -30,6 +31,11 @@ const cases: Record<
   "probe-request": {
     bytes: encodeProbe({ kind: "request", self: a, nonce }),
     decoded: { kind: "request", self: a, nonce },
+    decoder: decodeProbe,
+  },
+  "probe-request-token": {
+    bytes: encodeProbe({ kind: "request", self: a, nonce, token }),
+    decoded: { kind: "request", self: a, nonce, token },
     decoder: decodeProbe,
   },
   "probe-reply": {
