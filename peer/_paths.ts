@@ -149,6 +149,8 @@ export class PathTable {
   readonly #aliases = new Map<AddressKey, AddressKey>();
   readonly #out = new Fifo<Transmit>();
   #self: PeerRecord | undefined;
+  /** Cached earliest `nextProbe` (Infinity: none; undefined: to compute). */
+  #next: number | undefined = undefined;
   #replyTokens = PROBE_REPLY_RATE;
   #replyRefilled = 0;
   // Relay reservation.
@@ -227,6 +229,7 @@ export class PathTable {
     if (entry === undefined) return;
     for (const c of candidates) this.#candidate(entry, c, isPrivate(c.hostname) ? "lan" : "direct");
     entry.nextProbe = now;
+    this.#next = undefined;
   }
 
   /**
@@ -248,6 +251,7 @@ export class PathTable {
     }
     for (const c of lan.slice(0, MAX_CANDIDATES)) this.#candidate(entry, c, "lan");
     entry.nextProbe = now;
+    this.#next = undefined;
   }
 
   // --- incoming ---------------------------------------------------------------
@@ -392,6 +396,7 @@ export class PathTable {
       if (isPrivate(lan.ip)) {
         this.#candidate(entry, { hostname: lan.ip, port: lan.port }, "lan");
         entry.nextProbe = now;
+        this.#next = undefined;
       }
       return;
     }
@@ -506,15 +511,17 @@ export class PathTable {
 
   /** When {@linkcode PathTable.handleTimeout} is next due. */
   pollTimeout(): number | undefined {
-    let next: number | undefined;
-    for (const e of this.#entries.values()) {
-      if (next === undefined || e.nextProbe < next) next = e.nextProbe;
-    }
-    return next;
+    // Called after every datagram: the minimum is cached until a deadline moves earlier.
+    if (this.#next !== undefined) return this.#next === Infinity ? undefined : this.#next;
+    let next = Infinity;
+    for (const e of this.#entries.values()) if (e.nextProbe < next) next = e.nextProbe;
+    this.#next = next;
+    return next === Infinity ? undefined : next;
   }
 
   /** Probe rounds, keepalives, relay fallback and renewal, idle entries. */
   handleTimeout(now: number): void {
+    this.#next = undefined;
     let wantRelay = false;
     for (const [key, e] of this.#entries) {
       if (now - Math.max(e.lastUsed, e.lastSent) >= ENTRY_IDLE_MS) {
@@ -594,8 +601,9 @@ export class PathTable {
 
   #reserve(now: number): void {
     if (!this.#relayAllowed || this.#self === undefined) return;
+    // Renew at half-life: rounds run at least every keepalive (25 s) while relayed.
     const renewDue = this.#relayState === "granted" &&
-      now >= this.#relayUntil - Math.min(10_000, this.#relayLifetime / 2);
+      now >= this.#relayUntil - this.#relayLifetime / 2;
     const ask = this.#relayState === "none" || renewDue ||
       ((this.#relayState === "refused" || this.#relayState === "requested") &&
         now - this.#relayAskedAt >= RESERVE_RETRY_MS);
@@ -626,6 +634,7 @@ export class PathTable {
     };
     this.#candidate(e, e.canonical, "direct");
     this.#entries.set(key, e);
+    this.#next = undefined;
     return e;
   }
 

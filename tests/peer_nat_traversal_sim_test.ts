@@ -181,3 +181,18 @@ Deno.test("NAT traversal: a NAT reboot rebinds a peer to a new port, and the mem
     await s.close();
   }
 });
+
+Deno.test("NAT traversal: a relayed pair renews its reservations and keeps talking for 5 minutes", async () => {
+  const s = await setup("symmetric", "symmetric");
+  try {
+    assert.notEqual(await exchange(s, "start"), false);
+    await s.net.advance(300_000); // 2.5 reservation lifetimes (120 s)
+    assert.notEqual(await exchange(s, "after 5 min"), false);
+    const stats = s.boot.natStats();
+    assert.equal(stats.reservations, 2);
+    assert.ok(stats.reservationsGranted >= 6, `${stats.reservationsGranted} grants (renewals)`);
+    assert.equal(s.rooms[0]!.pathOf(s.rooms[1]!.self), "relayed");
+  } finally {
+    await s.close();
+  }
+});
