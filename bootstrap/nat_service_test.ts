@@ -173,3 +173,43 @@ Deno.test("STUN: the RFC 5769 sample request gets XOR-MAPPED-ADDRESS of its sour
     await c.socket.close();
   }
 });
+
+Deno.test("CLI: --relay and --nat-check-port reach the NAT services", async () => {
+  const { main } = await import("@olaf/bootstrap");
+  const stop = new AbortController();
+  let seen: { relay: boolean; checkPort: number | undefined } | undefined;
+  const logged: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => void logged.push(line);
+  try {
+    const code = await main(
+      [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--relay",
+        "--nat-check-port",
+        "0",
+        "--log-level",
+        "error",
+      ],
+      {
+        signal: stop.signal,
+        handleSignals: false,
+        onListening: (server) => {
+          seen = { relay: server.natStats().relay, checkPort: server.natCheckAddress?.port };
+          stop.abort();
+        },
+      },
+    );
+    assert.equal(code, 0);
+  } finally {
+    console.log = log;
+  }
+  assert.equal(seen?.relay, true);
+  assert.ok(seen!.checkPort! > 0);
+  assert.ok(
+    logged.some((l) => /olaf NAT services: relay=on nat-check=udp:\/\/127\.0\.0\.1:\d+/.test(l)),
+  );
+});

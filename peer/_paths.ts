@@ -91,6 +91,8 @@ interface Entry {
   rounds: number;
   /** The punch token of the bootstrap introduction that named this member, if any. */
   token: Uint8Array | undefined;
+  /** Its introduction said its NAT is endpoint-dependent (NAT hint 3). */
+  symmetric: boolean;
 }
 
 const RANK: Record<PathKind, number> = { relayed: 1, direct: 2, lan: 3 };
@@ -195,6 +197,15 @@ export class PathTable {
     return this.#natClass;
   }
 
+  /** {@linkcode PathTable.natClass} as the dialect's NAT hint (0 unknown, 2, 3). */
+  get natHint(): number {
+    return this.#natClass === "endpoint-independent"
+      ? 2
+      : this.#natClass === "endpoint-dependent"
+      ? 3
+      : 0;
+  }
+
   /** Whether the relay granted us a reservation that is live at `now`. */
   relayGranted(now: number): boolean {
     return this.#relayState === "granted" && now < this.#relayUntil;
@@ -236,16 +247,20 @@ export class PathTable {
    * A bootstrap introduction (`WELCOME` member or `INTRODUCE`, codes 26/28): the member's
    * public address, LAN candidates and punch token. Probing starts at once, LAN first, so both
    * sides (introduced at the same moment) punch together; probes carry the token, and a probe
-   * with it is taken from any address.
+   * with it is taken from any address. `natHint` is the introduction's NAT hint (0 unknown,
+   * 1 none, 2 endpoint-independent, 3 endpoint-dependent): two endpoint-dependent NATs cannot
+   * be punched, so such a pair goes to the relay without waiting for the punch deadline.
    */
   introduce(
     canonical: NetAddress,
     lan: readonly NetAddress[],
     token: Uint8Array | undefined,
     now: number,
+    natHint = 0,
   ): void {
     const entry = this.#entry(canonical, now);
     if (entry === undefined) return;
+    entry.symmetric = natHint === 3;
     if (token !== undefined && token.length === 8 && token.some((b) => b !== 0)) {
       entry.token = token.slice();
     }
@@ -534,7 +549,8 @@ export class PathTable {
       }
       const current = e.current;
       const punching = current === undefined || current.kind === "relayed";
-      if (current === undefined && now - e.firstUsed >= this.#punchMs) {
+      const hopeless = e.symmetric && this.#natClass === "endpoint-dependent";
+      if (current === undefined && (hopeless || now - e.firstUsed >= this.#punchMs)) {
         wantRelay = true;
         if (this.relayGranted(now)) this.#setCurrent(e, this.#bootstrap(), "relayed");
       }
@@ -631,6 +647,7 @@ export class PathTable {
       nextProbe: now,
       rounds: 0,
       token: undefined,
+      symmetric: false,
     };
     this.#candidate(e, e.canonical, "direct");
     this.#entries.set(key, e);
