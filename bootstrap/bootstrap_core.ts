@@ -13,6 +13,8 @@ import {
 } from "@olaf/protocol";
 import { endpointKey, endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol/internal";
 import { Fifo, type NetAddress, type SansIoMachine, type Transmit } from "@olaf/protocol/sans-io";
+import { isDialectDatagram } from "@olaf/protocol/dialect";
+import { BootstrapDialect } from "./_dialect.ts";
 import { Replies } from "./_reply.ts";
 import type { Room } from "./_room.ts";
 import { type ExpiryHooks, Rooms } from "./_rooms.ts";
@@ -27,6 +29,7 @@ import { bootstrapReplyBytes, ROOM_FULL_BYTES } from "@olaf/protocol";
 import type {
   BootstrapEvent,
   BootstrapStats,
+  DialectStats,
   DropReason,
   MemberInfo,
   MemberLeftReason,
@@ -42,6 +45,8 @@ export interface BootstrapCoreOptions extends BootstrapLimits {
   emitEvents?: boolean;
   /** Events kept when nobody polls them (oldest dropped past it). Default 65,536. */
   maxQueuedEvents?: number;
+  /** Key of the Olaf dialect's address tokens (tests); default random per core. */
+  tokenSecret?: Uint8Array;
 }
 
 /** Where a datagram came from: a socket address, or an IPv4 number and port. */
@@ -117,6 +122,8 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   readonly #limiter: SourceLimiter;
   readonly #rooms: Rooms;
   readonly #replies = new Replies();
+  /** The Olaf dialect (codes 24..28), `_dialect.ts`. */
+  readonly #dialect: BootstrapDialect;
   #lastId = 0;
   #now = 0;
 
@@ -161,6 +168,19 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       maxSources: this.limits.maxTrackedSources,
     });
     this.#rooms = new Rooms(this.limits);
+    this.#dialect = new BootstrapDialect({
+      replyBudgetBytes: this.limits.replyBudgetBytes,
+      maxMembersPerRoom: this.limits.maxMembersPerRoom,
+      decodeOptions: this.#decodeOptions,
+      room: (name) => this.#rooms.get(name),
+      openRoom: (name, to, bucket, now) => this.#openRoom(name, to, bucket, now),
+      touchRoom: (room, now) => this.#touchRoom(room, now),
+      addMember: (room, ip, port, now) => this.#addMember(room, ip, port, this.#nextId(now), now),
+      reconcile: (room, report, self, key, now) => this.#reconcile(room, report, self, key, now),
+      sendRoomFull: (to, bucket) => this.#sendRoomFull(to, bucket),
+      transmit: (data, to) => this.#transmit(data, to),
+      drop: (reason) => this.#drop(reason),
+    }, options.tokenSecret ? { tokenSecret: options.tokenSecret } : {});
   }
 
   /**
@@ -197,7 +217,8 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
 
     const bucket = this.#limiter.request(ipv4, now);
     if (bucket === undefined) return this.#drop("rate-limited");
-    // Types past v1's (extensions) are ignored whatever they carry: their
+    if (isDialectDatagram(bytes)) return this.#dialect.handle(bytes, ipv4, port, to, bucket, now);
+    // Other types past v1's (extensions) are ignored whatever they carry: their
     // layout is not ours to judge, and decoding them would be wasted work.
     if (bytes.length > 0 && bytes[0]! > MessageType.PEER_COLLECTOR) {
       return this.#drop("unknown-type");
@@ -281,6 +302,16 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       bytesOut: this.#bytesOut,
       drops: Object.fromEntries(this.#drops),
     };
+  }
+
+  /**
+   * Counters of the Olaf dialect (codes 24..28): joins, tokens, welcomes,
+   * introductions, reports; its drops are in `stats().drops`.
+   *
+   * @returns A fresh snapshot.
+   */
+  dialectStats(): DialectStats {
+    return this.#dialect.stats();
   }
 
   /**
@@ -520,6 +551,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   }
 
   #memberLeft(room: Room, key: number, id: number, reason: MemberLeftReason, now: number): void {
+    this.#dialect.memberLeft(room, key);
     if (!this.emitEvents) return;
     this.#event({
       type: "member-left",

@@ -59,6 +59,8 @@ export type {
   BootstrapEvent,
   BootstrapStats,
   BootstrapView,
+  DialectDropReason,
+  DialectStats,
   DropReason,
   MemberInfo,
   MemberLeftReason,

@@ -38,6 +38,7 @@ import type { ProtocolErrorReason } from "@olaf/protocol";
  */
 export type DropReason =
   | ProtocolErrorReason
+  | DialectDropReason
   | "non-ipv4-source"
   | "invalid-source"
   | "rate-limited"
@@ -52,6 +53,58 @@ export type DropReason =
   | "rate-limited-reply"
   | "transmit-overflow"
   | "events-overflow";
+
+/**
+ * Drops and refusals of the Olaf bootstrap dialect (codes 24..28,
+ * `bootstrap/_dialect.ts`):
+ *
+ * - `dialect-token-missing`, `dialect-token-invalid`: a `JOIN_O` without a
+ *   token, or with a stale or foreign one; answered with a `TOKEN` only.
+ * - `dialect-unvalidated`: a `REPORT_O` from an address that has not proved
+ *   itself (no reply at all).
+ * - `dialect-not-member`: a `REPORT_O` from a validated address that is not an
+ *   Olaf member of the room; it changes nothing.
+ *
+ * @example
+ * ```ts
+ * import type { DialectDropReason } from "@olaf/bootstrap";
+ * import assert from "node:assert/strict";
+ * const reason: DialectDropReason = "dialect-token-missing";
+ * assert.ok(reason.startsWith("dialect-"));
+ * ```
+ */
+export type DialectDropReason =
+  | "dialect-token-missing"
+  | "dialect-token-invalid"
+  | "dialect-unvalidated"
+  | "dialect-not-member";
+
+/**
+ * Counters of the Olaf bootstrap dialect, from `BootstrapCore.dialectStats()`.
+ *
+ * @example
+ * ```ts
+ * import { BootstrapCore } from "@olaf/bootstrap";
+ * import assert from "node:assert/strict";
+ * assert.equal(new BootstrapCore().dialectStats().joins, 0);
+ * ```
+ */
+export interface DialectStats {
+  /** `JOIN_O`s handled (with or without a token). */
+  joins: number;
+  /** `TOKEN`s sent (to addresses that had not proved themselves). */
+  tokensSent: number;
+  /** `WELCOME`s sent (to validated addresses only). */
+  welcomesSent: number;
+  /** `INTRODUCE`s sent to existing members. */
+  introductionsSent: number;
+  /** `REPORT_O` member reports applied. */
+  reportsAccepted: number;
+  /** Members that joined with `JOIN_O`, over all rooms. */
+  olafMembers: number;
+  /** Addresses currently in the validation table. */
+  validatedAddresses: number;
+}
 
 /**
  * Why a member left its room: a member report left it out (`reconciled`),
