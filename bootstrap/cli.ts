@@ -130,7 +130,8 @@ JSON handshake dialect (the handshake-server seed's protocol; off unless one of 
   --network-id ID      the only network_id accepted (default: any, each its own network)
   --relay              forward RelayRequest between nodes of one network (default off);
                        also relays Olaf peers whose hole punching failed (RELAYED, issue 11)
-  --STUN               answer STUN Binding requests on --stun-port (default 3478)
+  --STUN               answer STUN Binding requests on --stun-port (default 3478);
+                       --stun-port N alone turns it on too
   --TRACE, --DEBUG, --INFO, --WARN, --ERROR   the seed's log flags (= --log-level)
   -c FILE.json         same as --config; it may hold the seed's keys too: listen_address,
                        max_connections, heartbeat_interval, connection_timeout, network_id,
@@ -586,7 +587,8 @@ function handshakeSettings(
     throw new UsageError("stun_server must be an object {enable, port}");
   }
   const stunConfig = (stunServer ?? {}) as Record<string, unknown>;
-  c.stun = values.STUN ?? stunConfig.enable;
+  // Issue 11: --stun-port alone turns STUN on too (standard STUN clients against the bootstrap).
+  c.stun = values.STUN ?? stunConfig.enable ?? (values["stun-port"] !== undefined || undefined);
   c["stun-port"] = values["stun-port"] ?? stunConfig.port;
   for (const key of ["handshake", "relay", "stun"]) {
     if (c[key] !== undefined && typeof c[key] !== "boolean") {

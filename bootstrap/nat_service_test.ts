@@ -213,3 +213,28 @@ Deno.test("CLI: --relay and --nat-check-port reach the NAT services", async () =
     logged.some((l) => /olaf NAT services: relay=on nat-check=udp:\/\/127\.0\.0\.1:\d+/.test(l)),
   );
 });
+
+Deno.test("CLI: --stun-port alone answers STUN Binding requests", async () => {
+  const { main } = await import("@olaf/bootstrap");
+  const stop = new AbortController();
+  let stun: NetAddress | undefined;
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const code = await main(
+      ["--host", "127.0.0.1", "--port", "0", "--stun-port", "0", "--log-level", "error"],
+      {
+        signal: stop.signal,
+        handleSignals: false,
+        onListening: (server) => {
+          stun = server.handshake?.stunAddress;
+          stop.abort();
+        },
+      },
+    );
+    assert.equal(code, 0);
+  } finally {
+    console.log = log;
+  }
+  assert.ok(stun !== undefined && stun.port > 0, "a STUN socket was bound");
+});
