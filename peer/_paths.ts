@@ -144,6 +144,7 @@ export class PathTable {
   readonly #lan: NetAddress[];
   readonly #isBootstrap: (key: AddressKey) => boolean;
   readonly #bootstrap: () => NetAddress;
+  readonly #bootstraps: readonly NetAddress[];
   readonly #onChange: PathChange;
   readonly #onAlias: (pathKey: AddressKey) => void;
   readonly #entries = new Map<AddressKey, Entry>();
@@ -180,7 +181,9 @@ export class PathTable {
     bootstrap: () => NetAddress,
     onChange: PathChange,
     onAlias: (pathKey: AddressKey) => void = () => {},
+    bootstraps: readonly NetAddress[] = [],
   ) {
+    this.#bootstraps = bootstraps;
     this.#onAlias = onAlias;
     this.#relayAllowed = options.relay ?? true;
     this.#punchMs = options.punchTimeoutMs ?? 3000;
@@ -226,11 +229,16 @@ export class PathTable {
     const first = this.#self === undefined;
     this.#self = self;
     if (first) {
+      // Ask the bootstrap (and a second one, when there is one): different views of our
+      // address mean an endpoint-dependent mapping.
       this.#checkNonce = random8();
-      this.#out.push({
-        data: encodeNatCheck({ kind: "request", nonce: this.#checkNonce }),
-        to: this.#bootstrap(),
-      });
+      const current = this.#bootstrap();
+      const others = this.#bootstraps.filter((b) =>
+        b.hostname !== current.hostname || b.port !== current.port
+      );
+      for (const to of [current, ...others.slice(0, 1)]) {
+        this.#out.push({ data: encodeNatCheck({ kind: "request", nonce: this.#checkNonce }), to });
+      }
     }
   }
 
@@ -474,17 +482,21 @@ export class PathTable {
     const frame = decodeNatCheck(data);
     if (frame?.kind !== "reply" || !equal8(this.#checkNonce, frame.nonce)) return;
     if (this.#checkViews.some((v) => v.via === from)) return;
+    if (this.#checkViews.length >= 4) return;
     this.#checkViews.push({ port: frame.observed.port, via: from });
     const bootstrap = this.#bootstrap();
-    if (this.#checkViews.length === 1 && frame.checkPort !== 0) {
+    // The current bootstrap's reply names its check port: ask there too, once.
+    if (frame.checkPort !== 0 && from === addressKey(bootstrap.hostname, bootstrap.port)) {
       this.#out.push({
         data: encodeNatCheck({ kind: "request", nonce: this.#checkNonce! }),
         to: { hostname: bootstrap.hostname, port: frame.checkPort },
       });
     }
-    if (this.#checkViews.length === 2) {
-      const [a, b] = this.#checkViews;
-      this.#natClass = a!.port === b!.port ? "endpoint-independent" : "endpoint-dependent";
+    if (this.#checkViews.length >= 2) {
+      const port = this.#checkViews[0]!.port;
+      this.#natClass = this.#checkViews.every((v) => v.port === port)
+        ? "endpoint-independent"
+        : "endpoint-dependent";
     }
   }
 

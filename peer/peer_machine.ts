@@ -474,6 +474,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         },
         // A NAT's new port turned out to be a member's path: no member of its own.
         (pathKey) => this.#membership.forgetPath(pathKey),
+        options.bootstraps,
       );
     }
   }

@@ -196,3 +196,36 @@ Deno.test("NAT traversal: a relayed pair renews its reservations and keeps talki
     await s.close();
   }
 });
+
+Deno.test("NAT traversal: two bootstraps' views of a peer tell its NAT class too", async () => {
+  for (
+    const [type, want] of [["symmetric", "endpoint-dependent"], [
+      "full-cone",
+      "endpoint-independent",
+    ]] as const
+  ) {
+    const net = new MemoryNetwork({ seed: 5, startTime: T0, delayMs: 5 });
+    net.addNat({
+      publicHostname: "198.51.100.1",
+      hosts: ["10.1.0.2"],
+      type,
+      portAllocation: "random",
+    });
+    const boots = await Promise.all(
+      ["203.0.113.1", "203.0.113.2"].map((hostname) =>
+        startBootstrap({ bind: net.bind, clock: net.clock, hostname, port: 5000 })
+      ),
+    );
+    let room: Room | undefined;
+    joinRoom("lobby", {
+      bootstraps: ["203.0.113.1:5000", "203.0.113.2:5000"],
+      bind: net.bind,
+      clock: net.clock,
+      hostname: "10.1.0.2",
+      nat: true,
+    }).then((r) => (room = r));
+    assert.ok(await net.runUntil(() => room?.natClass === want, { timeoutMs: 5_000 }), type);
+    await room!.leave();
+    for (const b of boots) await b.close();
+  }
+});
