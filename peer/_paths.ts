@@ -269,10 +269,14 @@ export class PathTable {
     const entry = this.#entry(canonical, now);
     if (entry === undefined) return;
     entry.symmetric = natHint === 3;
+    const settled = entry.current !== undefined && entry.current.kind !== "relayed";
     if (token !== undefined && token.length === 8 && token.some((b) => b !== 0)) {
       entry.token = token.slice();
     }
     for (const c of lan.slice(0, MAX_CANDIDATES)) this.#candidate(entry, c, "lan");
+    if (settled && entry.current!.kind === "lan") return; // nothing better to find
+    // A refresh of a member already reached directly does not start a new punching round.
+    if (settled && lan.length === 0) return;
     entry.nextProbe = now;
     this.#next = undefined;
   }
@@ -691,5 +695,61 @@ export class PathTable {
     for (const c of e.candidates.keys()) {
       if (this.#aliases.get(c) === key) this.#aliases.delete(c);
     }
+  }
+}
+
+/** A member as the Olaf bootstrap dialect describes it (structurally, `DialectMember`). */
+export interface IntroducedMember {
+  /** Its public record. */
+  readonly record: { readonly ip: string; readonly port: number };
+  /** Whether it joined with the Olaf dialect. */
+  readonly olaf: boolean;
+  /** Its LAN candidates. */
+  readonly candidates: readonly { readonly ip: string; readonly port: number }[];
+  /** The bootstrap's NAT hint. */
+  readonly nat: "unknown" | "none" | "independent" | "dependent";
+  /** `WELCOME` only: it got an `INTRODUCE` for us (it holds our punch token). */
+  readonly introduced: boolean;
+}
+
+/** What the dialect's join client offers (structurally, `OlafJoinState`). */
+export interface IntroductionSource {
+  /** `INTRODUCE`s waiting, oldest first. */
+  readonly introductions: {
+    shift(): { readonly peer: IntroducedMember; readonly punchToken: Uint8Array } | undefined;
+  };
+  /** What the latest `WELCOME` said of each member. */
+  readonly members: ReadonlyMap<string, IntroducedMember>;
+  /** The punch token of our latest `WELCOME`. */
+  readonly punchToken: Uint8Array | undefined;
+}
+
+const HINTS = { unknown: 0, none: 1, independent: 2, dependent: 3 } as const;
+
+/**
+ * Feeds the bootstrap's introductions into the path table: every waiting
+ * `INTRODUCE` (the newcomer punches toward us at this moment), and after a
+ * `WELCOME` every Olaf member it lists (those flagged `introduced` share its
+ * punch token).
+ */
+export function takeIntroductions(
+  paths: PathTable,
+  join: IntroductionSource,
+  now: number,
+  welcome: boolean,
+): void {
+  const at = (c: { readonly ip: string; readonly port: number }) => ({
+    hostname: c.ip,
+    port: c.port,
+  });
+  for (let i = join.introductions.shift(); i !== undefined; i = join.introductions.shift()) {
+    const p = i.peer;
+    paths.introduce(at(p.record), p.candidates.map(at), i.punchToken, now, HINTS[p.nat] ?? 0);
+  }
+  if (!welcome) return;
+  for (const m of join.members.values()) {
+    if (!m.olaf) continue;
+    const token = m.introduced ? join.punchToken : undefined;
+    paths.introduce(at(m.record), m.candidates.map(at), token, now, HINTS[m.nat] ?? 0);
   }
 }

@@ -2,7 +2,7 @@
 // unlisted (LAN) address confirm a path; without it such a probe is answered but not taken.
 import assert from "node:assert/strict";
 import { addressKey } from "@olaf/protocol";
-import { PathTable } from "./_paths.ts";
+import { PathTable, takeIntroductions } from "./_paths.ts";
 
 const bootstrap = { hostname: "203.0.113.1", port: 5000 };
 const aPublic = { hostname: "198.51.100.1", port: 4000 };
@@ -53,3 +53,35 @@ for (const withToken of [true, false]) {
     assert.deepEqual(handed.from, withToken ? aPublic : aLan);
   });
 }
+
+Deno.test("paths: introductions from the dialect's join client are punched at once, LAN first", () => {
+  const t = table([]);
+  t.setSelf({ ip: aPublic.hostname, port: aPublic.port, id: 1 });
+  t.pollTransmit(); // NAT_CHECK
+  const newcomer = {
+    record: { ip: bPublic.hostname, port: bPublic.port },
+    olaf: true,
+    candidates: [{ ip: bLan.hostname, port: bLan.port }],
+    nat: "dependent" as const,
+    introduced: false,
+  };
+  const queue = [{ peer: newcomer, punchToken: token }];
+  const v1 = { ...newcomer, record: { ip: "192.0.2.9", port: 9 }, olaf: false };
+  takeIntroductions(
+    t,
+    {
+      introductions: { shift: () => queue.shift() },
+      members: new Map([["192.0.2.9:9", v1]]),
+      punchToken: undefined,
+    },
+    0,
+    true,
+  );
+  assert.equal(queue.length, 0, "the queue was taken");
+  t.handleTimeout(0);
+  const out = [];
+  for (let x = t.pollTransmit(); x !== undefined; x = t.pollTransmit()) out.push(x);
+  assert.deepEqual(out.map((x) => x.to.hostname), [bLan.hostname, bPublic.hostname], "LAN first");
+  assert.ok(out.every((x) => x.data.subarray(26, 34).every((b, i) => b === token[i])), "tokened");
+  assert.ok(!out.some((x) => x.to.hostname === "192.0.2.9"), "v1 members are not probed");
+});
