@@ -93,9 +93,13 @@ interface Entry {
   token: Uint8Array | undefined;
   /** Its introduction said its NAT is endpoint-dependent (NAT hint 3). */
   symmetric: boolean;
+  /** Last datagram that arrived on the current path. */
+  heardAt: number;
 }
 
 const RANK: Record<PathKind, number> = { relayed: 1, direct: 2, lan: 3 };
+/** A current path with nothing heard on it for this long may be replaced by an equal one. */
+const SILENT_MS = 5000;
 /** Entries are dropped after this long without traffic. */
 const ENTRY_IDLE_MS = 60_000;
 /** Most members tracked (past it, new destinations go out untouched). */
@@ -330,6 +334,8 @@ export class PathTable {
       const entry = this.#entries.get(canonical);
       if (entry !== undefined) {
         entry.lastUsed = now;
+        if (entry.current?.key === key) entry.heardAt = now;
+        else this.#inboundPath(entry, { hostname, port: from.port }, now);
         return { data, from: entry.canonical };
       }
       this.#aliases.delete(key);
@@ -344,7 +350,7 @@ export class PathTable {
           this.#alias(key, claimed);
           e.lastUsed = now;
           // Whatever reached us from there gets through the sender's NAT the other way too.
-          this.#inboundPath(e, { hostname, port: from.port });
+          this.#inboundPath(e, { hostname, port: from.port }, now);
           return { data, from: e.canonical };
         }
       }
@@ -353,9 +359,8 @@ export class PathTable {
     if (entry !== undefined) {
       entry.lastUsed = now;
       // The public address itself answers: a direct path, if nothing better is known.
-      if (entry.current === undefined || entry.current.kind === "relayed") {
-        this.#setCurrent(entry, entry.canonical, "direct");
-      }
+      if (entry.current?.key === key) entry.heardAt = now;
+      else this.#inboundPath(entry, entry.canonical, now);
     }
     return { data, from: { hostname, port: from.port } };
   }
@@ -410,7 +415,7 @@ export class PathTable {
       if (tokenOk || this.#mayAlias(entry, from)) {
         this.#candidate(entry, from, isPrivate(from.hostname) ? "lan" : "direct");
         this.#alias(key, claimedKey);
-        this.#inboundPath(entry, from);
+        this.#inboundPath(entry, from, now, tokenOk);
       }
       return;
     }
@@ -439,16 +444,26 @@ export class PathTable {
       if (current === undefined || RANK[c.kind] > RANK[current.kind]) {
         this.#setCurrent(entry, c.address, c.kind);
       }
+      if (entry.current?.key === c.key) entry.heardAt = now;
       return;
     }
   }
 
-  /** A path a datagram arrived on: current, unless a better one is known. */
-  #inboundPath(e: Entry, from: NetAddress): void {
+  /**
+   * A path a datagram arrived on: it becomes current when nothing is, when it
+   * is better, or (same rank) when the current one went silent, as after a NAT
+   * rebinding; `strong` (a punch token) wins over an equal one at once.
+   */
+  #inboundPath(e: Entry, from: NetAddress, now: number, strong = false): void {
     const kind = isPrivate(from.hostname) && !isPrivate(e.canonical.hostname) ? "lan" : "direct";
     const current = e.current;
-    if (current === undefined || current.kind === "relayed" || RANK[kind] > RANK[current.kind]) {
+    const silent = now - e.heardAt >= SILENT_MS;
+    if (
+      current === undefined || current.kind === "relayed" || RANK[kind] > RANK[current.kind] ||
+      (RANK[kind] === RANK[current.kind] && (silent || strong))
+    ) {
       this.#setCurrent(e, { hostname: from.hostname, port: from.port }, kind);
+      e.heardAt = now;
     }
   }
 
@@ -664,6 +679,7 @@ export class PathTable {
       rounds: 0,
       token: undefined,
       symmetric: false,
+      heardAt: now,
     };
     this.#candidate(e, e.canonical, "direct");
     this.#entries.set(key, e);
