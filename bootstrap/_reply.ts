@@ -29,12 +29,30 @@ export class Replies {
    * `selfIndex` (-1: the recipient is not a member, its own record is then
    * `0.0.0.0:0` id 0). A whole room is listed in join order; a bigger room
    * lists the recipient, the lowest id, then the most recently active others
-   * (ties in join order), found without sorting the room.
+   * (ties in join order), found without sorting the room. `othersOnly`
+   * (issue 12) leaves the recipient out of the list.
    */
-  bootstrapReply(room: Room, selfIndex: number, records: number, now: number): Uint8Array {
+  bootstrapReply(
+    room: Room,
+    selfIndex: number,
+    records: number,
+    now: number,
+    othersOnly = false,
+  ): Uint8Array {
     const out = this.#slab.take(bootstrapReplyBytes(records));
     let offset = writeBootstrapReplyHeader(out, records);
-    if (records === room.count) {
+    if (othersOnly) {
+      // Issue 12, a reply within 3x its request: the lowest id (the collector, whom a v1 peer then
+      // pings), then the most recently active others; never the recipient (it is the payload).
+      let left = records;
+      const lowest = room.lowestIndex();
+      if (lowest !== selfIndex && lowest >= 0 && left > 0) {
+        offset = writeMemberOf(out, offset, room, lowest);
+        left--;
+      }
+      const skip = lowest !== selfIndex ? lowest : -1;
+      if (left > 0) offset = room.writeMostRecent(left, selfIndex, skip, now, out, offset);
+    } else if (records === room.count) {
       for (let i = 0; i < records; i++) offset = writeMemberOf(out, offset, room, i);
     } else {
       let left = records;

@@ -14,11 +14,15 @@
 import { PEER_RECORD_BYTES, writeReplyRecord } from "@olaf/protocol";
 import { endpointKeyIPv4, endpointKeyPort } from "@olaf/protocol/internal";
 
-/** Float64 slots per member: endpoint key (ip * 65536 + port), id, last seen (ms). */
-export const STRIDE = 3;
+/**
+ * Float64 slots per member: endpoint key (ip * 65536 + port), id, last seen
+ * (ms), and last heard from directly (ms; a report's naming does not count).
+ */
+export const STRIDE = 4;
 const KEY = 0;
 const ID = 1;
 const SEEN = 2;
+const DIRECT = 3;
 
 const INITIAL_CAPACITY = 4;
 /** Rooms up to this many members scan (at most 16 compares) and sort; past it they index. */
@@ -245,6 +249,10 @@ export class Room {
   heapIndex = -1;
   /** When the core must look at this room again: never later than its real deadline. */
   heapKey = 0;
+  /** Issue 12: endpoint key of the source that created the room (-1: unknown). */
+  creator = -1;
+  /** Issue 12: set once a source other than the creator sent this room a request. */
+  shared = false;
   constructor(name: string, now: number) {
     this.name = name;
     this.createdAt = now;
@@ -265,6 +273,11 @@ export class Room {
   /** Last-seen time of member `index`. */
   seenAt(index: number): number {
     return this.slots[index * STRIDE + SEEN]!;
+  }
+
+  /** When member `index` was last heard from directly (-Infinity: only named by reports). */
+  directAt(index: number): number {
+    return this.slots[index * STRIDE + DIRECT]!;
   }
 
   /** Index of the member with endpoint `key`, or -1. O(1). */
@@ -334,6 +347,7 @@ export class Room {
 
   /** Marks member `index` as seen at `now` (never before its last time): it becomes the newest. */
   touch(index: number, now: number): void {
+    this.slots[index * STRIDE + DIRECT] = now; // only direct evidence touches one member
     const big = bigOf(this);
     if (big === undefined || big.stale) {
       this.slots[index * STRIDE + SEEN] = now;
@@ -365,7 +379,7 @@ export class Room {
    * new. Capacity grows by half (at least 4 members) so that small rooms waste
    * little.
    */
-  add(key: number, id: number, seen: number, maxMembers: number): number {
+  add(key: number, id: number, seen: number, maxMembers: number, direct = seen): number {
     const index = this.count;
     let grown = false;
     if ((index + 1) * STRIDE > this.slots.length) {
@@ -382,6 +396,7 @@ export class Room {
     this.slots[o + KEY] = key;
     this.slots[o + ID] = id;
     this.slots[o + SEEN] = seen;
+    this.slots[o + DIRECT] = direct;
     if (seen < this.minSeen) this.minSeen = seen;
     const big = bigOf(this);
     if (big !== undefined && (big.stale || !grown)) {

@@ -57,9 +57,9 @@ export class Rooms {
   }
 
   /** Adds a member (the caller checks the member limit); returns its index. */
-  addMember(room: Room, key: number, id: number, now: number): number {
+  addMember(room: Room, key: number, id: number, now: number, direct = now): number {
     const wasEmpty = room.count === 0;
-    const index = room.add(key, id, now, this.#maxMembersPerRoom);
+    const index = room.add(key, id, now, this.#maxMembersPerRoom, direct);
     this.members++;
     if (wasEmpty) {
       // The room's member deadline may now come before its heap key.
@@ -75,6 +75,14 @@ export class Rooms {
   /** Removes the members `drop` picks from `room` (see {@linkcode Room.removeWhere}). */
   removeMembers(room: Room, drop: (index: number) => boolean, exactMinSeen = false): void {
     this.members -= room.removeWhere(drop, exactMinSeen);
+  }
+
+  /** Deletes `room` now, through expiry (its hooks report it as expired). Issue 12. */
+  evict(room: Room, now: number, hooks: ExpiryHooks): void {
+    room.lastActivity = -Infinity;
+    room.heapKey = -Infinity;
+    this.#heap.update(room.heapIndex);
+    this.expire(now, hooks);
   }
 
   /** The earliest deadline, or `undefined` when no room exists. */

@@ -128,17 +128,22 @@ function reportCost(members: number): number {
     emitEvents: false,
   });
   const sender = { ipv4: 0x0a000001, port: 1 };
-  const reports = [0, 1].map((generation) =>
+  const make = (generation: number, selfId: number) =>
     encode({
       type: "PEER_COLLECTOR",
       room: "r",
       peers: Array.from({ length: members }, (_, i) => ({
         ip: i === 0 ? "10.0.0.1" : `10.${1 + generation}.${i >> 8}.${i & 255}`,
         port: i === 0 ? 1 : 2000 + i,
-        id: 0,
+        id: i === 0 ? selfId : 0,
       })),
-    })
-  );
+    });
+  // The first report creates the room; later ones carry the sender's id (issue 12: only the
+  // validated collector's report counts, and echoing its id is what validates it).
+  core.handleDatagram(make(0, 0), sender, 1_763_700_000_000);
+  while (core.pollTransmit() !== undefined);
+  const selfId = core.room("r")!.members.find((m) => m.port === 1)!.id;
+  const reports = [0, 1].map((generation) => make(generation, selfId));
   const report = (i: number) => {
     core.handleDatagram(reports[i % 2]!, sender, 1_763_700_000_000);
     while (core.pollTransmit() !== undefined);
@@ -293,6 +298,9 @@ async function runBootstrap(): Promise<{ rate: number; cpuMicros: number }> {
     maxRooms: roomCount * 2,
     requestsPerSecond: Infinity, // every client shares 127.0.0.1
     replyBytesPerSecond: Infinity,
+    roomsPerSource: Infinity, // (issue 12's guards too)
+    amplificationFactor: Infinity,
+    unvalidatedBytesPerSecond: Infinity,
   });
   const result = await measureWithCpu(server.localAddress);
   const stats = server.stats();

@@ -26,6 +26,8 @@ import {
   resolveLimits,
 } from "./limits.ts";
 import { bootstrapReplyBytes, ROOM_FULL_BYTES } from "@olaf/protocol";
+import { AddressValidation } from "./_validation.ts";
+import { maxRecordsWithin, ReplyBudget, RoomClaims } from "./_hostile.ts"; // issue 12
 import type {
   BootstrapEvent,
   BootstrapStats,
@@ -63,6 +65,11 @@ function sourceIPv4(hostname: string): number {
   return isIPv4(text) ? parseIPv4(text) : -1;
 }
 
+/** Endpoint key of a source the core accepted (IPv4, so `sourceIPv4` is not -1). */
+function keyOf(to: NetAddress): number {
+  return endpointKey(Math.max(0, sourceIPv4(to.hostname)), to.port);
+}
+
 /**
  * The bootstrap's room logic, sans-IO: feed it datagrams and the time, take
  * replies, events and its next deadline out. No sockets, timers or clocks;
@@ -85,6 +92,12 @@ function sourceIPv4(hostname: string): number {
  *   the lowest id and the most recently active others.
  * - Malformed datagrams are counted by reason and dropped; per-source rate
  *   limits bound requests and reply bytes.
+ * - Issue 12 (README "Hostile input"): replies to an address that has not
+ *   echoed its id stay within `amplificationFactor` x the request and a
+ *   global byte budget; only the room's validated collector's report removes
+ *   members (not those heard from within `reportGraceMs`); no claimed id may
+ *   win the election; rooms per source are bounded, and at `maxRooms`
+ *   creator-only rooms make way.
  *
  * @example Join a room and read the reply
  * ```ts
@@ -122,6 +135,15 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   readonly #limiter: SourceLimiter;
   readonly #rooms: Rooms;
   readonly #replies = new Replies();
+  // --- issue 12: hostile v1 input (README "Hostile input") ---
+  /** Addresses that showed they receive where they send from (shared with the dialect). */
+  readonly #validation: AddressValidation;
+  /** Reply bytes to all unvalidated addresses together. */
+  readonly #unvalidated: ReplyBudget;
+  readonly #claims: RoomClaims;
+  /** Size of the datagram being handled (replies to unvalidated sources stay within a multiple). */
+  #requestBytes = 0;
+  // --- end issue 12 ---
   /** The Olaf dialect (codes 24..28), `_dialect.ts`. */
   readonly #dialect: BootstrapDialect;
   #lastId = 0;
@@ -140,7 +162,10 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   readonly #expiry: ExpiryHooks = {
     memberLeft: (room, index, reason, now) =>
       this.#memberLeft(room, room.keyAt(index), room.idAt(index), reason, now),
-    roomExpired: (room, now) => this.#event({ type: "room-expired", room: room.name, at: now }),
+    roomExpired: (room, now) => {
+      this.#claims.removed(room); // issue 12
+      this.#event({ type: "room-expired", room: room.name, at: now });
+    },
   };
 
   /**
@@ -168,19 +193,34 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       maxSources: this.limits.maxTrackedSources,
     });
     this.#rooms = new Rooms(this.limits);
+    this.#validation = new AddressValidation({
+      ttlMs: this.limits.validationTtlMs,
+      capacity: this.limits.maxValidatedAddresses,
+    });
+    this.#unvalidated = new ReplyBudget(
+      this.limits.unvalidatedBytesPerSecond,
+      this.limits.unvalidatedBytesBurst,
+      this.#now,
+    );
+    this.#claims = new RoomClaims(this.limits.roomsPerSource);
     this.#dialect = new BootstrapDialect({
       replyBudgetBytes: this.limits.replyBudgetBytes,
       maxMembersPerRoom: this.limits.maxMembersPerRoom,
       decodeOptions: this.#decodeOptions,
       room: (name) => this.#rooms.get(name),
-      openRoom: (name, to, bucket, now) => this.#openRoom(name, to, bucket, now),
+      openRoom: (name, to, bucket, now) => this.#openRoom(name, to, bucket, keyOf(to), now),
       touchRoom: (room, now) => this.#touchRoom(room, now),
       addMember: (room, ip, port, now) => this.#addMember(room, ip, port, this.#nextId(now), now),
-      reconcile: (room, report, self, key, now) => this.#reconcile(room, report, self, key, now),
-      sendRoomFull: (to, bucket) => this.#sendRoomFull(to, bucket),
+      // The dialect decides whose REPORT_O counts (validated Olaf members): no v1 grace there.
+      reconcile: (room, report, self, key, now) => this.#reconcile(room, report, self, key, now, 0),
+      sendRoomFull: (to, bucket) =>
+        this.#sendRoomFull(to, bucket, this.#validation.isValidated(keyOf(to), this.#now)),
       transmit: (data, to) => this.#transmit(data, to),
       drop: (reason) => this.#drop(reason),
-    }, options.tokenSecret ? { tokenSecret: options.tokenSecret } : {});
+    }, {
+      validation: this.#validation, // issue 12: one table for the token join and v1's echo
+      ...(options.tokenSecret ? { tokenSecret: options.tokenSecret } : {}),
+    });
   }
 
   /**
@@ -224,6 +264,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       return this.#drop("unknown-type");
     }
 
+    this.#requestBytes = bytes.length;
     let message: Message;
     try {
       message = decode(bytes, this.#decodeOptions);
@@ -301,6 +342,12 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       drops: Object.fromEntries(this.#drops),
+      // issue 12: the hostile-input guards' state, as /metrics gauges
+      gauges: {
+        "unvalidated-budget-bytes": this.#unvalidated.available(this.#now),
+        "validated-addresses": this.#validation.size,
+        "solo-rooms": this.#claims.soloRooms,
+      },
     };
   }
 
@@ -367,12 +414,18 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     const claimed = peers.length > 0 && peers.ipv4At(0) === ipv4 && peers.portAt(0) === port
       ? peers.idAt(0)
       : 0;
-    const room = this.#openRoom(name, to, bucket, now);
+    const room = this.#openRoom(name, to, bucket, key, now);
     if (room === undefined) return;
     let index = room.indexOfKey(key);
+    // Issue 12: echoing the id this bootstrap holds for the address proves (weakly) it receives there.
+    const validated = this.#validate(
+      key,
+      index >= 0 && claimed !== 0 && claimed === room.idAt(index),
+      now,
+    );
     if (index < 0 && room.count >= this.limits.maxMembersPerRoom) {
       this.#drop("member-limit");
-      return this.#sendRoomFull(to, bucket);
+      return this.#sendRoomFull(to, bucket, validated);
     }
     this.#touchRoom(room, now);
     if (index < 0) {
@@ -380,12 +433,15 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     } else {
       room.touch(index, now);
       if (claimed !== room.idAt(index)) {
-        if (this.#plausibleId(claimed) && room.indexOfId(claimed, index) < 0) {
+        if (
+          this.#plausibleId(claimed) && room.indexOfId(claimed, index) < 0 &&
+          !this.#wouldWin(room, claimed, index)
+        ) {
           room.setId(index, this.#keepId(claimed));
         }
       }
     }
-    this.#sendReply(room, index, to, bucket, now);
+    this.#sendReply(room, index, to, bucket, now, validated);
   }
 
   #collect(
@@ -399,17 +455,24 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
   ): void {
     const key = endpointKey(ipv4, port);
     const selfInReport = report.indexOf(ipv4, port);
-    // Anyone can send a report naming others; only one naming its own sender is trusted.
-    if (report.length > 0 && selfInReport < 0) this.#drop("untrusted-report");
-    const room = this.#openRoom(name, to, bucket, now);
+    const room = this.#openRoom(name, to, bucket, key, now);
     if (room === undefined) return;
     this.#touchRoom(room, now);
-    let index: number;
-    if (selfInReport >= 0) {
+    let index = room.indexOfKey(key);
+    // Issue 12: a report naming its sender with the id held for it is an echo (see #validate).
+    const echo = index >= 0 && selfInReport >= 0 &&
+      report.idAt(selfInReport) === room.idAt(index);
+    const validated = this.#validate(key, echo, now);
+    // Issue 12: a report counts only from the room's collector (its lowest id, validated), or
+    // when it recreates a room that has no members (restart recovery).
+    const counts = selfInReport >= 0 &&
+      (room.count === 0 || (index >= 0 && validated && this.#isCollector(room, index)));
+    if (report.length > 0 && !counts) this.#drop("untrusted-report");
+    if (counts) {
       index = this.#reconcile(room, report, selfInReport, key, now);
+      room.touch(index, now); // heard from directly
     } else {
       // A collector is direct evidence that its sender is alive and in the room.
-      index = room.indexOfKey(key);
       if (index >= 0) {
         room.touch(index, now);
       } else if (room.count < this.limits.maxMembersPerRoom) {
@@ -418,7 +481,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
         this.#drop("member-limit");
       }
     }
-    this.#sendReply(room, index, to, bucket, now);
+    this.#sendReply(room, index, to, bucket, now, validated);
   }
 
   /**
@@ -435,6 +498,7 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     selfInReport: number,
     selfKey: number,
     now: number,
+    graceMs: number = this.limits.reportGraceMs,
   ): number {
     const max = this.limits.maxMembersPerRoom;
     // The accepted report entries: report index per distinct key, sender first.
@@ -457,11 +521,19 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     // of n members then costs O(n), not O(n^2).
     const present = new Set<number>();
     const ids = new Set<number>();
+    // Issue 12: a report recreating a memberless room keeps its ids; otherwise no reported
+    // newcomer gets an id that would make it the collector.
+    let lowest = room.count === 0 ? -Infinity : Infinity;
+    const graceFrom = now - graceMs;
     this.#rooms.removeMembers(room, (i) => {
       const key = room.keyAt(i);
-      if (seen.has(key)) {
+      // Issue 12: a member heard from directly within the grace is kept whatever the report says.
+      const kept = seen.has(key) || room.directAt(i) > graceFrom;
+      if (kept) {
+        if (!seen.has(key)) this.#drop("report-kept-direct");
         present.add(key);
         ids.add(room.idAt(i));
+        if (room.idAt(i) < lowest) lowest = room.idAt(i);
         return false;
       }
       this.#memberLeft(room, key, room.idAt(i), "reconciled", now);
@@ -475,11 +547,22 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       const key = keys[k]!;
       if (present.has(key)) continue;
       const claimed = report.idAt(positions[k]!);
-      const id = this.#plausibleId(claimed) && !ids.has(claimed)
+      const wins = claimed < lowest;
+      if (wins && this.#plausibleId(claimed)) this.#drop("claimed-id-refused");
+      const id = this.#plausibleId(claimed) && !ids.has(claimed) && !wins
         ? this.#keepId(claimed)
         : this.#nextId(now);
       ids.add(id);
-      this.#addMember(room, endpointKeyIPv4(key), endpointKeyPort(key), id, now);
+      if (lowest !== -Infinity && id < lowest) lowest = id;
+      // Named by a report, not heard from: no direct time (issue 12).
+      this.#addMember(
+        room,
+        endpointKeyIPv4(key),
+        endpointKeyPort(key),
+        id,
+        now,
+        key === selfKey ? now : -Infinity,
+      );
     }
     return room.indexOfKey(selfKey);
   }
@@ -491,9 +574,53 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
    * (plausible, and not held by another member of the room), else a fresh id.
    */
   #acceptableId(room: Room, claimed: number, self: number): number {
-    return this.#plausibleId(claimed) && room.indexOfId(claimed, self) < 0
+    return this.#plausibleId(claimed) && room.indexOfId(claimed, self) < 0 &&
+        !this.#wouldWin(room, claimed, self)
       ? this.#keepId(claimed)
       : this.#nextId(this.#now);
+  }
+
+  // ------------------------------------------------- issue 12: validation & election
+
+  /**
+   * Whether `key` counts as validated for this request: `echo` (it sent back
+   * the id this bootstrap holds for it) validates it, and a validated address
+   * stays so while it keeps sending (each request renews it).
+   */
+  #validate(key: number, echo: boolean, now: number): boolean {
+    if (echo || this.#validation.isValidated(key, now)) {
+      this.#validation.validate(key, now);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether `claimed` (a plausible id not issued to member `self`; -1 for a
+   * newcomer) is below every other member's id: granting it would make its
+   * claimer the collector. In a room with no other member nothing is won.
+   */
+  #wouldWin(room: Room, claimed: number, self: number): boolean {
+    if (claimed === 0) return false;
+    const lowest = room.lowestIndex();
+    let lowestOther = lowest >= 0 && lowest !== self ? room.idAt(lowest) : Infinity;
+    if (lowest === self) {
+      for (let i = 0; i < room.count; i++) {
+        if (i !== self && room.idAt(i) < lowestOther) lowestOther = room.idAt(i);
+      }
+    }
+    const wins = claimed < lowestOther && lowestOther !== Infinity;
+    if (wins) this.#drop("claimed-id-refused");
+    return wins;
+  }
+
+  /**
+   * Whether member `index` is the room's collector: the lowest id. (The
+   * caller checks it is validated: an unproven lowest id makes no report
+   * count, rather than handing the role to the next validated member.)
+   */
+  #isCollector(room: Room, index: number): boolean {
+    return room.lowestIndex() === index;
   }
 
   /** Whether `claimed` could have been handed out: non-zero and not from the future. */
@@ -519,15 +646,37 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
    * The room called `name`, created if it does not exist; `undefined` (after
    * answering `ROOM_FULL`) when creating it would pass `maxRooms`.
    */
-  #openRoom(name: string, to: NetAddress, bucket: SourceBucket, now: number): Room | undefined {
+  #openRoom(
+    name: string,
+    to: NetAddress,
+    bucket: SourceBucket,
+    key: number,
+    now: number,
+  ): Room | undefined {
     const room = this.#rooms.get(name);
-    if (room !== undefined) return room;
-    if (this.#rooms.size >= this.limits.maxRooms) {
-      this.#drop("room-limit");
-      this.#sendRoomFull(to, bucket);
+    if (room !== undefined) {
+      this.#claims.requested(room, key); // issue 12
+      return room;
+    }
+    const validated = this.#validation.isValidated(key, now);
+    // Issue 12: a per-source quota, then creator-only rooms make way before anyone is refused.
+    if (!this.#claims.mayCreate(endpointKeyIPv4(key))) {
+      this.#drop("room-quota");
+      this.#sendRoomFull(to, bucket, validated);
       return undefined;
     }
+    if (this.#rooms.size >= this.limits.maxRooms) {
+      const solo = this.#claims.oldestSolo(now - this.limits.soloRoomEvictMs);
+      if (solo === undefined) {
+        this.#drop("room-limit");
+        this.#sendRoomFull(to, bucket, validated);
+        return undefined;
+      }
+      this.#drop("room-evicted");
+      this.#rooms.evict(solo, now, this.#expiry);
+    }
     const created = this.#rooms.create(name, now);
+    this.#claims.created(created, key);
     this.#event({ type: "room-created", room: name, at: now });
     return created;
   }
@@ -537,8 +686,15 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
     room.lastActivity = now;
   }
 
-  #addMember(room: Room, ipv4: number, port: number, id: number, now: number): number {
-    const index = this.#rooms.addMember(room, endpointKey(ipv4, port), id, now);
+  #addMember(
+    room: Room,
+    ipv4: number,
+    port: number,
+    id: number,
+    now: number,
+    direct = now,
+  ): number {
+    const index = this.#rooms.addMember(room, endpointKey(ipv4, port), id, now, direct);
     if (this.emitEvents) {
       this.#event({
         type: "member-joined",
@@ -572,8 +728,11 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
 
   // ---------------------------------------------------------------- replies
 
-  #sendRoomFull(to: NetAddress, bucket: SourceBucket): void {
+  #sendRoomFull(to: NetAddress, bucket: SourceBucket, validated: boolean): void {
     if (!takeBytes(bucket, ROOM_FULL_BYTES)) return this.#drop("rate-limited-reply");
+    if (!validated && !this.#unvalidated.take(ROOM_FULL_BYTES, this.#now)) {
+      return this.#drop("unvalidated-budget");
+    }
     this.#transmit(this.#replies.roomFull(), to);
   }
 
@@ -584,17 +743,43 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
    * reply-byte bucket cannot pay for that, it gets just the recipient and the
    * lowest id, and when it cannot pay for that either, nothing.
    */
-  #sendReply(room: Room, selfIndex: number, to: NetAddress, bucket: SourceBucket, now: number) {
+  #sendReply(
+    room: Room,
+    selfIndex: number,
+    to: NetAddress,
+    bucket: SourceBucket,
+    now: number,
+    validated: boolean,
+  ) {
     let records = Math.min(room.count, this.#maxReplyRecords);
     if (records < room.count) this.#drop("reply-budget");
+    // Issue 12: toward an unvalidated address, at most amplificationFactor x the request. Such a
+    // reply lists others only (the recipient's record is the payload anyway): the lowest id, then
+    // the most recently active.
+    let othersOnly = false;
+    if (!validated) {
+      const max = maxRecordsWithin(this.#requestBytes, this.limits.amplificationFactor);
+      if (max < 0) return this.#drop("amplification-trimmed");
+      if (records > max) {
+        this.#drop("amplification-trimmed");
+        othersOnly = true;
+        records = max;
+      }
+    }
     if (!takeBytes(bucket, bootstrapReplyBytes(records))) {
-      records = Math.min(records, selfIndex >= 0 ? 2 : 1);
+      records = Math.min(records, othersOnly ? 1 : selfIndex >= 0 ? 2 : 1);
       if (!takeBytes(bucket, bootstrapReplyBytes(records))) {
         return this.#drop("rate-limited-reply");
       }
       this.#drop("reply-rate-trimmed");
     }
-    this.#transmit(this.#replies.bootstrapReply(room, selfIndex, records, now), to);
+    if (!validated && !this.#unvalidated.take(bootstrapReplyBytes(records), now)) {
+      return this.#drop("unvalidated-budget");
+    }
+    this.#transmit(
+      this.#replies.bootstrapReply(room, selfIndex, records, now, othersOnly),
+      to,
+    );
   }
 
   #transmit(data: Uint8Array, to: NetAddress): void {

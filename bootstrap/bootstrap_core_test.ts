@@ -60,8 +60,20 @@ function events(core: BootstrapCore): BootstrapEvent[] {
   return out;
 }
 
+/**
+ * A core with issue 12's traffic guards off (reply sizes toward unvalidated
+ * addresses, their global budget, the per-source room quota): most tests here
+ * pin the reply and room logic, which is what a trusted network gets. The
+ * report and id rules stay on. `hostile_test.ts` tests the guards' defaults.
+ */
 function core(options: BootstrapCoreOptions = {}): BootstrapCore {
-  return new BootstrapCore({ startedAt: T0, ...options });
+  return new BootstrapCore({
+    startedAt: T0,
+    amplificationFactor: Infinity,
+    unvalidatedBytesPerSecond: Infinity,
+    roomsPerSource: Infinity,
+    ...options,
+  });
 }
 
 Deno.test("first JOIN_B creates the room and answers with the joiner's own record", () => {
@@ -128,9 +140,10 @@ Deno.test("re-join with its own record keeps the id only when the record is the 
   const c = core();
   c.handleDatagram(join("r"), B, T0 + 60_000); // sets the clock and id sequence
   drain(c);
-  // A peer from before a restart re-joins with its record: same ip:port, keeps its id.
-  c.handleDatagram(join("r", [rec(A, S0 - 500)]), A, T0 + 61_000);
-  assert.deepEqual(reply(c).self, rec(A, S0 - 500));
+  // A peer from before a restart re-joins with its record: same ip:port, keeps its id (one that
+  // does not win the election over B: issue 12, see hostile_test.ts for one that would).
+  c.handleDatagram(join("r", [rec(A, S0 + 61)]), A, T0 + 61_000);
+  assert.deepEqual(reply(c).self, rec(A, S0 + 61));
   // A record naming another address is no claim: fresh id.
   c.handleDatagram(join("r", [rec(D, S0 - 900)]), C, T0 + 62_000);
   assert.deepEqual(reply(c).self, rec(C, S0 + 62));
@@ -163,6 +176,9 @@ Deno.test("JOIN_B for one room more than maxRooms gets ROOM_FULL; existing rooms
   const c = core({ maxRooms: 2 });
   c.handleDatagram(join("one"), A, T0);
   c.handleDatagram(join("two"), A, T0);
+  // Both rooms are in use by more than their creator, so neither makes way (issue 12).
+  c.handleDatagram(join("one"), B, T0);
+  c.handleDatagram(join("two"), B, T0);
   drain(c);
   c.handleDatagram(join("three"), B, T0 + 1);
   const out = drain(c);
@@ -249,15 +265,16 @@ Deno.test("a trusted report reconciles membership: missing members go, new ones 
   c.handleDatagram(join("r"), C, T0);
   drain(c);
   events(c);
-  c.handleDatagram(collect("r", [rec(A, S0), rec(B, S0 + 1), rec(D, S0 - 7)]), A, T0 + 3000);
+  // Issue 12: from the collector A, once C's direct grace (6 s) is over; D's id must not win.
+  c.handleDatagram(collect("r", [rec(A, S0), rec(B, S0 + 1), rec(D, S0 + 5)]), A, T0 + 6000);
   const r = reply(c);
-  assert.deepEqual(r.peers, [rec(A, S0), rec(B, S0 + 1), rec(D, S0 - 7)]);
+  assert.deepEqual(r.peers, [rec(A, S0), rec(B, S0 + 1), rec(D, S0 + 5)]);
   assert.deepEqual(events(c), [
-    { type: "member-left", room: "r", member: rec(C, S0 + 2), reason: "reconciled", at: T0 + 3000 },
-    { type: "member-joined", room: "r", member: rec(D, S0 - 7), at: T0 + 3000 },
+    { type: "member-left", room: "r", member: rec(C, S0 + 2), reason: "reconciled", at: T0 + 6000 },
+    { type: "member-joined", room: "r", member: rec(D, S0 + 5), at: T0 + 6000 },
   ]);
   // Being named in a trusted report counts as being seen.
-  assert.ok(c.room("r")!.members.every((m) => m.lastSeen === T0 + 3000));
+  assert.ok(c.room("r")!.members.every((m) => m.lastSeen === T0 + 6000));
 });
 
 Deno.test("a report that does not name its sender is not trusted", () => {
@@ -270,8 +287,9 @@ Deno.test("a report that does not name its sender is not trusted", () => {
   const r = reply(c);
   assert.deepEqual(r.peers.map((p) => p.port), [A.port, B.port, C.port]);
   assert.equal(c.stats().drops["untrusted-report"], 1);
-  // A spoofed report "from" A still cannot remove B unless it names A: then it is trusted.
-  c.handleDatagram(collect("r", [rec(A, S0)]), A, T0 + 2000);
+  // A spoofed report "from" A still cannot remove B unless it names A: then it is trusted
+  // (issue 12: once B's and C's direct grace of 6 s is over).
+  c.handleDatagram(collect("r", [rec(A, S0)]), A, T0 + 7000);
   assert.deepEqual(reply(c).peers, [rec(A, S0)]);
 });
 
@@ -322,7 +340,8 @@ Deno.test("reports: a newcomer claiming an id a kept member holds gets a fresh o
     A,
     T0,
   );
-  assert.deepEqual(reply(c).peers, [rec(A, S0), rec(B, S0 + 1), rec(C, S0 + 2), rec(D, S0 - 3)]);
+  // Issue 12: D's S0 - 3 would win the election over the collector A (S0): D gets a fresh id too.
+  assert.deepEqual(reply(c).peers, [rec(A, S0), rec(B, S0 + 1), rec(C, S0 + 2), rec(D, S0 + 3)]);
 });
 
 Deno.test("an empty collector for an unknown room recreates it with its sender", () => {

@@ -74,6 +74,35 @@ const LIMIT_FLAGS: readonly LimitFlag[] = [
     "seconds",
     "member timeout in seconds (default: --timeout)",
   ],
+  // hostile v1 input (README "Hostile input")
+  [
+    "amplification-factor",
+    "amplificationFactor",
+    "rate",
+    "largest reply to an unvalidated address, x its request; 0 = off",
+  ],
+  [
+    "unvalidated-bytes-per-second",
+    "unvalidatedBytesPerSecond",
+    "rate",
+    "reply bytes/s to all unvalidated addresses together; 0 = off",
+  ],
+  ["unvalidated-bytes-burst", "unvalidatedBytesBurst", "rate", "burst of that budget; 0 = off"],
+  ["validation-ttl", "validationTtlMs", "seconds", "an address stays validated this long (60)"],
+  ["max-validated-addresses", "maxValidatedAddresses", "integer", "validated addresses kept"],
+  ["rooms-per-source", "roomsPerSource", "rate", "rooms one source IPv4 may create; 0 = off"],
+  [
+    "report-grace",
+    "reportGraceMs",
+    "seconds",
+    "a report cannot remove a member heard from this recently (6)",
+  ],
+  [
+    "solo-room-evict",
+    "soloRoomEvictMs",
+    "seconds",
+    "at the room limit, a creator-only room this old makes way (10)",
+  ],
 ];
 
 function limitFlagHelp(): string {

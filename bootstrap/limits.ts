@@ -47,6 +47,30 @@ export interface BootstrapLimits {
   replyBytesBurst?: number;
   /** Source addresses tracked by the rate limiter (oldest evicted past it). Default 65,536. */
   maxTrackedSources?: number;
+  // --- issue 12: hostile v1 input (see the README's "Hostile input") ---
+  /**
+   * Largest reply toward an address that has not shown it receives there, as
+   * a multiple of its request's size. Default 3; `Infinity` = off.
+   */
+  amplificationFactor?: number;
+  /** Reply bytes per second to all unvalidated addresses together. Default 32,768; `Infinity` = off. */
+  unvalidatedBytesPerSecond?: number;
+  /** Burst of the unvalidated reply-byte budget. Default 65,536. */
+  unvalidatedBytesBurst?: number;
+  /** How long an address stays validated after its last request. Default 60,000 ms. */
+  validationTtlMs?: number;
+  /** Validated addresses remembered (the least recently proven goes first). Default 65,536. */
+  maxValidatedAddresses?: number;
+  /** Rooms one source IPv4 address may have created that exist at once. Default 5; `Infinity` = off. */
+  roomsPerSource?: number;
+  /** A member heard from directly this recently is kept when a report leaves it out. Default 6,000 ms. */
+  reportGraceMs?: number;
+  /**
+   * When the room limit is reached, a room only its creator ever sent a
+   * request to, older than this, makes way for a new room. Default 10,000 ms.
+   */
+  soloRoomEvictMs?: number;
+  // --- end issue 12 ---
 }
 
 /** Every limit with its default applied. */
@@ -66,6 +90,14 @@ export const DEFAULT_LIMITS: Readonly<ResolvedBootstrapLimits> = Object.freeze({
   replyBytesPerSecond: 16_384,
   replyBytesBurst: 32_768,
   maxTrackedSources: 65_536,
+  amplificationFactor: 3,
+  unvalidatedBytesPerSecond: 32_768,
+  unvalidatedBytesBurst: 65_536,
+  validationTtlMs: 60_000,
+  maxValidatedAddresses: 65_536,
+  roomsPerSource: 5,
+  reportGraceMs: 6_000,
+  soloRoomEvictMs: 10_000,
 });
 
 /** `value` if it is a positive number (integer when `integer`) up to `max`, else a RangeError. */
@@ -126,5 +158,14 @@ export function resolveLimits(limits: BootstrapLimits = {}): ResolvedBootstrapLi
     replyBytesPerSecond: limit("replyBytesPerSecond", false),
     replyBytesBurst: limit("replyBytesBurst", false),
     maxTrackedSources: limit("maxTrackedSources", true),
+    // issue 12: hostile v1 input
+    amplificationFactor: limit("amplificationFactor", false),
+    unvalidatedBytesPerSecond: limit("unvalidatedBytesPerSecond", false),
+    unvalidatedBytesBurst: limit("unvalidatedBytesBurst", false),
+    validationTtlMs: limit("validationTtlMs", false),
+    maxValidatedAddresses: limit("maxValidatedAddresses", true),
+    roomsPerSource: limit("roomsPerSource", false),
+    reportGraceMs: limit("reportGraceMs", false),
+    soloRoomEvictMs: limit("soloRoomEvictMs", false),
   };
 }

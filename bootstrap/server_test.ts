@@ -168,6 +168,7 @@ Deno.test("UDP: reply bytes to one address are bounded; replies shrink, then sto
     requestsPerSecond: Infinity,
     replyBytesPerSecond: 1,
     replyBytesBurst: 300,
+    amplificationFactor: Infinity, // the per-address limit alone (issue 12's 3x rule: hostile_test)
   });
   await using a = await RawClient.open();
   const others = Array.from({ length: 20 }, (_, i) => ({ ip: "10.2.0.1", port: 2000 + i, id: 0 }));
@@ -244,7 +245,12 @@ Deno.test("UDP: restart recovery — a member report recreates the room on a new
 });
 
 Deno.test("UDP: rate limits per source address, with counters", async () => {
-  await using server = await local({ requestsPerSecond: 1, requestBurst: 5 });
+  // The per-source limit alone (issue 12's 3x rule would shorten b's reply: hostile_test).
+  await using server = await local({
+    requestsPerSecond: 1,
+    requestBurst: 5,
+    amplificationFactor: Infinity,
+  });
   await using a = await RawClient.open();
   await using b = await RawClient.open("127.0.0.2");
   for (let i = 0; i < 20; i++) a.send(join("r"), server.localAddress);

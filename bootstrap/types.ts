@@ -20,13 +20,22 @@ import type { ProtocolErrorReason } from "@olaf/protocol";
  * - `unknown-type`: an extension type (past v1's), ignored unread.
  * - `unexpected-type`: a v1 type a bootstrap does not take (`PING`, `APP_R`, ...).
  * - `malformed`: decoding failed for a reason that is not the codec's (never expected).
- * - `untrusted-report`: a `PEER_COLLECTOR` report that does not name its sender
- *   (the datagram is still answered, the report is ignored).
+ * - `untrusted-report`: a `PEER_COLLECTOR` report that does not name its sender,
+ *   or (issue 12) that is not from the room's collector (the datagram is still
+ *   answered, the report is ignored).
  * - `member-limit`, `room-limit`: answered `ROOM_FULL` (or, for a report, not added).
  * - `reply-budget`: a reply listed fewer members than the room has (budget).
  * - `reply-rate-trimmed`, `rate-limited-reply`: the source's reply-byte bucket
  *   could pay only for a short reply, or for none.
  * - `transmit-overflow`, `events-overflow`: nobody polled the core's queues.
+ * - Issue 12 (hostile input, see the README): `amplification-trimmed` (a reply
+ *   to an unvalidated address cut to 3x its request), `unvalidated-budget` (the
+ *   global budget for unvalidated addresses was spent: no reply),
+ *   `room-quota` (the source created its share of rooms: `ROOM_FULL`),
+ *   `room-evicted` (a room only its creator used made way for a new one),
+ *   `claimed-id-refused` (a claimed id would have won the election: a fresh one
+ *   was given), `report-kept-direct` (a report left out a member heard from
+ *   directly within `reportGraceMs`: kept).
  *
  * @example
  * ```ts
@@ -52,7 +61,13 @@ export type DropReason =
   | "reply-rate-trimmed"
   | "rate-limited-reply"
   | "transmit-overflow"
-  | "events-overflow";
+  | "events-overflow"
+  | "amplification-trimmed"
+  | "unvalidated-budget"
+  | "room-quota"
+  | "room-evicted"
+  | "claimed-id-refused"
+  | "report-kept-direct";
 
 /**
  * Drops and refusals of the Olaf bootstrap dialect (codes 24..28,
@@ -211,6 +226,12 @@ export interface BootstrapStats {
    * control plane serves whatever reasons a view reports.
    */
   drops: Record<string, number>;
+  /**
+   * Issue 12: the state of the hostile-input guards by name
+   * (`unvalidated-budget-bytes`, `validated-addresses`, `solo-rooms`), shown in
+   * `/metrics` as `olaf_bootstrap_gauge{name}`. Optional.
+   */
+  gauges?: Record<string, number>;
 }
 
 /**

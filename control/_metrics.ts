@@ -64,6 +64,15 @@ export function formatMetrics(input: MetricsInput): string {
     metric("olaf_uptime_seconds", "gauge", "Seconds since the bootstrap started.", [
       [{}, stats.uptimeMs / 1000],
     ]);
+    if (stats.gauges) { // issue 12: the hostile-input guards
+      metric(
+        "olaf_bootstrap_gauge",
+        "gauge",
+        "Bootstrap guard state, by name (unvalidated reply budget left, validated addresses, ...).",
+        Object.entries(stats.gauges).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([name, value]) => [{ name }, value]),
+      );
+    }
   }
   metric("olaf_rendezvous_sessions", "gauge", "Open rendezvous sessions.", [[{}, input.sessions]]);
   metric("olaf_http_rate_limited_total", "counter", "HTTP requests refused by the rate limit.", [

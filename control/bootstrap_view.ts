@@ -114,6 +114,12 @@ export interface BootstrapStats {
    * `"rate-limited"`, `"reply-budget"`, ...
    */
   drops: Record<string, number>;
+  /**
+   * Issue 12: the state of the hostile-input guards by name
+   * (`unvalidated-budget-bytes`, `validated-addresses`, `solo-rooms`), shown in
+   * `/metrics` as `olaf_bootstrap_gauge{name}`. Optional.
+   */
+  gauges?: Record<string, number>;
 }
 
 /**

@@ -124,6 +124,9 @@ async function serve(kind: ServerKind): Promise<void> {
       maxRooms: rooms * 2,
       requestsPerSecond: Infinity, // every simulated peer shares 127.0.0.1
       replyBytesPerSecond: Infinity,
+      roomsPerSource: Infinity, // (issue 12's guards too)
+      amplificationFactor: Infinity,
+      unvalidatedBytesPerSecond: Infinity,
     });
     port = server.localAddress.port;
   } else {

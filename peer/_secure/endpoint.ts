@@ -7,7 +7,15 @@
  *
  * @module
  */
-import { compareBytes, defaultDh, type Dh, keyPairFromSecret, toHex } from "./crypto.ts";
+import {
+  compareBytes,
+  defaultDh,
+  type Dh,
+  generateKeyPair,
+  type KeyPair,
+  keyPairFromSecret,
+  toHex,
+} from "./crypto.ts";
 import { bindsTo, type Identity, staticKeyOf } from "./identity.ts";
 import { HandshakeState } from "./noise_handshake.ts";
 import { type HandshakePattern, pattern } from "./noise_patterns.ts";
@@ -150,6 +158,7 @@ export class SecureEndpoint {
   readonly #maxHandshakes: number;
   readonly #maxQueued: number;
   readonly #random: (n: number) => Uint8Array;
+  readonly #scriptedRandom: boolean;
   readonly #dh: Dh;
 
   readonly #handshakes = new Map<number, Pending>();
@@ -186,6 +195,7 @@ export class SecureEndpoint {
     this.#maxHandshakes = options.maxHandshakes ?? 1_024;
     this.#maxQueued = options.maxQueued ?? 64;
     this.#random = options.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    this.#scriptedRandom = options.random !== undefined;
     this.#dh = options.dh ?? defaultDh;
   }
 
@@ -277,7 +287,7 @@ export class SecureEndpoint {
       return;
     }
     const localIndex = this.#newIndex();
-    const e = keyPairFromSecret(this.#random(32), this.#dh);
+    const e = this.#ephemeral();
     let noise: Uint8Array;
     let step: StepCode;
     let hs: HandshakeState;
@@ -434,7 +444,7 @@ export class SecureEndpoint {
       this.#forget(mine);
     }
     const localIndex = this.#newIndex();
-    const e = keyPairFromSecret(this.#random(32), this.#dh);
+    const e = this.#ephemeral();
     const isIk = step === Step.IK1;
     const hs = this.#handshake(isIk ? IK : XX, false, undefined, e);
     const payload = hs.readMessage(f.noise);
@@ -650,6 +660,13 @@ export class SecureEndpoint {
     if (this.#wrongSecretAt.size >= 1024) this.#wrongSecretAt.clear();
     this.#wrongSecretAt.set(from, now);
     this.#events.push({ type: "wrong-secret", address: from });
+  }
+
+  /** A fresh ephemeral key pair: from `random` when one was given (vectors), else native. */
+  #ephemeral(): KeyPair {
+    return this.#scriptedRandom
+      ? keyPairFromSecret(this.#random(32), this.#dh)
+      : generateKeyPair(this.#dh);
   }
 
   #newIndex(): number {

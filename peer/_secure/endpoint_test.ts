@@ -368,3 +368,31 @@ Deno.test("rekey continuity: datagrams sealed on the old session still open afte
   const got = events(b).flatMap((e) => e.type === "message" ? [e.datagram.at(-1)] : []);
   assert.deepEqual(got, [3, 0, 1, 2]);
 });
+
+Deno.test("default randomness (native key generation): XX then IK complete, fresh ephemerals", () => {
+  const a = endpoint(1, "s3cret", { random: undefined });
+  const b = endpoint(2, "s3cret", { random: undefined });
+  const ephemerals = new Set<string>();
+  // Message 1 of either pattern starts (after framing 7, step 1, two indexes 8) with e.
+  const seen = (w: Wire) => {
+    if (w.from === "a" && (w.data[7] === Step.XX1 || w.data[7] === Step.IK1)) {
+      ephemerals.add(toHex(w.data.subarray(16, 48)));
+    }
+    return w.data;
+  };
+  a.connect(0, "b");
+  pump(0, { a, b }, seen);
+  a.connect(1, "b", B); // a second handshake with the key now known: IK
+  pump(1, { a, b }, seen);
+  const ea = events(a), eb = events(b);
+  assert.deepEqual(ea.map((e) => e.type === "session" && [e.pattern, e.rekey]), [
+    ["XXpsk3", false],
+    ["IKpsk2", true],
+  ]);
+  assert.deepEqual(eb.map((e) => e.type), ["session", "session"]);
+  assert.equal(ephemerals.size, 2);
+  assert.equal(a.send(2, B, ping(9)), "sent");
+  pump(2, { a, b });
+  const [m] = events(b);
+  assert.ok(m.type === "message" && toHex(m.publicKey) === toHex(A));
+});

@@ -4,11 +4,21 @@
  *
  * @module
  */
-import { concat, defaultDh, type Dh, generateKeyPair, type KeyPair } from "./crypto.ts";
+import {
+  concat,
+  defaultDh,
+  type Dh,
+  fromHex,
+  generateKeyPair,
+  type KeyPair,
+  toHex,
+} from "./crypto.ts";
 import { type HandshakePattern, usesPsk } from "./noise_patterns.ts";
 import { type CipherState, NoiseError, SymmetricState } from "./noise_symmetric.ts";
 
 const DHLEN = 32;
+const NO_PROLOGUE = new Uint8Array(0);
+const startHashes = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
 
 /** Options of a handshake. */
 export interface HandshakeOptions {
@@ -16,7 +26,7 @@ export interface HandshakeOptions {
   readonly pattern: HandshakePattern;
   /** Whether this side sends the first message. */
   readonly initiator: boolean;
-  /** Prologue both sides must agree on. */
+  /** Prologue both sides must agree on (never mutated later: its start hash is cached). */
   readonly prologue?: Uint8Array;
   /** Our static key pair. */
   readonly s?: KeyPair;
@@ -68,13 +78,28 @@ export class HandshakeState {
     this.#psk = options.psk;
     this.#hasPsk = usesPsk(p);
     if (this.#hasPsk && options.psk?.length !== 32) throw new NoiseError("psk must be 32 bytes");
-    this.#ss = new SymmetricState(`Noise_${p.name}_25519_ChaChaPoly_SHA256`);
-    this.#ss.mixHash(options.prologue ?? new Uint8Array(0));
+    const name = `Noise_${p.name}_25519_ChaChaPoly_SHA256`;
+    const prologue = options.prologue ?? NO_PROLOGUE;
+    let pre = "";
     for (const token of p.responderPre) {
       if (token !== "s") throw new NoiseError(`unsupported pre-message token ${token}`);
       const key = this.#initiator ? this.#rs : this.#s?.publicKey;
       if (key === undefined) throw new NoiseError("pre-message static key missing");
-      this.#ss.mixHash(key);
+      pre += toHex(key);
+    }
+    // h after the prologue and pre-messages depends on nothing else: computed once per room
+    // (prologue array), pattern and pre-message key.
+    let byPrologue = startHashes.get(prologue);
+    if (byPrologue === undefined) startHashes.set(prologue, byPrologue = new Map());
+    const cacheKey = `${name} ${pre}`;
+    const h = byPrologue.get(cacheKey);
+    if (h !== undefined) this.#ss = new SymmetricState(name, h);
+    else {
+      this.#ss = new SymmetricState(name);
+      this.#ss.mixHash(prologue);
+      for (let i = 0; i < pre.length; i += 64) this.#ss.mixHash(fromHex(pre.slice(i, i + 64)));
+      if (byPrologue.size >= 1024) byPrologue.clear();
+      byPrologue.set(cacheKey, this.#ss.h);
     }
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { aeadOpen, aeadSeal, concat, hash, hkdfExpand, hkdfExtract } from "./crypto.ts";
+import { aeadOpen, aeadSeal, hash, hash2, hkdf } from "./crypto.ts";
 
 const EMPTY = new Uint8Array(0);
 const MAX_NONCE = 0xffff_ffff_ffff_ffffn;
@@ -59,10 +59,28 @@ export class CipherState {
 
 /** Noise's HKDF with SHA256: RFC 5869 with salt = chaining key and empty info. */
 function noiseHkdf(ck: Uint8Array, ikm: Uint8Array, outputs: 2 | 3): Uint8Array[] {
-  const okm = hkdfExpand(hkdfExtract(ck, ikm), EMPTY, 32 * outputs);
-  const out = [okm.slice(0, 32), okm.slice(32, 64)];
-  if (outputs === 3) out.push(okm.slice(64, 96));
+  const okm = hkdf(ck, ikm, 32 * outputs);
+  const out = [okm.subarray(0, 32), okm.subarray(32, 64)];
+  if (outputs === 3) out.push(okm.subarray(64, 96));
   return out;
+}
+
+const initialHashes = new Map<string, Uint8Array>();
+
+/** The first `h` (and `ck`) of a protocol name; callers never write into it. */
+function initialHash(protocolName: string): Uint8Array {
+  let h = initialHashes.get(protocolName);
+  if (h === undefined) {
+    const name = new TextEncoder().encode(protocolName);
+    if (name.length <= 32) {
+      h = new Uint8Array(32);
+      h.set(name);
+    } else {
+      h = hash(name);
+    }
+    if (initialHashes.size < 64) initialHashes.set(protocolName, h);
+  }
+  return h;
 }
 
 /** Chaining key, handshake hash and the handshake's CipherState. */
@@ -71,17 +89,23 @@ export class SymmetricState {
   #h: Uint8Array;
   #cs = new CipherState();
 
-  constructor(protocolName: string) {
-    const name = new TextEncoder().encode(protocolName);
-    let h: Uint8Array;
-    if (name.length <= 32) {
-      h = new Uint8Array(32);
-      h.set(name);
-    } else {
-      h = hash(name);
+  /**
+   * InitializeSymmetric(protocolName), or, with `h`, the state right after it and some MixHash
+   * calls (a handshake's start depends only on its name, prologue and pre-messages: cached).
+   */
+  constructor(protocolName: string, h?: Uint8Array) {
+    if (h !== undefined) {
+      this.#h = h;
+      this.#ck = initialHash(protocolName);
+      return;
     }
-    this.#h = h;
-    this.#ck = h.slice();
+    this.#h = initialHash(protocolName);
+    this.#ck = this.#h;
+  }
+
+  /** The current `h` (read-only view; `mixHash` replaces it, never writes into it). */
+  get h(): Uint8Array {
+    return this.#h;
   }
 
   /** The handshake hash `h` (a channel binding once the handshake is done). */
@@ -101,7 +125,7 @@ export class SymmetricState {
   }
 
   mixHash(data: Uint8Array): void {
-    this.#h = hash(concat(this.#h, data));
+    this.#h = hash2(this.#h, data);
   }
 
   mixKeyAndHash(ikm: Uint8Array): void {

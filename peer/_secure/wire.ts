@@ -16,7 +16,7 @@
  * @module
  */
 import { decode, ProtocolError } from "@olaf/protocol";
-import { equalBytes, hmacSha256 } from "./crypto.ts";
+import { equalBytes, hmacKeyed } from "./crypto.ts";
 
 /** HANDSHAKE type code (allocated to issue 10). */
 export const HANDSHAKE_CODE = 18;
@@ -79,7 +79,7 @@ export function encodeHandshake(
   view.setUint32(12, receiver);
   out.set(noise, 16);
   const macAt = out.length - MAC_BYTES;
-  out.set(hmacSha256(macKey, out.subarray(0, macAt)).subarray(0, MAC_BYTES), macAt);
+  out.set(hmacKeyed(macKey, out.subarray(0, macAt)).subarray(0, MAC_BYTES), macAt);
   return out;
 }
 
@@ -109,7 +109,7 @@ export function decodeHandshake(macKey: Uint8Array, datagram: Uint8Array): Hands
   const step = p[0];
   if (step < 1 || step > 5) return { ok: false, reason: "bad-step" };
   const macAt = datagram.length - MAC_BYTES;
-  const mac = hmacSha256(macKey, datagram.subarray(0, macAt)).subarray(0, MAC_BYTES);
+  const mac = hmacKeyed(macKey, datagram.subarray(0, macAt)).subarray(0, MAC_BYTES);
   if (!equalBytes(mac, datagram.subarray(macAt))) return { ok: false, reason: "bad-mac", step };
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
   return {
