@@ -22,16 +22,19 @@ export class Collector {
    * Whether we hold the duty: lowest id among the Olaf members with a known
    * id (ties: lowest ip:port). Deployed members are left out: their empty
    * `PEER_COLLECTOR` does not even count as activity at a deployed bootstrap.
+   * With `counts`, only members it accepts take part (issue 12: ids the
+   * bootstrap issued, not ids a stranger claims).
    */
   static elected(
     self: PeerRecord | undefined,
     selfKey: string,
     members: Iterable<Member>,
     size: number,
+    counts: (m: Member) => boolean = () => true,
   ): boolean {
     if (self === undefined || size === 0) return false;
     for (const m of members) {
-      if (!m.olaf || m.id === 0) continue;
+      if (!m.olaf || m.id === 0 || !counts(m)) continue;
       if (m.id < self.id || (m.id === self.id && m.link.pathKey < selfKey)) return false;
     }
     return true;
@@ -51,9 +54,22 @@ export class Collector {
     this.#rounds = 1;
   }
 
-  /** The member report: ourselves, then the oldest members that fit (unknown ids last, as 0). */
-  static report(self: PeerRecord, members: Iterable<Member>, fit: number): PeerRecord[] {
+  /**
+   * The member report: ourselves, then the oldest members that fit (unknown
+   * ids last, as 0). With `vouched`, a member it refuses is reported with id
+   * 0 (issue 12): the bootstrap keeps the id it issued, or issues a new one,
+   * so a stranger's claimed id is never laundered into the bootstrap's list.
+   */
+  static report(
+    self: PeerRecord,
+    members: Iterable<Member>,
+    fit: number,
+    vouched: (m: Member) => boolean = () => true,
+  ): PeerRecord[] {
     const sorted = [...members].sort(byId);
-    return [self, ...sorted.slice(0, fit - 1).map(record)];
+    return [
+      self,
+      ...sorted.slice(0, fit - 1).map((m) => vouched(m) ? record(m) : { ...record(m), id: 0 }),
+    ];
   }
 }

@@ -24,6 +24,7 @@ export class Gossip {
   readonly #out: Outbox;
   readonly #budget: number;
   readonly #gossipSize: number;
+  readonly #shares: (m: Member) => boolean;
   #self: PeerRecord | undefined;
   #heartbeats = 0;
   #welcomesLeft = WELCOMES_PER_HEARTBEAT;
@@ -33,7 +34,18 @@ export class Gossip {
   #pingVersion = -1;
   #smallPing: Frame | undefined;
 
-  constructor(membership: Membership, out: Outbox, budget: number, gossipSize: number) {
+  /**
+   * @param shares Which members heartbeat pings name (issue 12: not a
+   *   stranger heard from once); answers to newcomers name every member.
+   */
+  constructor(
+    membership: Membership,
+    out: Outbox,
+    budget: number,
+    gossipSize: number,
+    shares: (m: Member) => boolean = () => true,
+  ) {
+    this.#shares = shares;
     this.#membership = membership;
     this.#out = out;
     this.#budget = budget;
@@ -83,21 +95,22 @@ export class Gossip {
    */
   heartbeat(): void {
     const members = [...this.#membership.members.values()];
-    const gossip = members.filter((m) => m.id !== 0);
+    const known = members.filter((m) => m.id !== 0);
+    const gossip = known.filter(this.#shares);
     // Room for our own record and the destination's besides the window.
     const fit = Math.min(this.#gossipSize, peersThatFit(this.#budget, { type: "PING" }) - 2);
-    if (gossip.length <= fit) {
+    if (known.length <= fit && gossip.length === known.length) {
       const frame = this.fullPing(); // names every member
       for (const m of members) this.#out.toLink(m.link, frame);
       return;
     }
-    const windows = Math.ceil(gossip.length / fit);
+    const windows = Math.max(1, Math.ceil(gossip.length / fit));
     const slices: PeerRecord[][] = [];
     const frames: Frame[] = [];
-    const start = (this.#heartbeats * fit) % gossip.length;
+    const start = gossip.length === 0 ? 0 : (this.#heartbeats * fit) % gossip.length;
     for (let w = 0; w < windows; w++) {
       const slice: PeerRecord[] = this.#self ? [this.#self] : [];
-      for (let j = 0; j < fit; j++) {
+      for (let j = 0; j < Math.min(fit, gossip.length); j++) {
         slice.push(record(gossip[(start + w * fit + j) % gossip.length]!));
       }
       slices.push(slice);

@@ -56,6 +56,11 @@ Options:
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
   --timeout SECONDS       drop members silent for this long (default 15; more than --heartbeat)
   --join-timeout SECONDS  give up joining after this long (default 15)
+  --probe-rate N          probes per second toward peers not heard from yet (named by the
+                          bootstrap or gossip), all together (default 100; 0: no limit)
+  --strangers-per-heartbeat N
+                          unknown senders let in as members per heartbeat; the rest are
+                          dropped unanswered until the next one (default 64; 0: no limit)
   --log-level LEVEL       diagnostics on stderr: trace, debug, info, warning, error, fatal
                           (default: error; what goes wrong is printed anyway, once)
   -h, --help              show this help
@@ -83,6 +88,8 @@ const FLAGS = {
   heartbeat: { type: "string" },
   timeout: { type: "string" },
   "join-timeout": { type: "string" },
+  "probe-rate": { type: "string" },
+  "strangers-per-heartbeat": { type: "string" },
   "log-level": { type: "string" },
   // node mode (issue 13)
   http: { type: "string" },
@@ -189,6 +196,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
   let heartbeatMs: number | undefined;
   let peerTimeoutMs: number | undefined;
   let joinTimeoutMs: number | undefined;
+  let probeRate: number | undefined;
+  let strangersPerHeartbeat: number | undefined;
   let logLevel: string;
   try {
     options = parseFlags(args, { options: FLAGS }).values;
@@ -225,6 +234,14 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     heartbeatMs = secondsToMs("heartbeat", options.heartbeat);
     peerTimeoutMs = secondsToMs("timeout", options.timeout);
     joinTimeoutMs = secondsToMs("join-timeout", options["join-timeout"]);
+    // Issue 12 limits; 0 switches one off, as the bootstrap's limits.
+    probeRate = integerFlag("probe-rate", options["probe-rate"], 0, 1_000_000);
+    strangersPerHeartbeat = integerFlag(
+      "strangers-per-heartbeat",
+      options["strangers-per-heartbeat"],
+      0,
+      1_000_000,
+    );
     logLevel = options["log-level"] ?? "error";
     if (!isLogLevel(logLevel)) {
       throw new UsageError(
@@ -259,7 +276,15 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
           name: options.name,
           room: options.room,
           bootstraps,
-          join: { port, hostname: options.hostname, heartbeatMs, peerTimeoutMs, joinTimeoutMs },
+          join: {
+            port,
+            hostname: options.hostname,
+            heartbeatMs,
+            peerTimeoutMs,
+            joinTimeoutMs,
+            probeRate,
+            strangersPerHeartbeat,
+          },
           json,
         },
         io,
@@ -277,6 +302,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         heartbeatMs,
         peerTimeoutMs,
         joinTimeoutMs,
+        probeRate,
+        strangersPerHeartbeat,
         signal: io.interrupt,
         nat: options.nat, // issue 11
       });

@@ -41,6 +41,8 @@ import { byId, type Member, Membership, record, v1MemberId } from "./_membership
 import { type NatClass, type NatTraversalOptions, type PathKind, PathTable } from "./_paths.ts";
 
 export type { NatClass, NatTraversalOptions, PathKind } from "./_paths.ts";
+import { HeldSends, MAX_PROBE_BYTES, SendBudget } from "./_send_budget.ts";
+import { Admission } from "./_admission.ts";
 
 export type { Transmit } from "@olaf/protocol/sans-io";
 export { DeliveryError } from "@olaf/protocol/reliable";
@@ -230,6 +232,19 @@ export interface PeerMachineOptions {
    * `peer-joined` then carries `path`, and `path-changed` reports moves. Default off.
    */
   nat?: boolean | NatTraversalOptions;
+  /**
+   * Probes per second toward addresses never heard from (candidates named by
+   * the bootstrap or gossip), every address together; default 100, 0 = no
+   * bound. Each probe is one small `PING` (our own record); a candidate gets
+   * nothing else until it answers. See `_send_budget.ts`.
+   */
+  probeRate?: number;
+  /**
+   * Strangers (senders neither members nor candidates) that may become
+   * members per heartbeat; default 64, 0 = no bound. The rest are dropped
+   * without a reply until the next heartbeat.
+   */
+  strangersPerHeartbeat?: number;
 }
 
 /**
@@ -241,7 +256,11 @@ export interface PeerMachineOptions {
  * - `unknown-type`: an extension message this peer does not speak;
  * - `peer-limit`: a new peer past `maxPeers`;
  * - `reliable-from-stranger`: a `DATA`/`ACK` from someone who is not a member (no reply);
- * - `reliable-invalid`: a malformed `DATA`/`ACK` from a member.
+ * - `reliable-invalid`: a malformed `DATA`/`ACK` from a member;
+ * - `stranger-limit`: a stranger past `strangersPerHeartbeat` this heartbeat (no reply);
+ * - `send-budget` (outgoing): not sent, it would exceed 3x the bytes the address sent us
+ *   (unvalidated), or a probe not earned yet toward an address never heard from;
+ * - `probe-rate` (outgoing): a probe to an address never heard from, past `probeRate`.
  */
 export type PeerDropReason =
   | ProtocolErrorReason
@@ -252,7 +271,10 @@ export type PeerDropReason =
   | "unknown-type"
   | "peer-limit"
   | "reliable-from-stranger"
-  | "reliable-invalid";
+  | "reliable-invalid"
+  | "stranger-limit"
+  | "send-budget"
+  | "probe-rate";
 
 /** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
 export interface PeerMachineStats {
@@ -273,6 +295,8 @@ const JOIN_RETRY_MS = 1000;
 
 /** Candidates are pinged again this often (not just every heartbeat) until they answer. */
 const CANDIDATE_RETRY_MS = 1000;
+
+const EMPTY = new Uint8Array();
 
 /** The machine's timers: one table, one `pollTimeout`. */
 type TimerName = "heartbeat" | "candidates" | "reliable" | "nat";
@@ -325,6 +349,12 @@ interface Intent {
  *   `bootstrapRetryMs` on a fallback it tries the preferred one again. Until
  *   the first answer, `JOIN_B` is retried every second rather than every
  *   heartbeat, so a dead bootstrap costs a joining peer ~3 s.
+ * - **Hostile input** (issue 12): toward an address not validated (heard
+ *   from and listed by the bootstrap) the peer sends at most 3x what it
+ *   received from it; candidates get rate-bounded probes (`probeRate`);
+ *   at most `strangersPerHeartbeat` strangers become members per
+ *   heartbeat; only ids the bootstrap issued count in the collector
+ *   election (see `_send_budget.ts`, `_admission.ts`, peer README).
  * - **Budget**: every datagram with a peer list fits `datagramBudget` (1024).
  *   Heartbeat pings name at most `gossipSize` (20) members, in windows that
  *   differ per destination and rotate every heartbeat (a 200-member room
@@ -383,6 +413,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #collector: Collector;
   readonly #timers = new Timers<TimerName>();
   readonly #paths: PathTable | undefined; // NAT traversal (issue 11)
+  /** Issue 12: bytes toward unvalidated addresses, probes, held sends, admission, trusted ids. */
+  readonly #sendBudget: SendBudget;
+  readonly #held = new HeldSends<Frame>();
+  readonly #admission: Admission;
 
   #self: PeerRecord | undefined;
   #selfKey: AddressKey | "" = "";
@@ -456,10 +490,24 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#outbox,
       this.#budget,
       positive("gossipSize", options.gossipSize ?? 20),
+      // Heartbeat gossip spreads validated members, or ones heard across a heartbeat: a flood
+      // of one-shot spoofed pings is not passed on for the room to probe (issue 12).
+      (m) =>
+        this.#sendBudget.validated(m.link.pathKey) ||
+        this.#sendBudget.seasoned(m.link.pathKey, this.#heartbeatMs),
     );
     this.#collector = new Collector(this.#heartbeatMs);
     this.#now = options.now ?? 0;
     this.#reliableOptions = options.reliable ?? {};
+    this.#sendBudget = new SendBudget({
+      probeRate: limit("probeRate", options.probeRate ?? 100),
+      probeIntervalMs: CANDIDATE_RETRY_MS / 2, // the candidate timer's pace, with slack
+      capacity: Math.max(256, 4 * this.#membership.maxPeers),
+    });
+    this.#admission = new Admission(
+      limit("strangersPerHeartbeat", options.strangersPerHeartbeat ?? 64),
+      2 * this.#membership.maxPeers,
+    );
     this.#timers.set("heartbeat", this.#now);
     if (options.nat) { // issue 11: members keep their public address; paths move under it
       const bootstrap = this.#bootstrap;
@@ -512,7 +560,14 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** Whether this peer currently holds the collector duty (lowest id among members). */
   get isCollector(): boolean {
     const members = this.#membership.members;
-    return Collector.elected(this.#self, this.#selfKey, members.values(), members.size);
+    const admission = this.#admission; // only ids the bootstrap issued count (issue 12)
+    return Collector.elected(
+      this.#self,
+      this.#selfKey,
+      members.values(),
+      members.size,
+      (m) => admission.trusted(m.link.pathKey, m.id),
+    );
   }
 
   /** With NAT traversal on: our NAT's mapping behaviour, from `NAT_CHECK`; else `"unknown"`. */
@@ -585,6 +640,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
     const known = this.#membership.byPath(key);
+    if (!this.#bootstrap.isBootstrap(key)) {
+      this.#sendBudget.received(key, data.length, now);
+      // Application frames waiting for credit toward this address may fit now.
+      if (known !== undefined) this.#releaseHeld(key, known.link);
+    }
     if (isReliableDatagram(data) && !this.#bootstrap.isBootstrap(key) && key !== this.#selfKey) {
       return this.#reliableIn(known, data, now);
     }
@@ -684,15 +744,20 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   #transmit(now: number): Transmit | undefined {
-    const intent = this.#intents.shift();
-    if (intent === undefined) return this.#reliableOut(now);
-    const link = intent.link;
-    const t: Transmit = link !== undefined
-      ? { data: link.seal(intent.frame, now), to: link.path }
-      : { data: intent.frame.plaintext(), to: intent.to! };
-    this.#stats.datagramsOut++;
-    this.#stats.bytesOut += t.data.length;
-    return t;
+    for (let intent = this.#intents.shift(); intent !== undefined; intent = this.#intents.shift()) {
+      const link = intent.link;
+      const to = link !== undefined ? link.path : intent.to!;
+      let data: Uint8Array | undefined = link !== undefined
+        ? link.seal(intent.frame, now)
+        : intent.frame.plaintext();
+      const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
+      if (!this.#bootstrap.isBootstrap(key)) data = this.#withinBudget(intent, key, data, now);
+      if (data === undefined) continue;
+      this.#stats.datagramsOut++;
+      this.#stats.bytesOut += data.length;
+      return { data, to };
+    }
+    return this.#reliableOut(now);
   }
 
   /**
@@ -846,6 +911,95 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   // --- incoming ---------------------------------------------------------------
 
+  /**
+   * Issue 12: the bytes that may go to `key` for `intent`, or `undefined`.
+   * Validated addresses get everything; heard-from ones 3x what they sent
+   * (a ping that does not fit shrinks to what fits, else becomes a probe);
+   * one never heard from gets a rate-bounded probe for a ping, an
+   * application frame only when the bootstrap listed it (held until it
+   * answers otherwise); any other frame (an extension's probe) only as a
+   * probe (`SendBudget.allowProbe`). The application's own traffic to an
+   * address heard from (`APP_R`, reliable) is not bounded here.
+   */
+  #withinBudget(
+    intent: Intent,
+    key: AddressKey,
+    data: Uint8Array,
+    now: number,
+  ): Uint8Array | undefined {
+    const budget = this.#sendBudget;
+    if (budget.validated(key)) return data;
+    const message = intent.frame.message;
+    const ping = message.type === "PING" && !isBye(message.payload);
+    if (message.type === "PING" && !ping) return budget.heard(key) ? data : undefined; // our bye
+    if (budget.heard(key)) {
+      // The application's own frames to an address that talks to us are not ours to bound
+      // (as reliable traffic); what strangers can draw is the protocol's answers.
+      if (message.type === "APP_R") return data;
+      if (budget.allowSend(key, data.length)) return data;
+      if (ping) {
+        // As much of the list as 3x allows (a newcomer still learns part of the room).
+        const fitted = this.#smallPing(intent, key, now, budget.credit(key));
+        if (fitted.length < data.length && budget.allowSend(key, fitted.length)) return fitted;
+        // Out of credit (a datagram from it was lost, say): a probe as for a candidate, earned
+        // by gossip naming it, so two members short of credit toward each other cannot stall.
+        const probe = this.#smallPing(intent, key, now);
+        const verdict = budget.allowProbe(key, probe.length, now);
+        return verdict === true ? probe : void this.#drop(verdict);
+      }
+      return this.#probe(key, data, now);
+    }
+    if (ping) {
+      // A probe: our record; toward a peer the bootstrap listed, a few more records fit (a
+      // deployed peer learns the room from lists), within MAX_PROBE_BYTES.
+      const probe = this.#smallPing(intent, key, now, budget.vouched(key) ? MAX_PROBE_BYTES : 0);
+      const verdict = budget.allowProbe(key, probe.length, now);
+      return verdict === true ? probe : void this.#drop(verdict);
+    }
+    if (message.type === "APP_R") {
+      // The application's own send, right after the join, to the peers the bootstrap listed.
+      if (budget.vouched(key)) return data;
+      if (!this.#held.hold(key, intent.frame, data.length)) this.#drop("send-budget");
+      return undefined;
+    }
+    return this.#probe(key, data, now); // e.g. a NAT hole-punch PROBE (code 20)
+  }
+
+  /** Any other frame toward an unvalidated address out of credit: only as a probe. */
+  #probe(key: AddressKey, data: Uint8Array, now: number): Uint8Array | undefined {
+    const verdict = this.#sendBudget.allowProbe(key, data.length, now);
+    return verdict === true ? data : void this.#drop(verdict);
+  }
+
+  /** Queues again what was held for `key` (it answered, or sent more): it passes the gate again. */
+  #releaseHeld(key: AddressKey, link: Link): void {
+    if (this.#held.size === 0) return;
+    for (const frame of this.#held.release(key)) this.#outbox.toLink(link, frame);
+  }
+
+  /**
+   * Our record (and the destination's, when it is a member with an id): the
+   * smallest useful ping; with `room` bytes, filled up with the intent's own
+   * list as far as they allow.
+   */
+  #smallPing(intent: Intent, key: AddressKey, now: number, room = 0): Uint8Array {
+    const peers: PeerRecord[] = this.#self ? [this.#self] : [];
+    const member = this.#membership.byPath(key);
+    if (member !== undefined && member.id !== 0 && this.#self) peers.push(record(member));
+    const listed = intent.frame.message.peers;
+    const max = Math.floor((room - 7) / 10); // 7-byte header, 10 bytes per record
+    if (max > peers.length && listed.length > 0) {
+      const all = Array.isArray(listed) ? listed : (listed as PeerList).toArray();
+      const have = new Set(peers.map((p) => addressKey(p.ip, p.port)));
+      for (const p of all) {
+        if (peers.length >= max) break;
+        if (!have.has(addressKey(p.ip, p.port))) peers.push(p);
+      }
+    }
+    const frame = new Frame({ type: "PING", peers, payload: EMPTY });
+    return intent.link !== undefined ? intent.link.seal(frame, now) : frame.plaintext();
+  }
+
   #drop(reason: PeerDropReason): void {
     const drops = this.#stats.drops;
     drops[reason] = (drops[reason] ?? 0) + 1;
@@ -863,6 +1017,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     if (message.type !== "BOOTSTRAP_R") return this.#drop("unexpected-from-bootstrap");
     bootstrap.replied();
+    for (let i = 0; i < message.peers.length; i++) { // the bootstrap vouches for these (issue 12)
+      const listed = addressKey(message.peers.ipAt(i), message.peers.portAt(i));
+      this.#sendBudget.vouch(listed);
+      if (this.#sendBudget.vouched(listed)) this.#admission.issued(listed, message.peers.idAt(i));
+    }
     const reported = message.self;
     if (reported.port !== 0 && reported.ip !== "0.0.0.0") {
       const first = this.#self === undefined;
@@ -933,6 +1092,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         this.#drop("peer-limit");
         return undefined;
       }
+      if (candidate === undefined && !this.#admission.admitStranger()) {
+        this.#drop("stranger-limit");
+        return undefined;
+      }
       const memberId = v1MemberId(key);
       membership.candidates.delete(key);
       membership.tombstones.delete(memberId);
@@ -950,6 +1113,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       }
       // A sender we had not pinged yet may not know us: answer at once with our list.
       if (candidate === undefined) this.#gossip.welcome(member);
+      this.#releaseHeld(key, member.link);
     }
     this.#learn(peers, key, now);
     return member;
@@ -974,6 +1138,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (port === 0 || ip === "0.0.0.0") continue;
       const key = addressKey(ip, port);
       if (key === senderKey || key === this.#selfKey || this.#bootstrap.isBootstrap(key)) continue;
+      if (senderKey !== undefined) this.#sendBudget.mentioned(key); // gossip earns one probe
       const id = peers.idAt(i);
       const member = membership.byPath(key);
       if (member !== undefined) {
@@ -1124,10 +1289,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #heartbeat(now: number): void {
     const membership = this.#membership;
     this.#gossip.newHeartbeat();
+    this.#admission.newHeartbeat();
     for (const m of membership.expire(now, this.#peerTimeoutMs)) {
       this.#events.push({ type: "peer-left", peer: record(m), reason: "timeout" });
       this.#memberGone(m, "timeout");
     }
+    // Frames held for candidates that never answered go with them.
+    const unsent = this.#held.prune((key) =>
+      membership.candidates.has(key) || membership.byPath(key) !== undefined
+    );
+    for (let i = 0; i < unsent; i++) this.#drop("send-budget");
 
     const unreachable = this.#bootstrap.track(now);
     if (unreachable !== undefined) {
@@ -1165,7 +1336,14 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       });
       // Oldest first; members whose id we do not know go last with id 0 (an Olaf
       // bootstrap keeps the id it has for them, or assigns one, and tells us in its reply).
-      peers = Collector.report(this.#self!, this.#membership.members.values(), fit);
+      // Unvalidated members go with id 0, and the bootstrap's listing of them later proves
+      // nothing (it is our own report coming back): issue 12.
+      const budget = this.#sendBudget;
+      peers = Collector.report(this.#self!, this.#membership.members.values(), fit, (m) => {
+        if (budget.validated(m.link.pathKey)) return true;
+        budget.introduce(m.link.pathKey);
+        return false;
+      });
     }
     const { frame, to } = this.#bootstrap.request(type, peers);
     this.#outbox.toPath(to, frame);
@@ -1195,6 +1373,14 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     // A copy: the bytes are encoded at poll time, and the caller may reuse its buffer.
     return new Frame({ type: "APP_R", peers, payload: payload.slice() });
   }
+}
+
+/** A limit: a whole number >= 0, where 0 switches it off (no bound). */
+function limit(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a whole number >= 0 (0: no limit), got ${value}`);
+  }
+  return value === 0 ? Infinity : value;
 }
 
 function positive(name: string, value: number): number {

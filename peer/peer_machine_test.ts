@@ -229,8 +229,11 @@ Deno.test("PeerMachine: a deployed member with a lower id does not take the coll
   m.handleDatagram(ping([rec(6), old, me]), addr(rec(6)), 11); // gossip tells us its id
   assert.deepEqual(m.peers.map((p) => p.id), [2, 5, 6].filter((id) => id !== 5));
   assert.equal(m.isCollector, true);
-  // An Olaf member with a lower id does.
+  // An Olaf member with a lower id does, once the bootstrap listed it with that id (issue 12:
+  // a claimed id alone does not count).
   m.handleDatagram(ping([rec(3)]), addr(rec(3)), 12);
+  assert.equal(m.isCollector, true, "id 3 is only claimed");
+  m.handleDatagram(reply([me, rec(3), rec(6)], me), m.bootstrap, 13);
   assert.equal(m.isCollector, false);
 });
 
@@ -441,20 +444,27 @@ Deno.test("PeerMachine.leave sends bye to everyone and stops", () => {
 Deno.test("PeerMachine bounds full-list answers to unknown senders (spoofed pings)", () => {
   const me = rec(1);
   const members = [rec(2), rec(3), rec(4)];
-  const m = joined(me, members);
+  const m = joined(me, members, { strangersPerHeartbeat: 0 }); // admission: the next test
   const sizes: number[] = [];
   for (let i = 0; i < 70; i++) {
-    m.handleDatagram(ping([]), { hostname: `10.3.0.${i + 1}`, port: 9 }, 100);
-    const [answer] = drain(m);
-    sizes.push(answer!.message.peers.length);
+    // A ping naming 4 records (47 bytes): our 4-record answer fits 3x of it.
+    const from = { hostname: `10.3.0.${i + 1}`, port: 9 };
+    m.handleDatagram(ping([rec(5), rec(6), rec(7), rec(8)]), from, 100);
+    const answers = drain(m).filter((t) => t.to.hostname === from.hostname);
+    sizes.push(answers[0]!.message.peers.length);
   }
   // The room's list to the first 64 in a heartbeat, then just our own record.
   assert.ok(sizes.slice(0, 64).every((n) => n >= 4));
   assert.deepEqual(sizes.slice(64), [1, 1, 1, 1, 1, 1]);
   m.handleTimeout(3000); // a new heartbeat refills the budget
   drain(m);
-  m.handleDatagram(ping([]), { hostname: "10.3.1.1", port: 9 }, 3001);
+  m.handleDatagram(ping([rec(5), rec(6), rec(7), rec(8)]), { hostname: "10.3.1.1", port: 9 }, 3001);
   assert.ok(drain(m)[0]!.message.peers.length > 1);
+  // A 7-byte spoofed ping never draws more than 3x its size (issue 12): our record only.
+  m.handleDatagram(ping([]), { hostname: "10.3.1.2", port: 9 }, 3002);
+  const [small] = drain(m);
+  assert.ok(small!.data.length <= 3 * 7);
+  assert.deepEqual(small!.message.peers.toArray(), [me]);
 });
 
 Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists within budget", () => {
@@ -547,4 +557,64 @@ Deno.test("PeerMachine drops DATA/ACK from a non-member without a reply", () => 
   assert.deepEqual(m.stats.drops, { "reliable-from-stranger": 2 });
   assert.equal(m.pollTransmit(), undefined);
   assert.deepEqual(m.peers, [rec(2)]);
+});
+
+Deno.test("PeerMachine: a stranger's self-claimed id 1 does not take the collector duty", () => {
+  const me = rec(5);
+  const m = joined(me, [rec(6)]);
+  assert.equal(m.isCollector, true);
+  const claim = { ...rec(9), id: 1 }; // an Olaf-style list: its own record first
+  m.handleDatagram(ping([claim]), addr(claim), 10);
+  assert.deepEqual(m.peers.map((p) => p.id), [1, 6]);
+  assert.equal(m.isCollector, true, "still ours: the bootstrap never issued id 1 to it");
+  m.handleTimeout(3000);
+  const out = drain(m);
+  const report = out.find((t) => t.message.type === "PEER_COLLECTOR")!;
+  assert.ok(report, "we still report the room");
+  // It is reported with id 0: the bootstrap keeps or issues the id, never the claimed one.
+  const listed = report.message.peers.toArray().find((p) => p.port === claim.port)!;
+  assert.equal(listed.id, 0);
+  // The bootstrap's reply lists it with an id it issued: still not a vouch (our own report).
+  m.handleDatagram(reply([me, rec(6), { ...claim, id: 1 }], me), m.bootstrap, 3010);
+  assert.equal(m.isCollector, true);
+});
+
+Deno.test("PeerMachine: at most strangersPerHeartbeat strangers become members per heartbeat", () => {
+  const m = joined(rec(1), [rec(2)], { strangersPerHeartbeat: 3 });
+  for (let i = 0; i < 10; i++) {
+    m.handleDatagram(ping([]), { hostname: `10.4.0.${i + 1}`, port: 9 }, 100);
+  }
+  assert.equal(m.peers.length, 1 + 3);
+  assert.equal(m.stats.drops["stranger-limit"], 7);
+  const answered = new Set(drain(m).map((t) => t.to.hostname));
+  assert.equal(answered.size, 3, "the rest get no reply");
+  m.handleTimeout(3000); // a new heartbeat: three more
+  for (let i = 0; i < 10; i++) {
+    m.handleDatagram(ping([]), { hostname: `10.4.0.${i + 1}`, port: 9 }, 3001);
+  }
+  assert.equal(m.peers.length, 1 + 6);
+});
+
+Deno.test("PeerMachine: a PING naming 1000 addresses draws one small probe each, at probeRate", () => {
+  const m = joined(rec(1), [rec(2), rec(3)], { probeRate: 50 });
+  const named: PeerRecord[] = [];
+  for (let i = 0; i < 1000; i++) {
+    named.push({ ip: `10.5.${i >> 8}.${i & 255}`, port: 7, id: i + 10 });
+  }
+  const attack = ping(named);
+  m.handleDatagram(attack, { hostname: "10.6.0.1", port: 9 }, 100);
+  let toVictims = 0;
+  let count = 0;
+  for (let t = 100; t <= 20_000; t += 100) {
+    if (t > 100) m.handleTimeout(t);
+    for (const x of drain(m)) {
+      if (!x.to.hostname.startsWith("10.5.")) continue;
+      toVictims += x.data.length;
+      count++;
+      assert.ok(x.data.length <= 17, "a probe: our own record");
+    }
+  }
+  assert.ok(toVictims <= 3 * attack.length, `${toVictims} bytes for ${attack.length}`);
+  assert.ok(count <= 1000, "at most one probe per mention");
+  assert.ok((m.stats.drops["probe-rate"] ?? 0) > 0, "the bucket held some back");
 });

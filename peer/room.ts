@@ -57,6 +57,16 @@ export interface JoinRoomOptions {
    * relay fallback through a bootstrap run with `--relay`. Default off.
    */
   nat?: boolean | NatTraversalOptions;
+  /**
+   * Probes per second toward peers never heard from (named by the bootstrap or
+   * gossip), default 100, 0 = no bound (see `PeerMachineOptions.probeRate`).
+   */
+  probeRate?: number;
+  /**
+   * Strangers that may become members per heartbeat, default 64, 0 = no bound
+   * (see `PeerMachineOptions.strangersPerHeartbeat`).
+   */
+  strangersPerHeartbeat?: number;
   /** Local address to bind, default `"0.0.0.0"`. */
   hostname?: string;
   /** Local UDP port, default 0 (any free port). */
@@ -910,6 +920,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     gossipSize: options.gossipSize,
     reliable: options.reliable,
     nat: options.nat, // issue 11
+    probeRate: options.probeRate,
+    strangersPerHeartbeat: options.strangersPerHeartbeat,
     now: clock.now(),
   });
   // Datagrams can arrive before the Room exists (between bind and construction).
