@@ -47,8 +47,8 @@ import type { DialectStats, DropReason } from "./types.ts";
 
 /** A token is good for the time bucket it was made in and the next one. */
 export const TOKEN_LIFETIME_MS = 120_000;
-/** Validation lasts this long after the last token echoed (refreshes renew it). */
-export const DIALECT_VALIDATION_TTL_MS = 300_000;
+/** Without the core's table: validation lasts this long after the last proof (its default). */
+export const DIALECT_VALIDATION_TTL_MS = 60_000;
 /** Most validated addresses remembered when the core does not share its table. */
 export const DIALECT_VALIDATION_CAPACITY = 65_536;
 /** Most `INTRODUCE`s one join sends (to the most recently seen members). */
@@ -64,16 +64,30 @@ export interface DialectHost {
   readonly decodeOptions: DecodeOptions;
   /** The room `name`, if it exists. */
   room(name: string): Room | undefined;
-  /** The room `name`, created if need be; `undefined` after answering `ROOM_FULL`. */
-  openRoom(name: string, to: NetAddress, bucket: SourceBucket, now: number): Room | undefined;
+  /**
+   * The room `name`, created if need be; `undefined` after answering
+   * `ROOM_FULL`. `key` is the (validated) source's endpoint key, for per-source quotas.
+   */
+  openRoom(
+    name: string,
+    to: NetAddress,
+    bucket: SourceBucket,
+    key: number,
+    now: number,
+  ): Room | undefined;
   /** Marks the room active. */
   touchRoom(room: Room, now: number): void;
   /** Adds a member with a fresh id; returns its index. */
   addMember(room: Room, ipv4: number, port: number, now: number): number;
   /** Applies a member report whose sender is record `selfInReport`; returns the sender's index. */
   reconcile(room: Room, report: PeerList, selfInReport: number, key: number, now: number): number;
-  /** Answers `ROOM_FULL` (within the source's reply bytes). */
+  /** Answers `ROOM_FULL` to a validated source (within its reply bytes). */
   sendRoomFull(to: NetAddress, bucket: SourceBucket): void;
+  /**
+   * Whether `bytes` more may go to an address not yet validated (a `TOKEN`):
+   * the hook for a global budget of such replies; counts the drop itself.
+   */
+  mayReplyUnvalidated(bytes: number): boolean;
   /** Queues a datagram. */
   transmit(data: Uint8Array, to: NetAddress): void;
   /** Counts a drop. */
@@ -98,12 +112,15 @@ interface OlafInfo {
 
 const TOKEN_LABEL = new TextEncoder().encode("olaf token");
 const PUNCH_LABEL = new TextEncoder().encode("olaf punch");
+/** The punch token of a welcome that introduces nobody. */
+const NO_PUNCH = new Uint8Array(PUNCH_TOKEN_BYTES);
 
 /** The dialect's state and handlers; one per {@linkcode BootstrapCore}. */
 export class BootstrapDialect {
   readonly validation: AddressValidation;
   readonly #host: DialectHost;
-  readonly #secret: Uint8Array;
+  /** HMAC-SHA256 keyed with the secret, cloned per token (the key schedule is paid once). */
+  readonly #mac: ReturnType<typeof hmac.create>;
   /** Olaf members by room name, then endpoint key. */
   readonly #olaf = new Map<string, Map<number, OlafInfo>>();
   #punches = 0;
@@ -117,7 +134,10 @@ export class BootstrapDialect {
 
   constructor(host: DialectHost, options: BootstrapDialectOptions = {}) {
     this.#host = host;
-    this.#secret = options.tokenSecret ?? crypto.getRandomValues(new Uint8Array(32));
+    this.#mac = hmac.create(
+      sha256,
+      options.tokenSecret ?? crypto.getRandomValues(new Uint8Array(32)),
+    );
     this.validation = options.validation ??
       new AddressValidation({
         ttlMs: DIALECT_VALIDATION_TTL_MS,
@@ -192,18 +212,27 @@ export class BootstrapDialect {
     view.setUint32(TOKEN_LABEL.length, ipv4);
     view.setUint16(TOKEN_LABEL.length + 4, port);
     view.setUint32(TOKEN_LABEL.length + 6, bucket);
-    return hmac(sha256, this.#secret, data).subarray(0, TOKEN_BYTES);
+    return this.#mac.clone().update(data).digest().subarray(0, TOKEN_BYTES);
   }
 
   #tokenNow(ipv4: number, port: number, now: number): Uint8Array {
     return this.token(ipv4, port, Math.floor(now / TOKEN_LIFETIME_MS));
   }
 
-  /** Whether `token` is this address's token of the current or previous bucket. */
-  #checkToken(token: Uint8Array, ipv4: number, port: number, now: number): boolean {
+  /**
+   * Whether `token` is this address's token of the current bucket
+   * (`"current"`), of the previous one (`"previous"`), or neither.
+   */
+  #checkToken(
+    token: Uint8Array,
+    ipv4: number,
+    port: number,
+    now: number,
+  ): "current" | "previous" | undefined {
     const bucket = Math.floor(now / TOKEN_LIFETIME_MS);
-    return equal(token, this.token(ipv4, port, bucket)) ||
-      equal(token, this.token(ipv4, port, bucket - 1));
+    if (equal(token, this.token(ipv4, port, bucket))) return "current";
+    if (equal(token, this.token(ipv4, port, bucket - 1))) return "previous";
+    return undefined;
   }
 
   /** Whether the sender is validated now: by the token it echoes, or by a recent one. */
@@ -214,7 +243,7 @@ export class BootstrapDialect {
     key: number,
     now: number,
   ): boolean {
-    if (token !== undefined && this.#checkToken(token, ipv4, port, now)) {
+    if (token !== undefined && this.#checkToken(token, ipv4, port, now) !== undefined) {
       this.validation.validate(key, now);
       return true;
     }
@@ -235,11 +264,15 @@ export class BootstrapDialect {
   ): void {
     const host = this.#host;
     this.#stats.joins++;
-    if (join.token === undefined || !this.#checkToken(join.token, ipv4, port, now)) {
+    const age = join.token === undefined
+      ? undefined
+      : this.#checkToken(join.token, ipv4, port, now);
+    if (age === undefined) {
       host.drop(join.token === undefined ? "dialect-token-missing" : "dialect-token-invalid");
       // A TOKEN is 31 bytes and a JOIN_O at least 11: within 3x by construction.
       if (TOKEN_DATAGRAM_BYTES > 3 * requestBytes) return host.drop("dialect-unvalidated");
       if (!takeBytes(bucket, TOKEN_DATAGRAM_BYTES)) return host.drop("rate-limited-reply");
+      if (!host.mayReplyUnvalidated(TOKEN_DATAGRAM_BYTES)) return;
       this.#stats.tokensSent++;
       return host.transmit(
         encodeDialect({
@@ -253,7 +286,7 @@ export class BootstrapDialect {
     }
     this.validation.validate(key, now);
 
-    const room = host.openRoom(join.room, to, bucket, now);
+    const room = host.openRoom(join.room, to, bucket, key, now);
     if (room === undefined) return;
     let index = room.indexOfKey(key);
     const isNew = index < 0;
@@ -282,9 +315,10 @@ export class BootstrapDialect {
     const n = room.mostRecent(room.count, index, -1, now, order);
 
     // Introductions only for a newcomer (a refresh re-introduces nobody).
-    const punchToken = this.#punchToken(key, now);
+    const introducing = isNew && join.introductions;
+    const punchToken = introducing ? this.#punchToken(key, now) : NO_PUNCH;
     const introduced = new Set<number>();
-    if (isNew && join.introductions) {
+    if (introducing) {
       const intro = encodeDialect({
         type: "INTRODUCE",
         peer: { ...this.#entry(room, index, info), introduced: false },
@@ -300,7 +334,9 @@ export class BootstrapDialect {
         host.transmit(intro, addressOf(room.keyAt(i)));
       }
     }
-    this.#welcome(room, index, order, n, introduced, punchToken, to, bucket, now);
+    // An echo of this bucket's token is what WELCOME would carry: no second HMAC.
+    const fresh = age === "current" ? join.token : undefined;
+    this.#welcome(room, index, order, n, introduced, punchToken, to, bucket, now, fresh);
   }
 
   // ---------------------------------------------------------------- REPORT_O
@@ -324,11 +360,12 @@ export class BootstrapDialect {
     }
     host.touchRoom(room, now);
     const selfInReport = report.indexOf(ipv4, port);
-    if (selfInReport >= 0) {
+    // Like v1 reports (issue 12): only the room's collector, the lowest id, speaks for the room.
+    if (selfInReport >= 0 && room.lowestIndex() === index) {
       this.#stats.reportsAccepted++;
       index = host.reconcile(room, report, selfInReport, key, now);
     } else {
-      if (report.length > 0) host.drop("untrusted-report");
+      host.drop("untrusted-report");
       room.touch(index, now);
     }
     const order = new Int32Array(room.count);
@@ -339,7 +376,7 @@ export class BootstrapDialect {
       order,
       n,
       new Set(),
-      new Uint8Array(PUNCH_TOKEN_BYTES),
+      NO_PUNCH,
       to,
       bucket,
       now,
@@ -363,6 +400,7 @@ export class BootstrapDialect {
     to: NetAddress,
     bucket: SourceBucket,
     now: number,
+    freshToken?: Uint8Array,
   ): void {
     const host = this.#host;
     const olaf = this.#olaf.get(room.name);
@@ -390,7 +428,7 @@ export class BootstrapDialect {
           port: endpointKeyPort(key),
           id: room.idAt(index),
         },
-        token: this.#tokenNow(endpointKeyIPv4(key), endpointKeyPort(key), now),
+        token: freshToken ?? this.#tokenNow(endpointKeyIPv4(key), endpointKeyPort(key), now),
         punchToken,
         total: Math.min(n, 0xffff),
         members,
@@ -427,7 +465,7 @@ export class BootstrapDialect {
     view.setFloat64(PUNCH_LABEL.length, key);
     view.setFloat64(PUNCH_LABEL.length + 8, now);
     view.setUint32(PUNCH_LABEL.length + 16, this.#punches = (this.#punches + 1) >>> 0);
-    return hmac(sha256, this.#secret, data).slice(0, PUNCH_TOKEN_BYTES);
+    return this.#mac.clone().update(data).digest().slice(0, PUNCH_TOKEN_BYTES);
   }
 }
 

@@ -271,7 +271,12 @@ Deno.test("dialect: REPORT_O only from validated Olaf members of the room", () =
   assert.equal(drain(c).length, 0);
   assert.equal(c.stats().drops["dialect-not-member"], 1);
   assert.equal(c.room("lobby")?.memberCount, 2);
-  // The member's report leaving out member 2 removes it; the answer is a WELCOME.
+  // A member that is not the collector (not the lowest id) speaks for nobody.
+  c.handleDatagram(report([ids[1]!]), addr(2), T0 + 4);
+  assert.deepEqual(drain(c).map((o) => o.message.type), ["WELCOME"]);
+  assert.equal(c.room("lobby")?.memberCount, 2);
+  assert.equal(c.dialectStats().reportsAccepted, 0);
+  // The collector's report leaving out member 2 removes it; the answer is a WELCOME.
   c.handleDatagram(report([ids[0]!], w1.token), addr(1), T0 + 5);
   const out = drain(c);
   assert.deepEqual(out.map((o) => [o.message.type, o.to]), [["WELCOME", at(addr(1))]]);
@@ -363,4 +368,13 @@ Deno.test("dialect: real UDP join, token retry and welcome against startBootstra
   } finally {
     socket.close();
   }
+});
+
+Deno.test("dialect: TOKENs share the global budget of replies to unvalidated addresses", () => {
+  const c = core({ unvalidatedBytesPerSecond: 1, unvalidatedBytesBurst: 40 });
+  c.handleDatagram(encodeDialect(joinO("lobby", 1)), addr(1), T0);
+  c.handleDatagram(encodeDialect(joinO("lobby", 2)), addr(2), T0);
+  assert.deepEqual(drain(c).map((o) => [o.message.type, o.to]), [["TOKEN", at(addr(1))]]);
+  assert.equal(c.stats().drops["unvalidated-budget"], 1);
+  assert.equal(c.dialectStats().tokensSent, 1);
 });

@@ -208,13 +208,19 @@ export class BootstrapCore implements SansIoMachine<BootstrapEvent> {
       maxMembersPerRoom: this.limits.maxMembersPerRoom,
       decodeOptions: this.#decodeOptions,
       room: (name) => this.#rooms.get(name),
-      openRoom: (name, to, bucket, now) => this.#openRoom(name, to, bucket, keyOf(to), now),
+      openRoom: (name, to, bucket, key, now) => this.#openRoom(name, to, bucket, key, now),
       touchRoom: (room, now) => this.#touchRoom(room, now),
       addMember: (room, ip, port, now) => this.#addMember(room, ip, port, this.#nextId(now), now),
       // The dialect decides whose REPORT_O counts (validated Olaf members): no v1 grace there.
       reconcile: (room, report, self, key, now) => this.#reconcile(room, report, self, key, now, 0),
       sendRoomFull: (to, bucket) =>
         this.#sendRoomFull(to, bucket, this.#validation.isValidated(keyOf(to), this.#now)),
+      // TOKENs go to unvalidated addresses: they share the global budget of such replies.
+      mayReplyUnvalidated: (bytes) => {
+        if (this.#unvalidated.take(bytes, this.#now)) return true;
+        this.#drop("unvalidated-budget");
+        return false;
+      },
       transmit: (data, to) => this.#transmit(data, to),
       drop: (reason) => this.#drop(reason),
     }, {

@@ -26,6 +26,7 @@ export {
   type ReliableSendRefusal,
   type ReliableSendResult,
 } from "./peer_machine.ts";
+export type { Introduction, OlafJoinOptions, OlafJoinState } from "./_bootstrap_client.ts";
 export {
   JoinError,
   type JoinErrorCode,

@@ -22,12 +22,15 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
   const symbols = await publicSymbols();
   assert.deepEqual(symbols.map((s) => s.name).sort(), [
     "DeliveryError",
+    "Introduction",
     "JoinError",
     "JoinErrorCode",
     "JoinRoomOptions",
     "NatClass", // issue 11
     "NatTraversalOptions", // issue 11
     "PathKind", // issue 11
+    "OlafJoinOptions",
+    "OlafJoinState",
     "PeerDropReason",
     "PeerErrorCode",
     "PeerEvent",

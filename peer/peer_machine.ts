@@ -33,12 +33,18 @@ import {
   ReliableLink,
   type ReliableLinkOptions,
 } from "@olaf/protocol/reliable";
-import { BootstrapClient } from "./_bootstrap_client.ts";
+import { BootstrapClient, type OlafJoinOptions, type OlafJoinState } from "./_bootstrap_client.ts";
 import { Collector } from "./_collector.ts";
 import { Gossip } from "./_gossip.ts";
 import { Frame, type Link, openUnlinked, type Outbox, PlaintextV1Link } from "./_link.ts";
 import { byId, type Member, Membership, record, v1MemberId } from "./_membership.ts";
-import { type NatClass, type NatTraversalOptions, type PathKind, PathTable } from "./_paths.ts";
+import {
+  type NatClass,
+  type NatTraversalOptions,
+  type PathKind,
+  PathTable,
+  takeIntroductions,
+} from "./_paths.ts";
 
 export type { NatClass, NatTraversalOptions, PathKind } from "./_paths.ts";
 import { HeldSends, MAX_PROBE_BYTES, SendBudget } from "./_send_budget.ts";
@@ -232,6 +238,12 @@ export interface PeerMachineOptions {
    * `peer-joined` then carries `path`, and `path-changed` reports moves. Default off.
    */
   nat?: boolean | NatTraversalOptions;
+  /**
+   * Join through the Olaf bootstrap dialect (address token, public key, LAN
+   * candidates, introductions); an open room falls back to v1 `JOIN_B` when
+   * the bootstrap answers no `JOIN_O` twice. Default: v1 only.
+   */
+  dialect?: OlafJoinOptions;
   /**
    * Probes per second toward addresses never heard from (candidates named by
    * the bootstrap or gossip), every address together; default 100, 0 = no
@@ -479,6 +491,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       options.bootstraps,
       positive("bootstrapMisses", options.bootstrapMisses ?? 3),
       positive("bootstrapRetryMs", options.bootstrapRetryMs ?? 60_000),
+      options.dialect,
     );
     this.#budget = options.datagramBudget ?? V1_RECEIVE_BUFFER_BYTES;
     if (peersThatFit(this.#budget, { type: "PEER_COLLECTOR", payloadBytes: this.#roomBytes }) < 1) {
@@ -555,6 +568,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** The bootstrap currently in use (the preferred one unless it stopped answering). */
   get bootstrap(): NetAddress {
     return this.#bootstrap.current;
+  }
+
+  /** The Olaf join's state: mode, introductions queue, what the bootstrap said of members. */
+  get olafJoin(): OlafJoinState {
+    return this.#bootstrap;
   }
 
   /** Whether this peer currently holds the collector duty (lowest id among members). */
@@ -1008,6 +1026,18 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #fromBootstrap(message: Message, key: AddressKey, now: number): void {
     const bootstrap = this.#bootstrap;
     bootstrap.heardFrom(key);
+    if (message.type === "EXTENSION") { // the Olaf dialect, _bootstrap_client.ts
+      const outcome = bootstrap.dialectIn(message, now);
+      if (outcome.type === "drop") return this.#drop(outcome.reason);
+      if (outcome.type === "retry") return this.#requestBootstrap("JOIN_B");
+      if (outcome.type === "introduce") { // the bootstrap vouches for the newcomer too
+        this.#vouch(outcome.message.peers);
+        if (this.#paths) takeIntroductions(this.#paths, bootstrap, now, false); // issue 11: punch
+        return this.#learn(outcome.message.peers, undefined, now);
+      }
+      message = outcome.message;
+      if (this.#paths) takeIntroductions(this.#paths, bootstrap, now, true); // issue 11 (WELCOME)
+    }
     if (message.type === "ROOM_FULL") {
       const text = bootstrap.roomFull(key);
       if (text !== undefined) {
@@ -1017,11 +1047,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     if (message.type !== "BOOTSTRAP_R") return this.#drop("unexpected-from-bootstrap");
     bootstrap.replied();
-    for (let i = 0; i < message.peers.length; i++) { // the bootstrap vouches for these (issue 12)
-      const listed = addressKey(message.peers.ipAt(i), message.peers.portAt(i));
-      this.#sendBudget.vouch(listed);
-      if (this.#sendBudget.vouched(listed)) this.#admission.issued(listed, message.peers.idAt(i));
-    }
+    this.#vouch(message.peers);
     const reported = message.self;
     if (reported.port !== 0 && reported.ip !== "0.0.0.0") {
       const first = this.#self === undefined;
@@ -1044,6 +1070,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       bootstrap.rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
     }
     this.#learn(message.peers, undefined, now);
+  }
+
+  /** The bootstrap vouches for the peers it lists, with the ids it issued (issue 12). */
+  #vouch(peers: PeerList): void {
+    for (let i = 0; i < peers.length; i++) {
+      const listed = addressKey(peers.ipAt(i), peers.portAt(i));
+      this.#sendBudget.vouch(listed);
+      if (this.#sendBudget.vouched(listed)) this.#admission.issued(listed, peers.idAt(i));
+    }
   }
 
   #setSelf(self: PeerRecord): void {
@@ -1320,6 +1355,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         );
       } else {
         this.#collector.stepDown();
+        if (this.#bootstrap.refreshDue(now)) this.#requestBootstrap("JOIN_B");
       }
     }
     for (const c of membership.candidates.values()) this.#gossip.pingNow(c.address);
@@ -1345,7 +1381,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         return false;
       });
     }
-    const { frame, to } = this.#bootstrap.request(type, peers);
+    const { frame, to } = this.#bootstrap.request(type, peers, this.#now);
     this.#outbox.toPath(to, frame);
   }
 

@@ -17,6 +17,7 @@ import {
   systemClock,
 } from "@olaf/protocol/sans-io";
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
+import type { OlafJoinOptions } from "./_bootstrap_client.ts";
 import { resolveHostPort } from "./address.ts";
 import {
   type NatClass,
@@ -52,6 +53,8 @@ export interface JoinRoomOptions {
   gossipSize?: number;
   /** Reliable links' options (window, give-up, message limit; see `PeerMachineOptions.reliable`). */
   reliable?: ReliableLinkOptions;
+  /** Join through the Olaf bootstrap dialect (see `PeerMachineOptions.dialect`); default v1 only. */
+  dialect?: OlafJoinOptions;
   /**
    * NAT traversal (issue 11; see `PeerMachineOptions.nat`): hole punching with `PROBE`s,
    * relay fallback through a bootstrap run with `--relay`. Default off.
@@ -920,6 +923,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     gossipSize: options.gossipSize,
     reliable: options.reliable,
     nat: options.nat, // issue 11
+    ...(options.dialect ? { dialect: options.dialect } : {}),
     probeRate: options.probeRate,
     strangersPerHeartbeat: options.strangersPerHeartbeat,
     now: clock.now(),

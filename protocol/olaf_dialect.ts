@@ -251,19 +251,43 @@ export function isDialectDatagram(datagram: Uint8Array): boolean {
 
 // ---------------------------------------------------------------- encoding
 
+/** A growable byte buffer: `bytes()` is what was written. */
 class Writer {
-  readonly bytes: number[] = [];
+  #buf: Uint8Array;
+  #n = 0;
+  constructor(capacity = 256) {
+    this.#buf = new Uint8Array(capacity);
+  }
+  #room(k: number): void {
+    if (this.#n + k <= this.#buf.length) return;
+    const grown = new Uint8Array(Math.max(2 * this.#buf.length, this.#n + k));
+    grown.set(this.#buf.subarray(0, this.#n));
+    this.#buf = grown;
+  }
   u8(v: number): void {
-    this.bytes.push(v & 0xff);
+    this.#room(1);
+    this.#buf[this.#n++] = v;
   }
   u16(v: number): void {
-    this.bytes.push((v >>> 8) & 0xff, v & 0xff);
+    this.#room(2);
+    this.#buf[this.#n++] = v >>> 8;
+    this.#buf[this.#n++] = v;
   }
   u32(v: number): void {
-    this.bytes.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+    this.#room(4);
+    const b = this.#buf;
+    b[this.#n++] = v >>> 24;
+    b[this.#n++] = v >>> 16;
+    b[this.#n++] = v >>> 8;
+    b[this.#n++] = v;
   }
   raw(b: Uint8Array): void {
-    for (const x of b) this.bytes.push(x);
+    this.#room(b.length);
+    this.#buf.set(b, this.#n);
+    this.#n += b.length;
+  }
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#n);
   }
 }
 
@@ -416,15 +440,15 @@ function payloadOf(message: DialectMessage): { records: readonly PeerRecord[]; w
 export function encodeDialect(message: DialectMessage): Uint8Array {
   const { records, w } = payloadOf(message);
   if (records.length > 0xffff) fail("too-many-peers", `${records.length} records`);
-  const head = new Writer();
-  head.u8(CODES[message.type]);
-  head.u16(records.length);
-  for (const r of records) writeRecord(head, r);
-  head.u32(w.bytes.length);
-  const out = new Uint8Array(head.bytes.length + w.bytes.length);
-  out.set(head.bytes, 0);
-  out.set(w.bytes, head.bytes.length);
-  return out;
+  const payload = w.bytes();
+  const headBytes = 3 + 10 * records.length + 4;
+  const out = new Writer(headBytes + payload.length);
+  out.u8(CODES[message.type]);
+  out.u16(records.length);
+  for (const r of records) writeRecord(out, r);
+  out.u32(payload.length);
+  out.raw(payload);
+  return out.bytes();
 }
 
 // ---------------------------------------------------------------- decoding
