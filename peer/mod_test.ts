@@ -28,9 +28,9 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
     "JoinRoomOptions",
     "NatClass", // issue 11
     "NatTraversalOptions", // issue 11
-    "PathKind", // issue 11
     "OlafJoinOptions",
     "OlafJoinState",
+    "PathKind", // issue 11
     "PeerDropReason",
     "PeerErrorCode",
     "PeerEvent",
