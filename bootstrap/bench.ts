@@ -10,22 +10,20 @@
  *    And the cost of one JOIN_B (a member re-joining, reply included) in a
  *    10-member and in a 1000-member room: replies stop at 101 records and
  *    pick their members without sorting the room, so the ratio stays <= 3.
- * 2. Throughput: a closed-loop load generator (a separate process, many UDP
- *    sockets, each a member, spread over many rooms) against the bootstrap,
- *    and against a bare UDP echo server in the same runtime and adapter.
- *    Prints joins/s for both and the ratio. Target >= 0.8.
+ * 2. Throughput: the external rounds of `tools/bench_udp.ts` (`deno task
+ *    bench:udp`): olafload.c (C, closed loop, one socket per member) when gcc
+ *    is there, else an in-Deno generator; the bootstrap beside a bare C echo
+ *    and a bare Deno echo of the same run, replies/s and CPU per reply.
+ *    Targets (issue 15): >= 0.85x the Deno echo, >= 0.35x the C echo.
  *
- * Flags: --sockets N (128), --rooms N (32), --seconds S (2), --rounds N (5),
- * --skip-memory, --skip-udp. Internal: --load HOST:PORT runs the generator.
+ * Flags: --sockets N (128), --rooms N (32), --seconds S (2), --rounds N (3),
+ * --skip-memory, --skip-udp.
  *
  * @module
  */
-import process from "node:process";
 import { parseArgs } from "node:util";
 import { encode } from "@olaf/protocol";
-import { bindDatagram, type DatagramSocket, type NetAddress } from "@olaf/protocol/net";
 import { BootstrapCore } from "./bootstrap_core.ts";
-import { startBootstrap } from "./server.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,24 +31,16 @@ const { values } = parseArgs({
     sockets: { type: "string", default: "128" },
     rooms: { type: "string", default: "32" },
     seconds: { type: "string", default: "2" },
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
     "skip-memory": { type: "boolean", default: false },
     "skip-udp": { type: "boolean", default: false },
-    load: { type: "string" },
   },
 });
-const sockets = Number(values.sockets);
-const roomCount = Number(values.rooms);
-const seconds = Number(values.seconds);
 
-if (values.load !== undefined) {
-  await loadGenerator(values.load);
-} else {
-  if (!values["skip-memory"]) memoryBench();
-  reportBench();
-  joinBench();
-  if (!values["skip-udp"]) await udpBench();
-}
+if (!values["skip-memory"]) memoryBench();
+reportBench();
+joinBench();
+if (!values["skip-udp"]) await udpBench();
 
 // ------------------------------------------------------------------ memory
 
@@ -237,198 +227,32 @@ function joinBench(): void {
 
 // -------------------------------------------------------------------- udp
 
-interface LoadResult {
-  completed: number;
-  seconds: number;
-  resent: number;
-}
-
-async function measure(target: NetAddress): Promise<LoadResult> {
-  const child = new Deno.Command(Deno.execPath(), {
+/**
+ * The UDP figures come from `tools/bench_udp.ts` (one bench, not two): external load from
+ * `olafload.c` built with gcc (the in-Deno generator without gcc), every server in its own
+ * process, the bootstrap beside a bare C echo and a bare `Deno.listenDatagram` echo of the same
+ * run, and Olaf's adapter echo to separate the adapter's cost.
+ */
+async function udpBench(): Promise<void> {
+  const script = new URL("../tools/bench_udp.ts", import.meta.url).pathname;
+  const status = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
-      new URL(import.meta.url).pathname,
-      "--load",
-      `${target.hostname}:${target.port}`,
-      "--sockets",
-      String(sockets),
-      "--rooms",
-      String(roomCount),
+      script,
+      "--servers",
+      "c-echo,deno-echo,olaf-echo,bootstrap",
+      "--rounds",
+      values.rounds,
       "--seconds",
-      String(seconds),
+      values.seconds,
+      "--peers",
+      values.sockets,
+      "--rooms",
+      values.rooms,
     ],
-    stdout: "piped",
+    stdout: "inherit",
     stderr: "inherit",
-  });
-  const output = await child.output();
-  if (!output.success) throw new Error("load generator failed");
-  return JSON.parse(new TextDecoder().decode(output.stdout));
-}
-
-/** Runs the load generator against `target`, also measuring this process's CPU time per request. */
-async function measureWithCpu(target: NetAddress): Promise<{ rate: number; cpuMicros: number }> {
-  const before = process.cpuUsage();
-  const result = await measure(target);
-  const used = process.cpuUsage(before);
-  // The generator's warm-up and tail are included in the CPU time but not in `completed`,
-  // alike for both servers; the figure is for comparing them, not absolute.
-  return {
-    rate: result.completed / result.seconds,
-    cpuMicros: (used.user + used.system) / result.completed,
-  };
-}
-
-async function runEcho(): Promise<{ rate: number; cpuMicros: number; implementation: string }> {
-  let echo: DatagramSocket | undefined = undefined;
-  echo = await bindDatagram({
-    hostname: "127.0.0.1",
-    port: 0,
-    onDatagram: (data, from) => echo!.send(data, from),
-  });
-  const result = await measureWithCpu(echo.localAddress);
-  await echo.close();
-  return { ...result, implementation: echo.implementation };
-}
-
-async function runBootstrap(): Promise<{ rate: number; cpuMicros: number }> {
-  await using server = await startBootstrap({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxRooms: roomCount * 2,
-    requestsPerSecond: Infinity, // every client shares 127.0.0.1
-    replyBytesPerSecond: Infinity,
-    roomsPerSource: Infinity, // (issue 12's guards too)
-    amplificationFactor: Infinity,
-    unvalidatedBytesPerSecond: Infinity,
-  });
-  const result = await measureWithCpu(server.localAddress);
-  const stats = server.stats();
-  if (stats.members !== sockets) {
-    throw new Error(`expected ${sockets} members, got ${stats.members}`);
-  }
-  return result;
-}
-
-async function udpBench(): Promise<void> {
-  const rounds = Number(values.rounds);
-  const echoRates: number[] = [];
-  const bootstrapRates: number[] = [];
-  const ratios: number[] = [];
-  const echoCpu: number[] = [];
-  const bootstrapCpu: number[] = [];
-  let implementation = "";
-  for (let round = 0; round < rounds; round++) {
-    // Paired runs, back to back and in alternating order, so that load from
-    // other processes on the machine hits both sides of each ratio alike.
-    let echo: { rate: number; cpuMicros: number; implementation: string };
-    let bootstrap: { rate: number; cpuMicros: number };
-    if (round % 2 === 0) {
-      echo = await runEcho();
-      bootstrap = await runBootstrap();
-    } else {
-      bootstrap = await runBootstrap();
-      echo = await runEcho();
-    }
-    implementation = echo.implementation;
-    const echoRate = echo.rate;
-    const bootstrapRate = bootstrap.rate;
-    echoCpu.push(echo.cpuMicros);
-    bootstrapCpu.push(bootstrap.cpuMicros);
-    echoRates.push(echoRate);
-    bootstrapRates.push(bootstrapRate);
-    ratios.push(bootstrapRate / echoRate);
-  }
-  const median = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-  console.log(
-    `udp (${implementation} adapter, ${sockets} client sockets in ${roomCount} rooms, closed loop, ` +
-      `${rounds} paired rounds x ${seconds} s, medians):`,
-  );
-  console.log(
-    `  bare echo:  ${fmt(median(echoRates))} round trips/s  (runs: ${
-      echoRates.map(fmt).join(", ")
-    })`,
-  );
-  console.log(
-    `  bootstrap:  ${fmt(median(bootstrapRates))} joins/s        (runs: ${
-      bootstrapRates.map(fmt).join(", ")
-    })`,
-  );
-  console.log(
-    `  server CPU per request: echo ${median(echoCpu).toFixed(1)} µs, bootstrap ${
-      median(bootstrapCpu).toFixed(1)
-    } µs (CPU-bound ratio ${(median(echoCpu) / median(bootstrapCpu)).toFixed(2)})`,
-  );
-  const ratio = median(ratios);
-  console.log(
-    `  ratio:      ${ratio.toFixed(2)} (median of per-round ratios ${
-      ratios.map((r) => r.toFixed(2)).join(", ")
-    }; target >= 0.8) ${ratio >= 0.8 ? "OK" : "BELOW"}`,
-  );
-}
-
-/** Closed loop: each socket sends a JOIN_B, and the next one as soon as the reply arrives. */
-async function loadGenerator(target: string): Promise<void> {
-  const [hostname, port] = [
-    target.slice(0, target.lastIndexOf(":")),
-    Number(target.slice(target.lastIndexOf(":") + 1)),
-  ];
-  const to = { hostname, port };
-  const joins = Array.from(
-    { length: roomCount },
-    (_, r) => encode({ type: "JOIN_B", peers: [], room: `bench-${r}` }),
-  );
-  let completed = 0;
-  let counting = false;
-  let running = true;
-  let resent = 0;
-  const clients: { socket: DatagramSocket; join: Uint8Array; sentAt: number }[] = [];
-  for (let i = 0; i < sockets; i++) {
-    const join = joins[i % roomCount]!;
-    const client = { socket: undefined as unknown as DatagramSocket, join, sentAt: 0 };
-    client.socket = await bindDatagram({
-      hostname: "127.0.0.1",
-      port: 0,
-      onDatagram: () => {
-        if (counting) completed++;
-        if (!running) return;
-        client.sentAt = performance.now();
-        client.socket.send(client.join.slice(), to);
-      },
-    });
-    clients.push(client);
-  }
-  // A lost datagram would stall its socket: resend after 200 ms of silence.
-  const watchdog = setInterval(() => {
-    const now = performance.now();
-    for (const c of clients) {
-      if (running && now - c.sentAt > 200) {
-        resent++;
-        c.sentAt = now;
-        c.socket.send(c.join.slice(), to);
-      }
-    }
-  }, 50);
-  const now = performance.now();
-  for (const c of clients) {
-    c.sentAt = now;
-    c.socket.send(c.join.slice(), to);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 500)); // warm-up
-  counting = true;
-  const start = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  counting = false;
-  const elapsed = (performance.now() - start) / 1000;
-  running = false;
-  clearInterval(watchdog);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  await Promise.all(clients.map((c) => c.socket.close()));
-  const result: LoadResult = { completed, seconds: elapsed, resent };
-  console.log(JSON.stringify(result));
+  }).spawn().status;
+  if (!status.success) throw new Error(`tools/bench_udp.ts failed (code ${status.code})`);
 }

@@ -39,6 +39,7 @@ import {
   startBootstrap,
 } from "./server.ts";
 import { ActivityLog } from "./_activity_log.ts";
+import { checkShardPorts, MAX_SHARDS, runShards, watchShardParent } from "./_shards.ts"; // issue 15
 // --- handshake dialect (issue 14) ---
 import { DEFAULT_STUN_PORT, type HandshakeServerOptions } from "./handshake/server.ts";
 // --- end handshake dialect ---
@@ -144,6 +145,9 @@ Flags:
   --max-rooms N        concurrent rooms; past it JOIN_B gets ROOM_FULL (default 10)
   --max-members N      members per room, 1..65535 (default ${DEFAULT_LIMITS.maxMembersPerRoom})
   --http PORT          also serve the HTTP control plane (stats, rooms, events) on PORT
+  --shards N           run N bootstrap processes on ports PORT..PORT+N-1 (their control
+                       planes on HTTP+1..HTTP+N, and on HTTP one adding up their /stats);
+                       give peers every shard: rooms spread by the peers' rendezvous hash
   --config FILE.json   read settings from a JSON file; keys are the flag names
                        ("host", "port", "timeout", "max-rooms", "max-members", "http",
                        "log-level", and every limit below); flags given on the command line win
@@ -194,6 +198,7 @@ interface Settings {
   "max-rooms": number;
   "max-members": number;
   http: number | undefined;
+  shards: number; // issue 15: processes to run, 1 = just this one
   "log-level": LogLevel;
   handshake: HandshakeServerOptions | undefined; // handshake dialect (issue 14)
   nat: NatServiceOptions; // issue 11
@@ -211,6 +216,7 @@ const SETTING_KEYS = [
   "max-members",
   "http",
   "log-level",
+  "shards", // issue 15
 ] as const;
 
 /** Every key a config file may hold: the settings above plus the limit flags (issue 12). */
@@ -281,6 +287,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     ],
   });
   try {
+    // Issue 15: --shards N > 1 makes this process the parent of N bootstrap processes.
+    if (settings.shards > 1) return await runShards(args, settings, options);
     return await run(settings, options);
   } finally {
     await reset();
@@ -332,6 +340,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
   using _launcher = (options.handleSignals ?? true)
     ? watchLauncher(() => stopped.resolve("launcher exit"))
     : undefined;
+  using _parent = watchShardParent(() => stopped.resolve("shard parent exit")); // issue 15
   const onAbort = () => stopped.resolve("abort");
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -414,6 +423,7 @@ const FLAGS = {
   "max-rooms": { type: "string" },
   "max-members": { type: "string" },
   http: { type: "string" },
+  shards: { type: "string" }, // issue 15
   config: { type: "string", short: "c" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -436,7 +446,7 @@ function parseFlags(args: string[]): Settings | "help" | "version" {
   }
   const host = text(merged, "host") ?? "0.0.0.0";
   const port = integerFlag("port", merged.port, 0, 65535) ?? DEFAULT_BOOTSTRAP_PORT;
-  return {
+  const settings: Settings = {
     host,
     port,
     timeout: secondsFlag("timeout", merged.timeout) ?? DEFAULT_LIMITS.roomTimeoutMs / 1000,
@@ -445,6 +455,7 @@ function parseFlags(args: string[]): Settings | "help" | "version" {
     "max-members": integerFlag("max-members", merged["max-members"], 1, 65535) ??
       DEFAULT_LIMITS.maxMembersPerRoom,
     http: integerFlag("http", merged.http, 0, 65535),
+    shards: integerFlag("shards", merged.shards, 1, MAX_SHARDS) ?? 1, // issue 15
     "log-level": seedLogLevel(values) ?? logLevel(merged) ?? "info",
     handshake: handshakeSettings(values, merged, host, port), // handshake dialect (issue 14)
     nat: { // issue 11
@@ -454,6 +465,8 @@ function parseFlags(args: string[]): Settings | "help" | "version" {
     limits: bootstrapLimits(merged), // issue 12
     control: controlLimits(merged), // issue 12
   };
+  if (settings.shards > 1) checkShardPorts(settings); // issue 15
+  return settings;
 }
 
 // --- issue 12: limit values from flags or config ---

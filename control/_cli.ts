@@ -22,6 +22,7 @@ import { KvSessionStore } from "./kv_session_store.ts";
 import { serveControl } from "./serve.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
 import { VERSION } from "./_state.ts";
+import { resolveShardUrls } from "./_shards.ts"; // issue 15
 import { CONTROL_LIMITS, controlLimitHelp, controlLimitOptions, parseLimit } from "./limits.ts";
 
 const PROGRAM = "olaf-control";
@@ -37,6 +38,8 @@ Options:
                           needs --unstable-kv outside this workspace)
   --operator-token TOKEN  token that may rename or delete any session
                           (default: $OLAF_OPERATOR_TOKEN, else none)
+  --shards URL,...        add up the /stats and /metrics of these bootstrap shards'
+                          control planes (e.g. http://127.0.0.1:8081,http://127.0.0.1:8082)
   --log-level LEVEL       trace, debug, info, warning, error or fatal (default info)
   --config FILE.json      read limits from a JSON file; keys are the limit flag names
                           (e.g. {"session-quota": 4, "session-ttl": "5m"}); flags win
@@ -60,6 +63,8 @@ interface Config {
   operatorToken?: string;
   sessionTtlMs: number;
   logLevel: LogLevel;
+  /** Issue 15: control planes of bootstrap shards to aggregate. */
+  shards?: string[];
   /** Limits given by flag or config file, by flag name (CONTROL_LIMITS). */
   limits: Record<string, number>;
 }
@@ -88,6 +93,7 @@ const FLAGS = {
   "operator-token": { type: "string" },
   "session-ttl": { type: "string" },
   "log-level": { type: "string" },
+  shards: { type: "string" }, // issue 15
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
   // --- issue 12: one flag per limit ---
@@ -140,7 +146,19 @@ export function parseConfig(
     sessionTtlMs: parseDuration(ttl === undefined ? "10m" : String(ttl)),
     logLevel,
     limits,
+    ...(values.shards === undefined ? {} : { shards: shardList(values.shards) }), // issue 15
   };
+}
+
+/** Issue 15: `--shards URL,...`, checked like createControlApp checks it. */
+function shardList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const urls = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  try {
+    return resolveShardUrls(urls);
+  } catch (error) {
+    throw new UsageError(`--${describeError(error)}`);
+  }
 }
 
 /** The limits of a `--config` file: a JSON object whose keys are limit flag names. */
@@ -225,6 +243,7 @@ export async function main(args: string[]): Promise<number> {
       port: config.port,
       store,
       operatorToken: config.operatorToken,
+      shards: config.shards, // issue 15
       ...controlLimitOptions(config.limits),
       maxSessions: config.kvPath ? undefined : config.limits["max-sessions"],
       sessionTtlMs: config.sessionTtlMs,
@@ -242,7 +261,8 @@ export async function main(args: string[]): Promise<number> {
   logger.info(
     `olaf control ${VERSION} listening on http://${bound}/` +
       (wildcard ? ` (all interfaces; locally ${server.url.href})` : "") +
-      ` (sessions: ${storage}, operator token: ${operator})`,
+      ` (sessions: ${storage}, operator token: ${operator})` +
+      (config.shards ? ` aggregating ${config.shards.length} shards` : ""),
   );
 
   using stop = listenForStop(Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"]);

@@ -15,6 +15,15 @@ export interface OpenCorsOptions {
   maxAge: number;
 }
 
+/** The headers {@linkcode openCors} adds to every answer but a preflight (issue 15: fast reads). */
+export function corsResponseHeaders(options: OpenCorsOptions): [string, string][] {
+  const expose = options.exposeHeaders.join(",");
+  return [
+    ["access-control-allow-origin", "*"],
+    ...(expose ? [["access-control-expose-headers", expose] as [string, string]] : []),
+  ];
+}
+
 /**
  * `Access-Control-Allow-Origin: *` (and `Access-Control-Expose-Headers`) on
  * every response; any `OPTIONS` request is a preflight answered 204 here.

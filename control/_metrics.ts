@@ -11,6 +11,8 @@ export interface MetricsInput {
   rateLimited: number;
   /** Open /events streams. */
   eventStreams: number;
+  /** Issue 15: each shard and whether it answered, when aggregating shards. */
+  shards?: readonly { url: string; ok: boolean }[];
   /** Handshake dialect totals, when attached (issue 14). */
   handshake?: HandshakeViewStats;
   // --- issue 12: limits by name ---
@@ -79,6 +81,13 @@ export function formatMetrics(input: MetricsInput): string {
     [{}, input.rateLimited],
   ]);
   metric("olaf_event_streams", "gauge", "Open /events streams.", [[{}, input.eventStreams]]);
+  if (input.shards) {
+    metric("olaf_shard_up", "gauge", "1 when the shard answered this scrape's /stats (issue 15).", [
+      ...input.shards.map((
+        s,
+      ): [Record<string, string>, number] => [{ shard: s.url }, s.ok ? 1 : 0]),
+    ]);
+  }
   if (input.handshake) formatHandshakeMetrics(input.handshake, metric); // handshake dialect (issue 14)
   // --- issue 12: limits by name ---
   const sorted = (record: Readonly<Record<string, number>> | undefined) =>

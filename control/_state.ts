@@ -8,6 +8,8 @@ import type { HandshakeView } from "./handshake_view.ts"; // handshake dialect (
 export interface ControlState {
   view: BootstrapView | undefined;
   handshake?: HandshakeView; // handshake dialect (issue 14)
+  /** Issue 15: control-plane base URLs of the shards whose /stats this one adds up. */
+  shards?: readonly string[];
   rendezvous: Rendezvous;
   now: () => number;
   startedAt: number;

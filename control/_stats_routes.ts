@@ -8,6 +8,7 @@ import type { ControlState } from "./_state.ts";
 import { VERSION } from "./_state.ts";
 import { parseIntParam } from "./_validate.ts";
 import type { BootstrapView } from "./bootstrap_view.ts";
+import { aggregateRooms, aggregateShardStats, findRoom, noShardMessage } from "./_shards.ts"; // issue 15
 
 /** Largest page of `GET /rooms` and `GET /games`. */
 export const MAX_PAGE = 500;
@@ -41,11 +42,51 @@ export function statsRoutes(state: ControlState): Hono {
       bootstrap: state.view !== undefined,
     }));
 
-  app.get("/stats", (c) => {
-    const stats = requireView(state).stats();
-    // Handshake dialect (issue 14): its totals as a section of their own.
-    return c.json(state.handshake ? { ...stats, handshake: state.handshake.stats() } : stats);
-  });
+  // Issue 15: over shards, the sum of those that answered, each shard's status beside it.
+  const shards = state.shards;
+  if (shards) {
+    app.get("/stats", async (c) => {
+      const stats = await aggregateShardStats(shards);
+      if (stats.shards.every((s) => !s.ok)) {
+        return c.json({ error: "unavailable", message: noShardMessage(stats), ...stats }, 503);
+      }
+      return c.json(stats);
+    });
+  } else {
+    app.get("/stats", (c) => {
+      const stats = requireView(state).stats();
+      // Handshake dialect (issue 14): its totals as a section of their own.
+      return c.json(state.handshake ? { ...stats, handshake: state.handshake.stats() } : stats);
+    });
+  }
+
+  // Issue 15: over shards, one list (shards in order) and the room from whichever shard has it.
+  if (shards) {
+    app.get("/rooms", async (c) => {
+      const page = pageParams((key) => c.req.query(key));
+      const { total, rooms, failed } = await aggregateRooms(shards, page);
+      if (failed.length === shards.length) {
+        const message = "no shard answered: " +
+          failed.map((f) => `${f.url} (${f.error})`).join(", ");
+        return c.json({ error: "unavailable", message, failed }, 503);
+      }
+      const body = { total, offset: page.offset, limit: page.limit, rooms };
+      return c.json(failed.length ? { ...body, partial: true, failed } : body);
+    });
+    app.get("/rooms/:name", async (c) => {
+      const name = c.req.param("name");
+      const { room, failed } = await findRoom(shards, name);
+      if (room) return c.json(room);
+      const missing = failed.length
+        ? `; shards that did not answer: ${failed.map((f) => `${f.url} (${f.error})`).join(", ")}`
+        : "";
+      throw new ApiError(
+        failed.length ? 503 : 404,
+        failed.length ? "unavailable" : "not-found",
+        `no room called ${quoted(name)}${missing}`,
+      );
+    });
+  }
 
   app.get("/rooms", (c) => {
     const view = requireView(state);
@@ -63,8 +104,10 @@ export function statsRoutes(state: ControlState): Hono {
 
   app.get("/metrics", async (c) => {
     const { total } = await state.rendezvous.store.list(state.now(), { offset: 0, limit: 0 });
+    const sharded = shards ? await aggregateShardStats(shards) : undefined; // issue 15
     const body = formatMetrics({
-      stats: state.view?.stats(),
+      stats: sharded && sharded.shards.some((s) => s.ok) ? sharded : state.view?.stats(),
+      shards: sharded?.shards, // issue 15
       sessions: total,
       rateLimited: state.counters.rateLimited,
       eventStreams: state.counters.eventStreams,

@@ -7,7 +7,8 @@ import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { getLogger } from "@logtape/logtape";
 import { accessLog } from "./_access_log.ts";
-import { openCors } from "./_cors.ts";
+import { corsResponseHeaders, openCors } from "./_cors.ts";
+import { fastReads } from "./_fast_reads.ts"; // issue 15
 import { dashboardRoute } from "./_dashboard_route.ts";
 import { ApiError, errorJson, quoted } from "./_errors.ts";
 import { eventsRoute } from "./_events_route.ts";
@@ -18,6 +19,7 @@ import { Rendezvous } from "./_rendezvous.ts";
 import { seedRoutes } from "./_seed_routes.ts";
 import type { ControlState } from "./_state.ts";
 import { statsRoutes } from "./_stats_routes.ts";
+import { resolveShardUrls } from "./_shards.ts"; // issue 15
 import type { BootstrapView } from "./bootstrap_view.ts";
 import { addressKey, rateLimit, remoteAddress } from "./_rate_limit.ts";
 import { MemorySessionStore, type SessionStore } from "./session_store.ts";
@@ -84,6 +86,15 @@ export interface ControlAppOptions {
    * section in `/stats`, `olaf_handshake_*` in `/metrics`). Default: none.
    */
   handshake?: HandshakeView; // handshake dialect (issue 14)
+  /**
+   * Issue 15: the control planes of several bootstrap shards (base URLs such as
+   * `http://127.0.0.1:8081`). `GET /stats` and `/metrics` then add up the shards' `/stats`
+   * (fetched on each request, in parallel) and name each shard that did not answer
+   * (`partial: true`, `shards[i].error`); 503 `unavailable` when none answered. `GET /rooms`
+   * lists the shards' rooms one shard after the other, `GET /rooms/:name` finds the room's
+   * shard. Not with `bootstrap`. Default: none.
+   */
+  shards?: readonly string[];
   /** Where rendezvous sessions live. Default: a new {@linkcode MemorySessionStore}. */
   store?: SessionStore;
   /** A token that may also rename or delete any session. Default: none. */
@@ -187,8 +198,12 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   };
   const refused: Record<string, number> = {};
   // --- end issue 12 ---
+  if (options.shards !== undefined && options.bootstrap !== undefined) {
+    throw new RangeError("createControlApp: give either bootstrap or shards, not both");
+  }
   const state: ControlState = {
     view: options.bootstrap,
+    shards: options.shards === undefined ? undefined : resolveShardUrls(options.shards), // issue 15
     handshake: options.handshake, // handshake dialect (issue 14)
     rendezvous: new Rendezvous({
       store: options.store ?? new MemorySessionStore({ maxSessions: limits["max-sessions"] }),
@@ -236,12 +251,13 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   );
 
   app.use(accessLog());
-  app.use(openCors({
+  const cors = {
     allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["Content-Type", "Authorization"],
     exposeHeaders: ["Retry-After"],
     maxAge: 600,
-  }));
+  };
+  app.use(openCors(cors));
   app.use(methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) =>
@@ -249,18 +265,21 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
         Allow: methods.join(", "),
       }),
   }));
+  let limiter: ReturnType<typeof rateLimit> | undefined;
   if (options.rateLimit !== false) {
-    app.use(rateLimit({
-      ...options.rateLimit,
-      capacity: limits["rate-limit-capacity"],
-      refillPerSecond: limits["rate-limit-refill"],
-      maxClients: limits["rate-limit-max-clients"],
-      onLimited: (key) => {
-        state.counters.rateLimited++;
-        refused["rate-limit"] = (refused["rate-limit"] ?? 0) + 1;
-        options.rateLimit && options.rateLimit.onLimited?.(key);
-      },
-    }));
+    app.use(
+      limiter = rateLimit({
+        ...options.rateLimit,
+        capacity: limits["rate-limit-capacity"],
+        refillPerSecond: limits["rate-limit-refill"],
+        maxClients: limits["rate-limit-max-clients"],
+        onLimited: (key) => {
+          state.counters.rateLimited++;
+          refused["rate-limit"] = (refused["rate-limit"] ?? 0) + 1;
+          options.rateLimit && options.rateLimit.onLimited?.(key);
+        },
+      }),
+    );
   }
 
   app.route("/", statsRoutes(state));
@@ -269,6 +288,12 @@ export function createControlApp(options: ControlAppOptions = {}): ControlApp {
   app.route("/games", gamesRoutes(state));
   app.route("/handshake", handshakeRoutes(state)); // handshake dialect (issue 14)
   app.route("/", seedRoutes(state)); // the seed bootstrap's /register, /peers, and /seed/...
+  // Issue 15: GET /stats and /health answered before Hono's dispatch (same answers; see
+  // _fast_reads.ts). `app.request()` goes through `app.fetch` too.
+  const fast = fastReads(state, corsResponseHeaders(cors), limiter?.take);
+  const dispatch = app.fetch;
+  app.fetch = (request, env, executionCtx) =>
+    fast(request, env) ?? dispatch(request, env, executionCtx);
   // The cast only matters on Deno 2.5 (Deploy), where @types/node's global
   // RequestInit merges into Deno's and no longer matches the one in Hono's
   // types; `deno check` there fails without it. Deno 2.9 needs no cast.

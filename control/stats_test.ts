@@ -310,3 +310,17 @@ Deno.test("each request is logged at debug level under olaf.control.http", async
     await reset();
   }
 });
+
+Deno.test("GET /stats and /health: the fast path answers exactly what the Hono routes answer", async () => {
+  const { app, view } = setup();
+  view.join("lobby", alice);
+  for (const path of ["/stats", "/health"]) {
+    // A query string takes the Hono route; the bare path the fast one (issue 15).
+    const fast = await app.request(path);
+    const routed = await app.request(`${path}?via=hono`);
+    assert.equal(fast.status, 200);
+    assert.equal(routed.status, 200);
+    assert.deepEqual([...fast.headers], [...routed.headers], path);
+    assert.deepEqual(await fast.json(), await routed.json(), path);
+  }
+});

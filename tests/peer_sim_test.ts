@@ -237,8 +237,12 @@ Deno.test("a restarted bootstrap that forgot the room gets it back from the coll
     );
     if (kind === "olaf") assert.equal(boot.members(), 5, "the report restored every member");
     const [newcomer] = await joinMany(net, [boot.spec], 100, 1, 0);
+    // The restarted deployed bootstrap lists only the collector, and members answer a newcomer
+    // they have not validated within 3x its ping (issue 12), so part of the room reaches it
+    // with the members' next heartbeat, not before: "by the first heartbeat" here.
+    const within = kind === "legacy" ? HEARTBEAT + 100 : HEARTBEAT;
     assert.ok(
-      await net.runUntil(() => converged([...rooms, newcomer!]), { timeoutMs: HEARTBEAT }),
+      await net.runUntil(() => converged([...rooms, newcomer!]), { timeoutMs: within }),
       `${kind}: a newcomer finds everyone`,
     );
     await leaveAll([...rooms, newcomer!], [boot.node]);

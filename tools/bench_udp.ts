@@ -19,8 +19,15 @@
  * of the same run (medians over the rounds). Targets (issue 15): bootstrap
  * >= 0.85x the Deno echo and >= 0.35x the C echo.
  *
+ * Shards (`deno task bench:shards`, i.e. `--shards 2`): `bootstrap` as 1 process and as N
+ * processes (the `--shards N` layout), under the same N olafload processes (PEERS/N peers each,
+ * load i on shard i mod the server count), medians of rotating rounds; replies/s summed and CPU
+ * per reply over every server process, beside the C echo.
+ *
+ * `deno task bench:bootstrap` runs the external rounds of this file for its UDP figures.
+ *
  * Flags: --seconds S (2), --rounds N (3), --peers N (128), --rooms N (32),
- * --window N (1), --servers a,b,... (all), --deno-load (skip olafload), --json,
+ * --window N (1), --servers a,b,... (all), --deno-load (skip olafload), --json, --shards N,
  * --before DIR (also runs `bootstrap` and `olaf-echo` from the checkout in DIR, which must hold
  * this file too, e.g. a `git worktree` of an older commit: before/after figures in one run).
  * Internal: --serve KIND, --load PORT.
@@ -44,12 +51,14 @@ const { values } = parseArgs({
     "deno-load": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     before: { type: "string" },
+    shards: { type: "string" },
     serve: { type: "string" },
     load: { type: "string" },
   },
 });
 const seconds = Number(values.seconds);
-const peers = Number(values.peers);
+const PEERS = Number(values.peers);
+const peers = PEERS;
 const rooms = Number(values.rooms);
 const window = Number(values.window);
 if (!(seconds > 0 && seconds <= 30) || !(peers >= 1 && peers <= 4096) || !(rooms >= 1)) {
@@ -81,7 +90,17 @@ int main(void) {
 `;
 
 const SERVERS = ["c-echo", "deno-echo", "olaf-echo", "bootstrap", "bootstrap-node"] as const;
-type ServerKind = typeof SERVERS[number] | "bootstrap-before" | "olaf-echo-before";
+/**
+ * Receive-path options, measured on request (`--servers deno-echo,deno-echo-2loops,...`):
+ * `deno-echo-2loops` runs two receive loops on one socket (two receives in flight), and
+ * `deno-echo-nowait` does not await its send before the next receive (what Olaf's adapter does).
+ */
+const OPTIONS = ["deno-echo-2loops", "deno-echo-nowait"] as const;
+type ServerKind =
+  | typeof SERVERS[number]
+  | typeof OPTIONS[number]
+  | "bootstrap-before"
+  | "olaf-echo-before";
 
 if (values.serve !== undefined) {
   await serve(values.serve as ServerKind);
@@ -97,16 +116,20 @@ if (values.serve !== undefined) {
 async function serve(kind: ServerKind): Promise<void> {
   const hostname = "127.0.0.1";
   let port: number;
-  if (kind === "deno-echo") {
+  if (kind === "deno-echo" || kind === "deno-echo-2loops" || kind === "deno-echo-nowait") {
     const conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
     port = (conn.addr as Deno.NetAddr).port;
-    (async () => {
-      const buffer = new Uint8Array(65536);
-      for (;;) {
-        const [data, from] = await conn.receive(buffer);
-        await conn.send(data, from);
-      }
-    })();
+    const nowait = kind === "deno-echo-nowait";
+    for (let loop = 0; loop < (kind === "deno-echo-2loops" ? 2 : 1); loop++) {
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        for (;;) {
+          const [data, from] = await conn.receive(buffer);
+          if (nowait) conn.send(data.slice(), from).catch(() => {});
+          else await conn.send(data, from);
+        }
+      })();
+    }
   } else if (kind === "olaf-echo") {
     let socket: DatagramSocket | undefined = undefined;
     socket = await bindDatagram({
@@ -224,7 +247,12 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-async function runLoad(tools: Tools, port: number, secs: number): Promise<number> {
+async function runLoad(
+  tools: Tools,
+  port: number,
+  secs: number,
+  peers: number = PEERS,
+): Promise<number> {
   const command = tools.olafload
     ? new Deno.Command(tools.olafload, {
       args: [String(port), String(peers), String(rooms), String(secs), String(window)],
@@ -260,7 +288,11 @@ interface Sample {
   cpuMicros: number;
 }
 
-async function measure(tools: Tools, kind: ServerKind): Promise<Sample | undefined> {
+/** Starts one server process of `kind`; resolves with it and its port once it listens. */
+async function startServer(
+  tools: Tools,
+  kind: ServerKind,
+): Promise<{ child: Deno.ChildProcess; port: number } | undefined> {
   let command: Deno.Command;
   if (kind === "c-echo") {
     if (!tools.cEcho) return undefined;
@@ -284,29 +316,59 @@ async function measure(tools: Tools, kind: ServerKind): Promise<Sample | undefin
     });
   }
   const child = command.spawn();
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!/PORT (\d+)\n/.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${kind} exited before listening`);
-      text += value;
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/PORT (\d+)\n/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await child.status;
+      throw new Error(`${kind} exited before listening`);
     }
-    reader.releaseLock();
-    const port = Number(/PORT (\d+)/.exec(text)![1]);
-    await runLoad(tools, port, 0.5); // warm-up: JIT, rooms filled
-    const cpu0 = cpuSeconds(child.pid);
+    text += value;
+  }
+  reader.releaseLock();
+  return { child, port: Number(/PORT (\d+)/.exec(text)![1]) };
+}
+
+/**
+ * `servers` processes of `kind` under `loads` load generators (PEERS/loads peers each, load i
+ * on server i mod servers): replies/s summed, CPU per reply over every server process.
+ */
+async function measure(
+  tools: Tools,
+  kind: ServerKind,
+  servers = 1,
+  loads = 1,
+): Promise<Sample | undefined> {
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < servers; i++) {
+      const started = await startServer(tools, kind);
+      if (!started) return undefined;
+      children.push(started.child);
+      ports.push(started.port);
+    }
+    const each = Math.max(1, Math.floor(PEERS / loads));
+    const run = (secs: number) =>
+      Promise.all(
+        Array.from({ length: loads }, (_, i) => runLoad(tools, ports[i % servers]!, secs, each)),
+      ).then((counts) => counts.reduce((a, b) => a + b, 0));
+    await run(0.5); // warm-up: JIT, rooms filled
+    const cpu = () => children.reduce((sum, c) => sum + (cpuSeconds(c.pid) ?? NaN), 0);
+    const cpu0 = cpu();
     const t0 = performance.now();
-    const replies = await runLoad(tools, port, seconds);
+    const replies = await run(seconds);
     const elapsed = (performance.now() - t0) / 1000;
-    const cpu1 = cpuSeconds(child.pid);
-    const cpu = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : NaN;
+    const used = cpu() - cpu0;
     // Rate over the generator's own window; CPU over the whole load run (same replies).
-    return { rate: replies / Math.min(elapsed, seconds), cpuMicros: (cpu * 1e6) / replies };
+    return { rate: replies / Math.min(elapsed, seconds), cpuMicros: (used * 1e6) / replies };
   } finally {
-    child.kill("SIGKILL");
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
+    for (const child of children) {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
   }
 }
 
@@ -319,10 +381,13 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const tools = await buildTools();
+  if (values.shards !== undefined) return await shardBench(tools, Number(values.shards));
   const rounds = Number(values.rounds);
   const kinds = (values.servers?.split(",") ?? [...SERVERS]) as ServerKind[];
   for (const k of kinds) {
-    if (!(SERVERS as readonly string[]).includes(k)) throw new Error(`unknown server ${k}`);
+    if (![...SERVERS, ...OPTIONS].includes(k as typeof SERVERS[number])) {
+      throw new Error(`unknown server ${k}`);
+    }
   }
   if (values.before !== undefined) kinds.push("olaf-echo-before", "bootstrap-before");
   const samples = new Map<ServerKind, Sample[]>(kinds.map((k) => [k, []]));
@@ -386,4 +451,56 @@ async function main(): Promise<void> {
         }x`,
     );
   }
+}
+
+/** `--shards N`: the bootstrap as 1 process and as N, under the same N load generators. */
+async function shardBench(tools: Tools, n: number): Promise<void> {
+  if (!(Number.isInteger(n) && n >= 2 && n <= 16)) throw new RangeError("--shards must be 2..16");
+  const rounds = Number(values.rounds);
+  const layouts = [
+    { name: "c-echo", kind: "c-echo", servers: 1 },
+    { name: "bootstrap x1", kind: "bootstrap", servers: 1 },
+    { name: `bootstrap x${n}`, kind: "bootstrap", servers: n },
+  ] as const;
+  const samples = layouts.map(() => [] as Sample[]);
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < layouts.length; k++) {
+        const i = (k + round) % layouts.length;
+        const { kind, servers } = layouts[i]!;
+        const sample = await measure(tools, kind, servers, n);
+        if (sample) samples[i]!.push(sample);
+      }
+    }
+  } finally {
+    await Deno.remove(tools.dir, { recursive: true });
+  }
+  const result = samples.map((list) => ({
+    rate: median(list.map((s) => s.rate)),
+    cpuMicros: median(list.map((s) => s.cpuMicros)),
+    rates: list.map((s) => Math.round(s.rate)),
+  }));
+  if (values.json) {
+    console.log(JSON.stringify(Object.fromEntries(layouts.map((l, i) => [l.name, result[i]]))));
+    return;
+  }
+  const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+  console.log(
+    `shard bench: ${n} load generators (${tools.olafload ? "olafload, C" : "in-Deno"}) x ` +
+      `${Math.floor(PEERS / n)} peers in ${rooms} rooms, ${rounds} rounds x ${seconds} s, ` +
+      `medians; Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores`,
+  );
+  console.log("layout            replies/s   vs C echo  vs 1 shard   CPU µs/reply   (rounds)");
+  const c = result[0]!;
+  const one = result[1]!;
+  layouts.forEach((layout, i) => {
+    const r = result[i]!;
+    console.log(
+      `${layout.name.padEnd(15)} ${fmt(r.rate).padStart(11)}   ${
+        (r.rate / c.rate).toFixed(2).padStart(8)
+      }x  ${(r.rate / one.rate).toFixed(2).padStart(9)}x   ${
+        r.cpuMicros.toFixed(1).padStart(12)
+      }   (${r.rates.map(fmt).join(", ")})`,
+    );
+  });
 }
