@@ -1066,10 +1066,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         for (const m of this.#membership.members.values()) {
           this.#events.push(this.#joinedEvent(m));
         }
-        // An Olaf bootstrap lists only a 3x-sized reply to an address it has not validated;
-        // a v1 join that echoes the id it just issued validates us, so ask again now rather
-        // than a heartbeat later (one JOIN_B per join; a deployed bootstrap answers it too).
-        if (bootstrap.mode === "v1") this.#requestBootstrap("JOIN_B");
+        // A reply that does not list us is an Olaf bootstrap's cut reply to an address it has
+        // not validated (3x the request): a join echoing the id it just issued validates us,
+        // so ask again now for the whole list rather than a heartbeat later.
+        const cut = message.peers.indexOf(reported.ip, reported.port) < 0;
+        if (cut && bootstrap.mode === "v1") this.#requestBootstrap("JOIN_B");
       }
     } else if (this.#self !== undefined) {
       bootstrap.rejoinNeeded = true; // the bootstrap does not know us: the room was forgotten
