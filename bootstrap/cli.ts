@@ -43,6 +43,7 @@ import { checkShardPorts, MAX_SHARDS, runShards, watchShardParent } from "./_sha
 // --- handshake dialect (issue 14) ---
 import { DEFAULT_STUN_PORT, type HandshakeServerOptions } from "./handshake/server.ts";
 // --- end handshake dialect ---
+import type { NatServiceOptions } from "./_nat_service.ts"; // issue 11
 
 const logger = getLogger(["olaf", "bootstrap"]);
 
@@ -151,14 +152,19 @@ Flags:
                        ("host", "port", "timeout", "max-rooms", "max-members", "http",
                        "log-level", and every limit below); flags given on the command line win
   --log-level LEVEL    trace, debug, info, warning, error or fatal (default info)
+NAT traversal (issue 11; NAT_CHECK is always answered on the bootstrap port):
+  --nat-check-port N   answer NAT_CHECK on this second UDP port too, so peers learn whether
+                       their NAT mapping is endpoint-independent (default: none)
 JSON handshake dialect (the handshake-server seed's protocol; off unless one of these is given):
   --handshake          serve it on the bootstrap's UDP port (datagrams starting with '{')
   --handshake-port N   serve it on a UDP port of its own
   -a, --address H:P    serve it on HOST:PORT (the seed's listen_address)
   -m, --max-connections N  most handshaken nodes (default 100)
   --network-id ID      the only network_id accepted (default: any, each its own network)
-  --relay              forward RelayRequest between nodes of one network (default off)
-  --STUN               answer STUN Binding requests on --stun-port (default 3478)
+  --relay              forward RelayRequest between nodes of one network (default off);
+                       also relays Olaf peers whose hole punching failed (RELAYED, issue 11)
+  --STUN               answer STUN Binding requests on --stun-port (default 3478);
+                       --stun-port N alone turns it on too
   --TRACE, --DEBUG, --INFO, --WARN, --ERROR   the seed's log flags (= --log-level)
   -c FILE.json         same as --config; it may hold the seed's keys too: listen_address,
                        max_connections, heartbeat_interval, connection_timeout, network_id,
@@ -195,6 +201,7 @@ interface Settings {
   shards: number; // issue 15: processes to run, 1 = just this one
   "log-level": LogLevel;
   handshake: HandshakeServerOptions | undefined; // handshake dialect (issue 14)
+  nat: NatServiceOptions; // issue 11
   /** Issue 12: BootstrapLimits from the limit flags. */
   limits: BootstrapLimits;
   /** Issue 12: control-plane limits by flag name (CONTROL_LIMITS), for --http. */
@@ -217,6 +224,7 @@ const CONFIG_KEYS: readonly string[] = [
   ...SETTING_KEYS,
   ...LIMIT_FLAGS.map(([flag]) => flag),
   ...CONTROL_LIMITS.map((limit) => limit.flag),
+  "nat-check-port", // issue 11
 ];
 
 /** Options of {@linkcode main}, for tests and embedding. */
@@ -295,6 +303,7 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
     maxRooms: settings["max-rooms"],
     maxMembersPerRoom: settings["max-members"],
     handshake: settings.handshake, // handshake dialect (issue 14)
+    nat: settings.nat, // issue 11
     ...settings.limits, // issue 12
   };
   let server: BootstrapServer;
@@ -348,6 +357,14 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
       }s`,
   );
   if (server.handshake) console.log(describeHandshake(server)); // handshake dialect (issue 14)
+  if (settings.nat.relay || server.natCheckAddress) { // issue 11
+    const check = server.natCheckAddress;
+    console.log(
+      `olaf NAT services: relay=${settings.nat.relay ? "on" : "off"} nat-check=${
+        check ? `udp://${formatHostPort(check.hostname, check.port)}` : "bootstrap port only"
+      }`,
+    );
+  }
   options.onListening?.(server, control);
 
   const reason = await stopped.promise;
@@ -412,6 +429,7 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
   ...HANDSHAKE_FLAGS, // handshake dialect (issue 14)
+  "nat-check-port": { type: "string" }, // issue 11
   ...LIMIT_OPTIONS, // issue 12: the limit flags
 } as const;
 
@@ -440,6 +458,10 @@ function parseFlags(args: string[]): Settings | "help" | "version" {
     shards: integerFlag("shards", merged.shards, 1, MAX_SHARDS) ?? 1, // issue 15
     "log-level": seedLogLevel(values) ?? logLevel(merged) ?? "info",
     handshake: handshakeSettings(values, merged, host, port), // handshake dialect (issue 14)
+    nat: { // issue 11
+      relay: values.relay === true,
+      checkPort: integerFlag("nat-check-port", merged["nat-check-port"], 0, 65535),
+    },
     limits: bootstrapLimits(merged), // issue 12
     control: controlLimits(merged), // issue 12
   };
@@ -607,7 +629,8 @@ function handshakeSettings(
     throw new UsageError("stun_server must be an object {enable, port}");
   }
   const stunConfig = (stunServer ?? {}) as Record<string, unknown>;
-  c.stun = values.STUN ?? stunConfig.enable;
+  // Issue 11: --stun-port alone turns STUN on too (standard STUN clients against the bootstrap).
+  c.stun = values.STUN ?? stunConfig.enable ?? (values["stun-port"] !== undefined || undefined);
   c["stun-port"] = values["stun-port"] ?? stunConfig.port;
   for (const key of ["handshake", "relay", "stun"]) {
     if (c[key] !== undefined && typeof c[key] !== "boolean") {

@@ -53,6 +53,8 @@ export { main, type MainOptions, VERSION } from "./cli.ts";
 // Handshake dialect (issue 14); the full API is the "./handshake" entry.
 export type { HandshakeServer, HandshakeServerOptions } from "./handshake/server.ts";
 export type { ControlServer } from "@olaf/control";
+// NAT services (issue 11): NAT_CHECK answers, the second check port, the relay.
+export type { NatServiceOptions, NatServiceStats, RelayLimits } from "./_nat_service.ts";
 export type {
   BootstrapEvent,
   BootstrapStats,

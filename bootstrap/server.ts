@@ -23,6 +23,12 @@ import {
   startHandshakeServer,
 } from "./handshake/server.ts";
 // --- end handshake dialect ---
+import {
+  isNatDatagram,
+  NatService,
+  type NatServiceOptions,
+  type NatServiceStats,
+} from "./_nat_service.ts"; // issue 11
 
 const logger = getLogger(["olaf", "bootstrap"]);
 
@@ -47,6 +53,12 @@ export interface BootstrapOptions extends BootstrapLimits {
    */
   handshake?: HandshakeServerOptions;
   // --- end handshake dialect ---
+  /**
+   * NAT traversal services (issue 11): `NAT_CHECK` answers on this port (and on
+   * `nat.checkPort` when given) and, with `nat.relay`, a relay for peers whose
+   * punching failed. Default: `NAT_CHECK` answers only, no relay.
+   */
+  nat?: NatServiceOptions;
 }
 
 /**
@@ -64,6 +76,10 @@ export interface BootstrapServer extends BootstrapView, AsyncDisposable {
   /** The JSON handshake dialect, when `options.handshake` was given. */
   readonly handshake: HandshakeServer | undefined;
   // --- end handshake dialect ---
+  /** The second `NAT_CHECK` port's address, when `nat.checkPort` was given (issue 11). */
+  readonly natCheckAddress: NetAddress | undefined;
+  /** NAT_CHECK and relay counters (issue 11), also in `/metrics` as `olaf_nat_*`. */
+  natStats(): NatServiceStats;
 }
 
 /**
@@ -102,7 +118,7 @@ export async function startBootstrap(options: BootstrapOptions = {}): Promise<Bo
   const bind = options.bind ?? bindDatagram;
   // Validate the limits before binding, so bad options do not hold a port.
   const core = new BootstrapCore({ ...options, startedAt: clock.now(), emitEvents: false });
-  const server = new Server(core, clock);
+  const server = new Server(core, clock, new NatService(options.nat));
   const socket = await bind({
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port ?? DEFAULT_BOOTSTRAP_PORT,
@@ -110,6 +126,23 @@ export async function startBootstrap(options: BootstrapOptions = {}): Promise<Bo
     onError: (error) => logger.warn("socket error: {message}", { message: error.message }),
   });
   server.attach(socket);
+  // --- NAT services (issue 11) ---
+  const checkPort = options.nat?.checkPort;
+  if (checkPort !== undefined) {
+    try {
+      server.natCheck = await bind({
+        hostname: options.hostname ?? "0.0.0.0",
+        port: checkPort,
+        onDatagram: (data, from) => server.receiveNat(data, from, "check"),
+        onError: (error) => logger.warn("NAT check socket error: {message}", { ...error }),
+      });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    server.nat.checkPort = server.natCheck.localAddress.port;
+  }
+  // --- end NAT services ---
   // --- handshake dialect (issue 14) ---
   if (options.handshake) {
     try {
@@ -137,8 +170,11 @@ class Server implements BootstrapServer {
   readonly #listeners = new Set<(event: BootstrapEvent) => void>();
   #closing: Promise<void> | undefined;
   handshake: HandshakeServer | undefined; // handshake dialect (issue 14)
+  readonly nat: NatService; // issue 11
+  natCheck: DatagramSocket | undefined; // issue 11
 
-  constructor(core: BootstrapCore, clock: Clock) {
+  constructor(core: BootstrapCore, clock: Clock, nat: NatService) {
+    this.nat = nat;
     this.#core = core;
     this.#clock = clock;
     this.driver = drive(core, {
@@ -166,7 +202,30 @@ class Server implements BootstrapServer {
     // Handshake dialect (issue 14): '{' (123) is no v1 type and is reserved for it.
     const hs = this.handshake;
     if (data[0] === 0x7b && hs && !hs.localAddress) return hs.receive(data, from);
+    if (isNatDatagram(data)) return this.receiveNat(data, from, "main"); // issue 11
     this.driver.receive(data, from);
+  }
+
+  /** NAT_CHECK / relay datagrams (issue 11): answered at once, from the socket they name. */
+  receiveNat(data: Uint8Array, from: NetAddress, via: "main" | "check"): void {
+    const nat = this.nat;
+    try {
+      nat.handle(data, from, this.#clock.now(), via);
+    } catch (error) {
+      logger.warn("NAT service error: {error}", { error });
+    }
+    for (let t = nat.pollTransmit(); t !== undefined; t = nat.pollTransmit()) {
+      const socket = t.via === "check" ? this.natCheck : this.#socket;
+      try {
+        socket?.send(t.data, t.to);
+      } catch (error) {
+        logger.warn("send failed: {error}", { error });
+      }
+    }
+  }
+
+  get natCheckAddress(): NetAddress | undefined {
+    return this.natCheck?.localAddress;
   }
 
   get localAddress(): NetAddress {
@@ -179,6 +238,10 @@ class Server implements BootstrapServer {
 
   stats(): BootstrapStats {
     return this.#core.stats(this.#clock.now());
+  }
+
+  natStats(): NatServiceStats {
+    return this.nat.stats(this.#clock.now());
   }
 
   listRooms(options: { offset: number; limit: number }): { total: number; rooms: RoomSummary[] } {
@@ -206,6 +269,7 @@ class Server implements BootstrapServer {
       this.driver.stop();
       this.#listeners.clear();
       await this.handshake?.close(); // handshake dialect (issue 14)
+      await this.natCheck?.close(); // issue 11
       await this.#socket?.close();
       logger.debug("bootstrap stopped");
     })();

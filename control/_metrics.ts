@@ -22,6 +22,8 @@ export interface MetricsInput {
   refused?: Readonly<Record<string, number>>;
   /** The attached bootstrap's configured limits, by name. */
   bootstrapLimits?: Readonly<Record<string, number>>;
+  /** NAT_CHECK and relay counters of the attached bootstrap (issue 11). */
+  nat?: Readonly<Record<string, number | boolean | Readonly<Record<string, number>>>>;
 }
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -113,6 +115,7 @@ export function formatMetrics(input: MetricsInput): string {
     );
   }
   // --- end issue 12 ---
+  if (input.nat) formatNatMetrics(input.nat, metric); // issue 11
   return lines.join("\n") + "\n";
 }
 
@@ -151,6 +154,39 @@ function formatHandshakeMetrics(
   );
 }
 // --- end handshake dialect ---
+
+// --- issue 11: NAT services ---
+const NAT_GAUGES = new Set(["relay", "reservations"]);
+
+function formatNatMetrics(
+  stats: Readonly<Record<string, number | boolean | Readonly<Record<string, number>>>>,
+  metric: (
+    name: string,
+    type: "gauge" | "counter",
+    help: string,
+    samples: [Record<string, string>, number][],
+  ) => void,
+): void {
+  const sorted = <T>(o: Readonly<Record<string, T>>) =>
+    Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of sorted(stats)) {
+    const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const gauge = NAT_GAUGES.has(name);
+    const full = `olaf_nat_${snake}${gauge ? "" : "_total"}`;
+    const help = `NAT services: ${name}.`;
+    if (typeof value === "object") {
+      metric(
+        full,
+        "counter",
+        `${help} By reason.`,
+        sorted(value).map(([reason, n]) => [{ reason }, n]),
+      );
+    } else {
+      metric(full, gauge ? "gauge" : "counter", help, [[{}, Number(value)]]);
+    }
+  }
+}
+// --- end issue 11 ---
 
 function formatValue(value: number): string {
   if (value === Infinity) return "+Inf";

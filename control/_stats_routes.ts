@@ -115,6 +115,7 @@ export function statsRoutes(state: ControlState): Hono {
       limits: state.limits,
       refused: state.refused,
       bootstrapLimits: state.view?.limits,
+      nat: state.view?.natStats?.(), // issue 11
     });
     return c.body(body, 200, { "Content-Type": METRICS_CONTENT_TYPE });
   });

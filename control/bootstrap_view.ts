@@ -63,6 +63,11 @@ export interface BootstrapView {
    * `/metrics` as `olaf_bootstrap_limit{name}`. Optional.
    */
   readonly limits?: Readonly<Record<string, number>>;
+  /**
+   * NAT_CHECK and relay counters (issue 11), reported in `/metrics` as
+   * `olaf_nat_*`: numbers, and records of numbers by reason. Optional.
+   */
+  natStats?(): Readonly<Record<string, number | boolean | Readonly<Record<string, number>>>>;
 }
 
 /**

@@ -65,6 +65,9 @@ Options:
                           default: a new key pair per run
   --allow KEY[,KEY...]    secure room: only these public keys (64 hex digits) may be members
   --print-public-key      print the public key of --identity FILE and exit
+  --nat                   NAT traversal: hole punching with PROBEs, relay fallback through a
+                          bootstrap run with --relay; --json peer-joined then carries "path"
+                          (direct, lan or relayed) and path-changed events report moves
   --port N                local UDP port (default: any free port)
   --hostname ADDR         local address to bind (default 0.0.0.0)
   --heartbeat SECONDS     heartbeat interval (default 3; decimals allowed)
@@ -96,6 +99,7 @@ const FLAGS = {
   room: { type: "string" },
   json: { type: "boolean", default: false },
   reliable: { type: "boolean", default: false },
+  nat: { type: "boolean", default: false }, // issue 11
   port: { type: "string" },
   hostname: { type: "string" },
   heartbeat: { type: "string" },
@@ -397,6 +401,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         strangersPerHeartbeat,
         signal: io.interrupt,
         ...secure,
+        nat: options.nat, // issue 11
       });
     } catch (error) {
       if (error instanceof JoinError) {
@@ -418,8 +423,12 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
 
     if (json) {
       io.out(JSON.stringify({ event: "joined", self: plain(room.self) }));
-      room.on("peer-joined", ({ peer }) => {
-        io.out(JSON.stringify({ event: "peer-joined", peer: plain(peer) }));
+      room.on("peer-joined", ({ peer, path }) => {
+        const event = { event: "peer-joined", peer: plain(peer) };
+        io.out(JSON.stringify(path === undefined ? event : { ...event, path })); // path: issue 11
+      });
+      room.on("path-changed", ({ peer, path, previous }) => { // issue 11
+        io.out(JSON.stringify({ event: "path-changed", peer: plain(peer), path, previous }));
       });
       room.on("peer-left", ({ peer, reason }) => {
         io.out(JSON.stringify({ event: "peer-left", peer: plain(peer), reason }));

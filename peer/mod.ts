@@ -12,6 +12,9 @@
  */
 export {
   DeliveryError,
+  type NatClass, // issue 11
+  type NatTraversalOptions, // issue 11
+  type PathKind, // issue 11
   type PeerDropReason,
   type PeerErrorCode,
   type PeerEvent,

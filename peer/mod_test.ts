@@ -29,8 +29,11 @@ Deno.test("@olaf/peer exports its own API only: no net types, no Room internals"
     "JoinErrorCode",
     "JoinRoomOptions",
     "MemberRecord",
+    "NatClass", // issue 11
+    "NatTraversalOptions", // issue 11
     "OlafJoinOptions",
     "OlafJoinState",
+    "PathKind", // issue 11
     "PeerDropReason",
     "PeerErrorCode",
     "PeerEvent",

@@ -50,6 +50,15 @@ import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_li
 import { SecureEndpoint } from "./_secure/endpoint.ts";
 import { encodePublicKey, generateIdentity, type Identity } from "./identity.ts";
 import { roomKeys } from "./_secure/room_keys.ts";
+import {
+  type NatClass,
+  type NatTraversalOptions,
+  type PathKind,
+  PathTable,
+  takeIntroductions,
+} from "./_paths.ts";
+
+export type { NatClass, NatTraversalOptions, PathKind } from "./_paths.ts";
 import { HeldSends, MAX_PROBE_BYTES, SendBudget } from "./_send_budget.ts";
 import { Admission } from "./_admission.ts";
 import { DEFAULT_LARGE_ROOM_THRESHOLD, Swim } from "./_swim.ts";
@@ -141,6 +150,18 @@ export type PeerEvent =
     readonly type: "peer-joined";
     /** The member. */
     readonly peer: MemberRecord;
+    /** With NAT traversal on: how it is reached (`direct`, `lan` or `relayed`). */
+    readonly path?: PathKind;
+  }
+  | {
+    /** NAT traversal moved a member to another path (a better one, or the relay). */
+    readonly type: "path-changed";
+    /** The member (its public record: that does not change). */
+    readonly peer: MemberRecord;
+    /** The new path. */
+    readonly path: PathKind;
+    /** The path before. */
+    readonly previous: PathKind;
   }
   | {
     /** A member left. */
@@ -257,6 +278,13 @@ export interface PeerMachineOptions {
    */
   opportunistic?: boolean;
   /**
+   * NAT traversal (issue 11): `PROBE`s confirm a path per member (LAN, public, a
+   * symmetric NAT's new mapping), keepalives hold it, and when punching fails
+   * datagrams go through the bootstrap's relay (when it runs with `--relay`).
+   * `peer-joined` then carries `path`, and `path-changed` reports moves. Default off.
+   */
+  nat?: boolean | NatTraversalOptions;
+  /**
    * Join through the Olaf bootstrap dialect (address token, public key, LAN
    * candidates, introductions); an open room falls back to v1 `JOIN_B` when
    * the bootstrap answers no `JOIN_O` twice. Default: v1 only.
@@ -341,7 +369,7 @@ const CANDIDATE_RETRY_MS = 1000;
 const EMPTY = new Uint8Array();
 
 /** The machine's timers: one table, one `pollTimeout`. */
-type TimerName = "heartbeat" | "candidates" | "reliable" | "swim" | "secure";
+type TimerName = "heartbeat" | "candidates" | "reliable" | "swim" | "secure" | "nat";
 
 /** Handshakes we start towards learned addresses: sustained per second, and burst. */
 const HANDSHAKES_PER_SECOND = 50;
@@ -462,6 +490,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #collector: Collector;
   readonly #swim: Swim;
   readonly #timers = new Timers<TimerName>();
+  readonly #paths: PathTable | undefined; // NAT traversal (issue 11)
   /** Issue 12: bytes toward unvalidated addresses, probes, held sends, admission, trusted ids. */
   readonly #sendBudget: SendBudget;
   readonly #held = new HeldSends<Frame>();
@@ -605,6 +634,22 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       2 * this.#membership.maxPeers,
     );
     this.#timers.set("heartbeat", this.#now);
+    if (options.nat) { // issue 11: members keep their public address; paths move under it
+      const bootstrap = this.#bootstrap;
+      this.#paths = new PathTable(
+        options.nat === true ? {} : options.nat,
+        (key) => bootstrap.isBootstrap(key),
+        () => bootstrap.current,
+        (key, path, previous) => {
+          const member = this.#membership.byPath(key);
+          if (member === undefined || previous === undefined || this.#self === undefined) return;
+          this.#events.push({ type: "path-changed", peer: record(member), path, previous });
+        },
+        // A NAT's new port turned out to be a member's path: no member of its own.
+        (pathKey) => this.#membership.forgetPath(pathKey),
+        options.bootstraps,
+      );
+    }
   }
 
   /** The room name. */
@@ -670,6 +715,48 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     );
   }
 
+  /** With NAT traversal on: our NAT's mapping behaviour, from `NAT_CHECK`; else `"unknown"`. */
+  get natClass(): NatClass {
+    return this.#paths?.natClass ?? "unknown";
+  }
+
+  /**
+   * How a member is reached: `direct`, `lan` or `relayed` (always `direct` without NAT
+   * traversal), or `undefined` for a non-member.
+   *
+   * @param peer The member's public ip and port.
+   * @returns The path kind.
+   */
+  pathOf(peer: { readonly ip: string; readonly port: number }): PathKind | undefined {
+    if (!isIPv4(peer.ip)) return undefined;
+    const key = addressKey(peer.ip, peer.port);
+    if (this.#membership.byPath(key) === undefined) return undefined;
+    return this.#paths?.kind(key) ?? "direct";
+  }
+
+  /**
+   * Rendezvous (issue 11): candidate addresses of a peer learnt elsewhere (the
+   * `/games` REST rendezvous). The first is its public address (its `self` as
+   * its bootstrap sees it); it becomes a candidate, pinged until it answers.
+   * With NAT traversal on, the others (its LAN addresses) are probed too, LAN
+   * first, and the relay is the fallback.
+   *
+   * @param addresses The peer's addresses, public first.
+   * @throws {RangeError} Without addresses, or for a non-IPv4 one.
+   */
+  connect(addresses: readonly { readonly ip: string; readonly port: number }[]): void {
+    if (addresses.length === 0) throw new RangeError("connect needs at least one address");
+    for (const a of addresses) {
+      if (!isIPv4(a.ip)) throw new RangeError(`peer address must be IPv4 text, got ${a.ip}`);
+    }
+    const first = addresses[0]!;
+    const rest = addresses.slice(1);
+    if (this.#left) return;
+    this.#learn(PeerList.from([{ ip: first.ip, port: first.port, id: 0 }]), undefined, this.#now);
+    const others = rest.map((a) => ({ hostname: a.ip, port: a.port }));
+    this.#paths?.addCandidates({ hostname: first.ip, port: first.port }, others, this.#now);
+  }
+
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
@@ -689,6 +776,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#now = now;
     this.#stats.datagramsIn++;
     this.#stats.bytesIn += data.length;
+    if (this.#paths !== undefined) { // issue 11: probes, relay; other paths -> public address
+      const handed = this.#paths.incoming(data, from, now);
+      if (handed === undefined) return;
+      ({ data, from } = handed);
+    }
     const hostname = normaliseHostname(from.hostname);
     if (!isIPv4(hostname)) return this.#drop("non-ipv4-source");
     const key = addressKey(hostname, from.port);
@@ -789,6 +881,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#endpoint.handleTimeout(now);
       this.#secureEvents(now);
     }
+    if (due.includes("nat")) this.#paths!.handleTimeout(now); // issue 11
     if (due.includes("reliable")) {
       for (const m of this.#reliable) {
         m.link.reliable!.handleTimeout(now);
@@ -826,6 +919,20 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#stats.bytesOut += secure.data.length;
       return { data: secure.data, to: pathOf(secure.to) };
     }
+    const paths = this.#paths;
+    if (paths === undefined) return this.#transmit(now);
+    // NAT traversal (issue 11): its own probes first, then ours on each member's path.
+    const own = paths.pollTransmit();
+    if (own !== undefined) {
+      this.#stats.datagramsOut++;
+      this.#stats.bytesOut += own.data.length;
+      return own;
+    }
+    const t = this.#transmit(now);
+    return t === undefined ? undefined : paths.outgoing(t, now);
+  }
+
+  #transmit(now: number): Transmit | undefined {
     for (let intent = this.#intents.shift(); intent !== undefined; intent = this.#intents.shift()) {
       const link = intent.link;
       const to = link !== undefined ? link.path : intent.to!;
@@ -877,6 +984,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const secure = this.#endpoint.pollTimeout();
     if (secure === undefined) this.#timers.clear("secure");
     else this.#timers.set("secure", secure);
+    const nat = this.#paths?.pollTimeout(); // issue 11
+    if (nat === undefined) this.#timers.clear("nat");
+    else this.#timers.set("nat", nat);
     return this.#timers.next();
   }
 
@@ -1117,9 +1227,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (outcome.type === "retry") return this.#requestBootstrap("JOIN_B");
       if (outcome.type === "introduce") { // the bootstrap vouches for the newcomer too
         this.#vouch(outcome.message.peers);
+        if (this.#paths) takeIntroductions(this.#paths, bootstrap, now, false); // issue 11: punch
         return this.#learn(outcome.message.peers, undefined, now);
       }
       message = outcome.message;
+      if (this.#paths) takeIntroductions(this.#paths, bootstrap, now, true); // issue 11 (WELCOME)
     }
     if (message.type === "ROOM_FULL") {
       const text = bootstrap.roomFull(key);
@@ -1143,7 +1255,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (first) {
         this.#events.push({ type: "joined", self: reported });
         for (const m of this.#membership.members.values()) {
-          this.#events.push({ type: "peer-joined", peer: record(m) });
+          this.#events.push(this.#joinedEvent(m));
         }
         // A reply that does not list us is an Olaf bootstrap's cut reply to an address it has
         // not validated (3x the request): a join echoing the id it just issued validates us,
@@ -1175,6 +1287,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#selfKey = addressKey(self.ip, self.port);
     this.#gossip.setSelf(this.#self);
     this.#swim.setSelf(this.#self);
+    this.#paths?.setSelf(this.#self); // issue 11
     if (oldKey !== this.#selfKey) {
       this.#membership.forgetPath(this.#selfKey);
       this.#candidatesChanged();
@@ -1302,7 +1415,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       };
       membership.add(member);
       if (this.#self !== undefined) {
-        this.#events.push({ type: "peer-joined", peer: record(member) });
+        this.#events.push(this.#joinedEvent(member));
       }
       // A sender we had not pinged yet may not know us: answer at once with our list.
       if (candidate === undefined) this.#gossip.welcome(member);
@@ -1312,6 +1425,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#learn(peers, key, now);
     this.#maybeUpgrade(member, now);
     return member;
+  }
+
+  /** A `peer-joined` event; with NAT traversal on, it says how the member is reached. */
+  #joinedEvent(member: Member): PeerEvent {
+    const peer = record(member);
+    const paths = this.#paths;
+    return paths === undefined
+      ? { type: "peer-joined", peer }
+      : { type: "peer-joined", peer, path: paths.kind(member.link.pathKey) };
   }
 
   /** Gossip or bootstrap list: fill in unknown ids, add unknown peers as candidates. */

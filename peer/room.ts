@@ -21,6 +21,9 @@ import { resolveHostPort } from "./address.ts";
 import type { MemberRecord } from "./_membership.ts";
 import { type Identity, loadOrCreateIdentity, parsePublicKey } from "./identity.ts";
 import {
+  type NatClass,
+  type NatTraversalOptions,
+  type PathKind,
   type PeerErrorCode,
   type PeerEvent,
   type PeerLeftReason,
@@ -57,6 +60,11 @@ export interface JoinRoomOptions {
   reliable?: ReliableLinkOptions;
   /** Join through the Olaf bootstrap dialect (see `PeerMachineOptions.dialect`); default v1 only. */
   dialect?: OlafJoinOptions;
+  /**
+   * NAT traversal (issue 11; see `PeerMachineOptions.nat`): hole punching with `PROBE`s,
+   * relay fallback through a bootstrap run with `--relay`. Default off.
+   */
+  nat?: boolean | NatTraversalOptions;
   /**
    * Probes per second toward peers never heard from (named by the bootstrap or
    * gossip), default 100, 0 = no bound (see `PeerMachineOptions.probeRate`).
@@ -161,7 +169,13 @@ export class ReliableSendError extends Error {
 /** Listener payloads of {@linkcode Room.on}, by event type. */
 export interface RoomEventMap {
   /** A member appeared (it was heard from directly). */
-  "peer-joined": { readonly peer: MemberRecord };
+  "peer-joined": { readonly peer: MemberRecord; readonly path?: PathKind };
+  /** With NAT traversal on: a member moved to another path (issue 11). */
+  "path-changed": {
+    readonly peer: MemberRecord;
+    readonly path: PathKind;
+    readonly previous: PathKind;
+  };
   /** A member left: it said `bye`, or it was silent for the peer timeout. */
   "peer-left": { readonly peer: MemberRecord; readonly reason: PeerLeftReason };
   /** An application message. */
@@ -340,6 +354,74 @@ export class Room implements AsyncDisposable {
    */
   get peers(): readonly MemberRecord[] {
     return this.#machine.peers;
+  }
+
+  /** With NAT traversal on: our NAT's mapping behaviour from `NAT_CHECK` (issue 11). */
+  get natClass(): NatClass {
+    return this.#machine.natClass;
+  }
+
+  /**
+   * How a member is reached (`direct`, `lan`, `relayed`), or `undefined` for a non-member.
+   *
+   * @param peer The member's public ip and port.
+   * @returns The path kind.
+   */
+  pathOf(peer: { readonly ip: string; readonly port: number }): PathKind | undefined {
+    return this.#machine.pathOf(peer);
+  }
+
+  /**
+   * Rendezvous (issue 11): connects to a peer whose addresses came from
+   * elsewhere, such as the `/games` REST rendezvous (`[ip, port]` pairs, its
+   * public address first: its `room.self`). With `nat` on, its LAN addresses
+   * are tried first and the bootstrap's relay is the fallback. Settles when it
+   * is a member, with the path it is reached on.
+   *
+   * @param addresses The peer's addresses, public first.
+   * @param options `timeoutMs` (default 15000).
+   * @returns The member and its path.
+   * @throws {RangeError} For bad addresses; rejects with a `JoinError("timeout")` when
+   *   the peer did not answer in time, or `JoinError("aborted")` when the room was left.
+   */
+  connect(
+    addresses: readonly (readonly [string, number])[],
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<{ peer: MemberRecord; path: PathKind }> {
+    const wanted = addresses.map(([ip, port]) => ({ ip, port }));
+    this.#machine.connect(wanted);
+    this.#driver.pump();
+    const [ip, port] = addresses[0]!;
+    const found = () => {
+      const peer = this.#machine.peers.find((p) => p.ip === ip && p.port === port);
+      return peer && { peer, path: this.#machine.pathOf(peer) ?? "direct" };
+    };
+    const now = found();
+    if (now !== undefined) return Promise.resolve(now);
+    const { promise, resolve, reject } = Promise.withResolvers<
+      { peer: MemberRecord; path: PathKind }
+    >();
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const timer = this.#clock.setTimer(() => {
+      done();
+      reject(new JoinError("timeout", `${ip}:${port} did not answer in ${timeoutMs} ms`));
+    }, timeoutMs);
+    const offJoined = this.on("peer-joined", () => {
+      const hit = found();
+      if (hit === undefined) return;
+      done();
+      resolve(hit);
+    });
+    const offLeft = this.on("left", () => {
+      done();
+      reject(new JoinError("aborted", "the room was left"));
+    });
+    const done = () => {
+      this.#clock.clearTimer(timer);
+      offJoined();
+      offLeft();
+    };
+    return promise;
   }
 
   /** The bootstrap in use now. */
@@ -701,7 +783,22 @@ export class Room implements AsyncDisposable {
       }
       case "peer-joined":
         logger.debug("{room}: {ip}:{port} (id {id}) joined", { room: this.name, ...event.peer });
-        return this.#emit("peer-joined", { peer: event.peer });
+        return this.#emit(
+          "peer-joined",
+          event.path === undefined ? { peer: event.peer } : { peer: event.peer, path: event.path },
+        );
+      case "path-changed": // issue 11
+        logger.debug("{room}: {ip}:{port} now {path} (was {previous})", {
+          room: this.name,
+          ...event.peer,
+          path: event.path,
+          previous: event.previous,
+        });
+        return this.#emit("path-changed", {
+          peer: event.peer,
+          path: event.path,
+          previous: event.previous,
+        });
       case "peer-left":
         logger.debug("{room}: {ip}:{port} left ({reason})", {
           room: this.name,
@@ -873,6 +970,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     maxPeers: options.maxPeers,
     largeRoomThreshold: options.largeRoomThreshold,
     reliable: options.reliable,
+    nat: options.nat, // issue 11
     ...(options.dialect ? { dialect: options.dialect } : {}),
     probeRate: options.probeRate,
     strangersPerHeartbeat: options.strangersPerHeartbeat,
