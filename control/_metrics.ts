@@ -30,12 +30,7 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export function formatMetrics(input: MetricsInput): string {
   const lines: string[] = [];
-  const metric = (
-    name: string,
-    type: "gauge" | "counter",
-    help: string,
-    samples: [labels: Record<string, string>, value: number][],
-  ) => {
+  const metric: Metric = (name, type, help, samples) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) {
       lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
@@ -56,7 +51,7 @@ export function formatMetrics(input: MetricsInput): string {
       [{ direction: "in" }, stats.bytesIn],
       [{ direction: "out" }, stats.bytesOut],
     ]);
-    const drops = Object.entries(stats.drops).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const drops = sortedEntries(stats.drops);
     metric(
       "olaf_drops_total",
       "counter",
@@ -71,8 +66,7 @@ export function formatMetrics(input: MetricsInput): string {
         "olaf_bootstrap_gauge",
         "gauge",
         "Bootstrap guard state, by name (unvalidated reply budget left, validated addresses, ...).",
-        Object.entries(stats.gauges).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([name, value]) => [{ name }, value]),
+        sortedEntries(stats.gauges).map(([name, value]) => [{ name }, value]),
       );
     }
   }
@@ -91,7 +85,7 @@ export function formatMetrics(input: MetricsInput): string {
   if (input.handshake) formatHandshakeMetrics(input.handshake, metric); // handshake dialect (issue 14)
   // --- issue 12: limits by name ---
   const sorted = (record: Readonly<Record<string, number>> | undefined) =>
-    Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    sortedEntries(record ?? {});
   if (input.limits) {
     metric(
       "olaf_control_limit",
@@ -124,18 +118,11 @@ const HANDSHAKE_GAUGES = new Set(["nodes", "networks", "pending", "uptimeMs", "s
 
 function formatHandshakeMetrics(
   stats: HandshakeViewStats,
-  metric: (
-    name: string,
-    type: "gauge" | "counter",
-    help: string,
-    samples: [Record<string, string>, number][],
-  ) => void,
+  metric: Metric,
 ): void {
-  const sorted = <T>(o: Record<string, T>) =>
-    Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [name, value] of sorted(stats)) {
+  for (const [name, value] of sortedEntries(stats)) {
     if (typeof value !== "number" || name === "startedAt") continue;
-    const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const snake = snakeCase(name);
     const gauge = HANDSHAKE_GAUGES.has(name);
     const full = `olaf_handshake_${snake}${gauge ? "" : "_total"}`;
     metric(full, gauge ? "gauge" : "counter", `Handshake dialect: ${name}.`, [[{}, value]]);
@@ -144,13 +131,13 @@ function formatHandshakeMetrics(
     "olaf_handshake_messages_in_total",
     "counter",
     "Handshake dialect messages received, by type.",
-    sorted(stats.messagesIn).map(([type, n]) => [{ type }, n]),
+    sortedEntries(stats.messagesIn).map(([type, n]) => [{ type }, n]),
   );
   metric(
     "olaf_handshake_drops_total",
     "counter",
     "Handshake dialect datagrams or requests refused, by reason.",
-    sorted(stats.drops).map(([reason, n]) => [{ reason }, n]),
+    sortedEntries(stats.drops).map(([reason, n]) => [{ reason }, n]),
   );
 }
 // --- end handshake dialect ---
@@ -160,17 +147,10 @@ const NAT_GAUGES = new Set(["relay", "reservations"]);
 
 function formatNatMetrics(
   stats: Readonly<Record<string, number | boolean | Readonly<Record<string, number>>>>,
-  metric: (
-    name: string,
-    type: "gauge" | "counter",
-    help: string,
-    samples: [Record<string, string>, number][],
-  ) => void,
+  metric: Metric,
 ): void {
-  const sorted = <T>(o: Readonly<Record<string, T>>) =>
-    Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [name, value] of sorted(stats)) {
-    const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  for (const [name, value] of sortedEntries(stats)) {
+    const snake = snakeCase(name);
     const gauge = NAT_GAUGES.has(name);
     const full = `olaf_nat_${snake}${gauge ? "" : "_total"}`;
     const help = `NAT services: ${name}.`;
@@ -179,7 +159,7 @@ function formatNatMetrics(
         full,
         "counter",
         `${help} By reason.`,
-        sorted(value).map(([reason, n]) => [{ reason }, n]),
+        sortedEntries(value).map(([reason, n]) => [{ reason }, n]),
       );
     } else {
       metric(full, gauge ? "gauge" : "counter", help, [[{}, Number(value)]]);
@@ -187,6 +167,24 @@ function formatNatMetrics(
   }
 }
 // --- end issue 11 ---
+
+/** Writes one metric family: HELP, TYPE and its samples. */
+type Metric = (
+  name: string,
+  type: "gauge" | "counter",
+  help: string,
+  samples: [labels: Record<string, string>, value: number][],
+) => void;
+
+/** A record's entries sorted by key, so the exposition is stable between scrapes. */
+function sortedEntries<T>(record: Readonly<Record<string, T>>): [string, T][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `messagesIn` -> `messages_in`. */
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
 
 function formatValue(value: number): string {
   if (value === Infinity) return "+Inf";
