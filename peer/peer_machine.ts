@@ -1244,8 +1244,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     bootstrap.replied();
     this.#vouch(message.peers);
     const reported = message.self;
+    const first = this.#self === undefined;
     if (reported.port !== 0 && reported.ip !== "0.0.0.0") {
-      const first = this.#self === undefined;
       if (
         first || reported.id !== this.#self!.id || reported.ip !== this.#self!.ip ||
         reported.port !== this.#self!.port
@@ -1257,17 +1257,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         for (const m of this.#membership.members.values()) {
           this.#events.push(this.#joinedEvent(m));
         }
-        // A reply that does not list us is an Olaf bootstrap's cut reply to an address it has
-        // not validated (3x the request): a join echoing the id it just issued validates us,
-        // so ask again now for the whole list rather than a heartbeat later.
-        const cut = message.peers.indexOf(reported.ip, reported.port) < 0;
-        if (cut && bootstrap.mode === "v1") this.#requestBootstrap("JOIN_B");
       }
     } else if (this.#self !== undefined) {
       bootstrap.rejoinNeeded = true; // the bootstrap does not know us: the room was forgotten
     }
     if (this.#self !== undefined && message.peers.indexOf(this.#self.ip, this.#self.port) < 0) {
-      bootstrap.rejoinNeeded = true; // the room lost us (e.g. it expired meanwhile)
+      // The room lost us (it expired meanwhile), or this is an Olaf bootstrap's cut reply to an
+      // address it has not validated (3x the request). A join echoing the id it issued fixes
+      // both; after our first reply, send it now, so we meet the room within one heartbeat.
+      if (first && bootstrap.mode === "v1") this.#requestBootstrap("JOIN_B");
+      bootstrap.rejoinNeeded = true;
     }
     this.#learn(message.peers, undefined, now);
   }
