@@ -183,10 +183,7 @@ function readLimitsFile(path: string): Record<string, unknown> {
 
 /** Prints the one error line (and the usage hint for usage errors); returns the exit status. */
 function fail(error: unknown, context?: string): number {
-  const { lines, status } = failure(PROGRAM, error);
-  if (context !== undefined) {
-    lines[0] = `${PROGRAM}: ${context}: ${lines[0]!.slice(PROGRAM.length + 2)}`;
-  }
+  const { lines, status } = failure(PROGRAM, error, context);
   for (const line of lines) console.error(line);
   return status;
 }

@@ -47,11 +47,13 @@ export class UsageError extends Error {
 }
 
 /**
- * The lines to print for an error, and the exit status: `<program>: <message>`,
- * plus the usage hint for a {@linkcode UsageError}.
+ * The lines to print for an error, and the exit status: `<program>: <message>`
+ * (`<program>: <context>: <message>` with a context), plus the usage hint for
+ * a {@linkcode UsageError}.
  *
  * @param program E.g. `"olaf-peer"`.
  * @param error What went wrong; anything that is not a `UsageError` is a runtime failure.
+ * @param context What was being done, e.g. `"cannot listen on UDP 0.0.0.0:5000"`.
  * @returns The stderr lines and the exit status.
  *
  * @example
@@ -66,13 +68,22 @@ export class UsageError extends Error {
  *   lines: ["olaf-peer: no answer"],
  *   status: 1,
  * });
+ * assert.deepEqual(failure("olaf-bootstrap", new Error("address in use"), "cannot listen"), {
+ *   lines: ["olaf-bootstrap: cannot listen: address in use"],
+ *   status: 1,
+ * });
  * ```
  */
-export function failure(program: string, error: unknown): { lines: string[]; status: number } {
+export function failure(
+  program: string,
+  error: unknown,
+  context?: string,
+): { lines: string[]; status: number } {
+  const prefix = context === undefined ? `${program}: ` : `${program}: ${context}: `;
   if (error instanceof UsageError) {
-    return { lines: [`${program}: ${error.message}`, USAGE_HINT], status: EXIT_USAGE };
+    return { lines: [prefix + error.message, USAGE_HINT], status: EXIT_USAGE };
   }
-  return { lines: [`${program}: ${describeError(error)}`], status: EXIT_FAILURE };
+  return { lines: [prefix + describeError(error)], status: EXIT_FAILURE };
 }
 
 /**
