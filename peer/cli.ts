@@ -352,6 +352,17 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     ],
   });
   const log = getLogger(["olaf", "peer", "cli"]);
+  // What both modes join with (node mode adds its HTTP API, chat mode the interrupt and NAT).
+  const join = {
+    port,
+    hostname: options.hostname,
+    heartbeatMs,
+    peerTimeoutMs,
+    joinTimeoutMs,
+    probeRate,
+    strangersPerHeartbeat,
+    ...secure,
+  };
 
   try {
     // --- node mode (issue 13): olaf-peer --http PORT -------------------------------------
@@ -365,16 +376,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
           name: options.name,
           room: options.room,
           bootstraps,
-          join: {
-            port,
-            hostname: options.hostname,
-            heartbeatMs,
-            peerTimeoutMs,
-            joinTimeoutMs,
-            probeRate,
-            strangersPerHeartbeat,
-            ...secure,
-          },
+          join,
           json,
         },
         io,
@@ -392,15 +394,8 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     try {
       room = await joinRoom(options.room, {
         bootstraps,
-        port,
-        hostname: options.hostname,
-        heartbeatMs,
-        peerTimeoutMs,
-        joinTimeoutMs,
-        probeRate,
-        strangersPerHeartbeat,
+        ...join,
         signal: io.interrupt,
-        ...secure,
         nat: options.nat, // issue 11
       });
     } catch (error) {
