@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { Hono } from "hono";
 import { createControlApp } from "../control/app.ts";
 import { MemoryBootstrapView } from "../control/memory_bootstrap_view.ts";
+import { cpuSeconds, median } from "./_bench.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -91,12 +92,6 @@ async function fetchLoad(url: string): Promise<void> {
   console.log(`requests=${requests}`);
 }
 
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, USER_HZ 100
-}
-
 async function hasWrk(): Promise<boolean> {
   try {
     return (await new Deno.Command("wrk", { args: ["-v"], stdout: "null", stderr: "null" })
@@ -161,23 +156,17 @@ async function measure(wrk: boolean, kind: ServerKind): Promise<Sample> {
     reader.releaseLock();
     const url = `http://127.0.0.1:${/PORT (\d+)/.exec(text)![1]}${SERVERS[kind]}`;
     await load(wrk, url, 1); // warm-up (JIT)
-    const cpu0 = cpuSeconds(child.pid);
+    const cpu0 = cpuSeconds(child.pid) ?? NaN;
     const t0 = performance.now();
     const requests = await load(wrk, url, seconds);
     const elapsed = (performance.now() - t0) / 1000;
-    const cpu = cpuSeconds(child.pid) - cpu0;
+    const cpu = (cpuSeconds(child.pid) ?? NaN) - cpu0;
     return { rate: requests / Math.min(elapsed, seconds), cpuMicros: (cpu * 1e6) / requests };
   } finally {
     child.kill("SIGKILL");
     await child.status;
     await child.stdout.cancel().catch(() => {});
   }
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

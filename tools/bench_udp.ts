@@ -38,6 +38,7 @@ import { parseArgs } from "node:util";
 import { bindDatagram, type DatagramSocket } from "@olaf/protocol/net";
 import { encode } from "@olaf/protocol";
 import { startBootstrap } from "../bootstrap/server.ts";
+import { cpuSeconds, median } from "./_bench.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -235,18 +236,6 @@ async function buildTools(): Promise<Tools> {
   return { dir, cEcho, olafload };
 }
 
-/** `utime + stime` of a process in seconds, from `/proc/<pid>/stat` (Linux only). */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
 async function runLoad(
   tools: Tools,
   port: number,
@@ -370,13 +359,6 @@ async function measure(
       await child.stdout.cancel().catch(() => {});
     }
   }
-}
-
-function median(xs: number[]): number {
-  const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
