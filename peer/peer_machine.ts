@@ -912,24 +912,26 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * @returns A datagram and its destination.
    */
   pollTransmit(now: number = this.#now): Transmit | undefined {
-    // Handshakes, keepalives and messages that waited for a session go first.
+    const paths = this.#paths;
+    // Handshakes, keepalives and messages that waited for a session go first; with NAT
+    // traversal they too leave on the member's current path (the relay, say).
     const secure = this.#endpoint.pollTransmit();
     if (secure !== undefined) {
-      this.#stats.datagramsOut++;
-      this.#stats.bytesOut += secure.data.length;
-      return { data: secure.data, to: pathOf(secure.to) };
+      const t = this.#counted({ data: secure.data, to: pathOf(secure.to) });
+      return paths === undefined ? t : paths.outgoing(t, now);
     }
-    const paths = this.#paths;
     if (paths === undefined) return this.#transmit(now);
     // NAT traversal (issue 11): its own probes first, then ours on each member's path.
     const own = paths.pollTransmit();
-    if (own !== undefined) {
-      this.#stats.datagramsOut++;
-      this.#stats.bytesOut += own.data.length;
-      return own;
-    }
+    if (own !== undefined) return this.#counted(own);
     const t = this.#transmit(now);
     return t === undefined ? undefined : paths.outgoing(t, now);
+  }
+
+  #counted(t: Transmit): Transmit {
+    this.#stats.datagramsOut++;
+    this.#stats.bytesOut += t.data.length;
+    return t;
   }
 
   #transmit(now: number): Transmit | undefined {
@@ -946,9 +948,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         data = this.#withinBudget(intent, key, data, now);
       }
       if (data === undefined) continue;
-      this.#stats.datagramsOut++;
-      this.#stats.bytesOut += data.length;
-      return { data, to };
+      return this.#counted({ data, to });
     }
     return this.#reliableOut(now);
   }
@@ -976,18 +976,17 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const t = m.link.reliable!.pollTimeout();
       if (t !== undefined && (earliest === undefined || t < earliest)) earliest = t;
     }
-    if (earliest === undefined) this.#timers.clear("reliable");
-    else this.#timers.set("reliable", earliest);
-    const swim = this.#swim.pollTimeout();
-    if (swim === undefined) this.#timers.clear("swim");
-    else this.#timers.set("swim", swim);
-    const secure = this.#endpoint.pollTimeout();
-    if (secure === undefined) this.#timers.clear("secure");
-    else this.#timers.set("secure", secure);
-    const nat = this.#paths?.pollTimeout(); // issue 11
-    if (nat === undefined) this.#timers.clear("nat");
-    else this.#timers.set("nat", nat);
+    this.#arm("reliable", earliest);
+    this.#arm("swim", this.#swim.pollTimeout());
+    this.#arm("secure", this.#endpoint.pollTimeout());
+    this.#arm("nat", this.#paths?.pollTimeout()); // issue 11
     return this.#timers.next();
+  }
+
+  /** Keeps a module's timer entry at the time it asks for (none: cleared). */
+  #arm(name: TimerName, at: number | undefined): void {
+    if (at === undefined) this.#timers.clear(name);
+    else this.#timers.set(name, at);
   }
 
   /**
@@ -1759,9 +1758,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliableEvents(m);
       const sealed = m.link.sealDatagram(data, now);
       if (sealed === undefined) continue; // waits in the secure layer for the session
-      this.#stats.datagramsOut++;
-      this.#stats.bytesOut += sealed.length;
-      return { data: sealed, to: m.link.path };
+      return this.#counted({ data: sealed, to: m.link.path });
     }
     return undefined;
   }
