@@ -29,6 +29,8 @@ interface Options {
   relay?: boolean;
   mappingTimeoutMs?: number;
   allocation?: "sequential" | "preserve" | "random";
+  /** A secure room's secret (issue 10): handshakes must find the path too. */
+  secret?: string;
 }
 
 async function setup(typeA: NatType, typeB: NatType, options: Options = {}) {
@@ -65,6 +67,7 @@ async function setup(typeA: NatType, typeB: NatType, options: Options = {}) {
       port: 4000,
       joinTimeoutMs: 10_000,
       nat: true,
+      ...(options.secret !== undefined ? { secret: options.secret } : {}),
     });
   let done = false;
   const all = Promise.all([join("10.1.0.2"), join("10.2.0.2")]).finally(() => (done = true));
@@ -192,6 +195,17 @@ Deno.test("NAT traversal: a relayed pair renews its reservations and keeps talki
     assert.equal(stats.reservations, 2);
     assert.ok(stats.reservationsGranted >= 6, `${stats.reservationsGranted} grants (renewals)`);
     assert.equal(s.rooms[0]!.pathOf(s.rooms[1]!.self), "relayed");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("NAT traversal: a secure room's pair behind two symmetric NATs handshakes and talks through the relay", async () => {
+  const s = await setup("symmetric", "symmetric", { secret: "relay-secret" });
+  try {
+    assert.notEqual(await exchange(s, "sealed"), false);
+    assert.equal(s.rooms[0]!.pathOf(s.rooms[1]!.self), "relayed");
+    assert.ok(s.boot.natStats().relayedDatagrams > 0, "the relay carried the handshake and data");
   } finally {
     await s.close();
   }
