@@ -2,35 +2,10 @@ import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { eventually } from "@olaf/protocol/testing";
 import { buildLossy, lossySkipReason } from "../tests/_lossy.ts";
-
-const cli = new URL("mod.ts", import.meta.url).pathname;
+import { spawnCliPeer } from "../tests/_cli_peer.ts";
 
 const skip = lossySkipReason();
 if (skip !== undefined) console.warn(`skipping the lossy.c CLI test: ${skip}`);
-
-/** A CLI peer in `--json` mode under lossy.c; its stdout lines parsed as they come. */
-function spawnPeer(env: Record<string, string>, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cli, "--json", "--hostname", "127.0.0.1", ...args],
-    env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const events: Record<string, unknown>[] = [];
-  const reading = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      for (let i = buffer.indexOf("\n"); i >= 0; i = buffer.indexOf("\n")) {
-        events.push(JSON.parse(buffer.slice(0, i)));
-        buffer = buffer.slice(i + 1);
-      }
-    }
-  })();
-  const stderr = new Response(child.stderr).text();
-  return { child, events, reading, stderr };
-}
 
 function until(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
   return eventually(condition, { what, timeoutMs: ms, intervalMs: 50 });
@@ -63,28 +38,23 @@ Deno.test({
         "--join-timeout",
         "30",
       ];
-      const receiver = spawnPeer(env("receiver"), common);
-      const sender = spawnPeer(env("sender"), [...common, "--reliable"]);
+      const receiver = spawnCliPeer(common, env("receiver"));
+      const sender = spawnCliPeer([...common, "--reliable"], env("sender"));
       const joined = (p: typeof receiver) => p.events.some((e) => e.event === "peer-joined");
       await until(() => joined(receiver) && joined(sender), "both peers to see each other");
 
       const big = "x".repeat(5000) + "!"; // over 4 datagrams of 1200 bytes
       const lines = [...Array.from({ length: 200 }, (_, i) => `line ${i}`), big];
-      const writer = sender.child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
-      await writer.close(); // the sender leaves once every line was acknowledged
+      await sender.type(lines.join("\n"));
+      const senderEnd = sender.close(); // the sender leaves once every line was acknowledged
       const messages = () => receiver.events.filter((e) => e.event === "message");
       await until(() => messages().length >= lines.length, "all lines at the receiver", 120_000);
-      const status = await sender.child.status;
-      await sender.reading;
-      assert.equal(status.code, 0, await sender.stderr);
+      const { code, stderr } = await senderEnd;
+      assert.equal(code, 0, stderr);
       assert.deepEqual(sender.events.filter((e) => e.event === "error"), []);
 
       await new Promise((r) => setTimeout(r, 500)); // late duplicates would show up here
-      await receiver.child.stdin.close();
-      await receiver.child.status;
-      await receiver.reading;
-      await receiver.stderr;
+      await receiver.close();
       assert.deepEqual(messages().map((m) => m.data), lines);
       assert.ok(messages().every((m) => m.reliable === true));
       for (const name of ["receiver", "sender"]) {

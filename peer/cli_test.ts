@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
 import { decode, encode, type PeerRecord } from "@olaf/protocol";
 import { bindDatagram, type DatagramSocket } from "@olaf/protocol/net";
-import { type CliIo, main } from "./cli.ts";
+import { main } from "./cli.ts";
+import { memoryIo } from "../tests/_cli_peer.ts";
 import { eventually } from "@olaf/protocol/testing";
 
-function io(): CliIo & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    stdin: new ReadableStream({ start: (c) => c.close() }),
-    out: (l) => lines.push(l),
-    err: (l) => errors.push(l),
-    lines,
-    errors,
-  };
-}
-
 Deno.test("cli: --help prints the usage and exits 0", async () => {
-  const x = io();
+  const x = memoryIo();
   assert.equal(await main(["--help"], x), 0);
   assert.match(x.lines.join("\n"), /--bootstrap HOST:PORT/);
   assert.match(x.lines.join("\n"), /--json/);
@@ -46,7 +35,7 @@ Deno.test("cli: bad arguments exit 2 with a message saying what is wrong", async
     ],
   ];
   for (const [args, why] of cases) {
-    const x = io();
+    const x = memoryIo();
     assert.equal(await main(args, x), 2, args.join(" "));
     assert.match(x.errors[0]!, why);
     // One style: the program's name, the message, the hint; no usage dump.
@@ -57,7 +46,7 @@ Deno.test("cli: bad arguments exit 2 with a message saying what is wrong", async
 });
 
 Deno.test("cli: --json reports an argument the peer machine refuses as an error event", async () => {
-  const x = io();
+  const x = memoryIo();
   const status = await main([
     "--json",
     "--room",
@@ -75,7 +64,7 @@ Deno.test("cli: --json reports an argument the peer machine refuses as an error 
 });
 
 Deno.test("cli: --version prints the program and package version", async () => {
-  const x = io();
+  const x = memoryIo();
   assert.equal(await main(["--version"], x), 0);
   const { version } = JSON.parse(await Deno.readTextFile(new URL("deno.json", import.meta.url)));
   assert.deepEqual(x.lines, [`olaf-peer ${version}`]);
@@ -91,7 +80,7 @@ Deno.test("cli: a --hostname it cannot bind is one line and exit 1, no stack tra
     ["bad..name", /^olaf-peer: cannot bind UDP bad\.\.name:0: not a valid host name$/],
   ];
   for (const [hostname, why] of cases) {
-    const x = io();
+    const x = memoryIo();
     const status = await main([
       "--room",
       "x",
@@ -107,7 +96,7 @@ Deno.test("cli: a --hostname it cannot bind is one line and exit 1, no stack tra
 });
 
 Deno.test("cli: an unresolvable bootstrap is one plain line", async () => {
-  const x = io();
+  const x = memoryIo();
   // .invalid never resolves (RFC 6761); without a resolver the look-up fails instead.
   assert.equal(await main(["--room", "x", "--bootstrap", "boot.invalid:5000"], x), 1);
   assert.equal(x.errors.length, 1, x.errors.join("\n"));
@@ -135,7 +124,7 @@ async function fakeBootstrap(): Promise<DatagramSocket> {
 
 /** A CLI run whose stdin the test controls. */
 function interactive() {
-  const x = io();
+  const x = memoryIo();
   let input!: ReadableStreamDefaultController<Uint8Array>;
   const interrupt = new AbortController();
   x.stdin = new ReadableStream({ start: (c) => void (input = c) });
@@ -223,7 +212,7 @@ Deno.test("cli: a refused join is printed once (no log line before the final lin
     },
   });
   await using _boot = boot;
-  const x = io();
+  const x = memoryIo();
   const status = await main(
     ["--room", "x", "--bootstrap", `127.0.0.1:${boot.localAddress.port}`],
     x,

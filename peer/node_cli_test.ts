@@ -1,22 +1,11 @@
 import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
-import { type CliIo, main } from "./cli.ts";
-
-function io(): CliIo & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return {
-    stdin: new ReadableStream({ start: (c) => c.close() }), // EOF at once: node mode ignores it
-    out: (l) => lines.push(l),
-    err: (l) => errors.push(l),
-    lines,
-    errors,
-  };
-}
+import { main } from "./cli.ts";
+import { memoryIo } from "../tests/_cli_peer.ts";
 
 Deno.test("cli --http: serves the node API with a token until POST /leave, then exits 0", async () => {
   await using bootstrap = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
-  const x = io();
+  const x = memoryIo();
   const running = main([
     "--bootstrap",
     `127.0.0.1:${bootstrap.localAddress.port}`,
@@ -53,10 +42,10 @@ Deno.test("cli --http: serves the node API with a token until POST /leave, then 
 Deno.test("cli --http: a bad port or name exits 2", async () => {
   await using bootstrap = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
   const base = ["--bootstrap", `127.0.0.1:${bootstrap.localAddress.port}`, "--room", "cli"];
-  const bad = io();
+  const bad = memoryIo();
   assert.equal(await main([...base, "--http", "99999"], bad), 2);
   assert.match(bad.errors.join("\n"), /--http must be 0\.\.65535/);
-  const badName = io();
+  const badName = memoryIo();
   assert.equal(await main([...base, "--http", "0", "--name", "a\u0007b"], badName), 2);
   assert.match(badName.errors.join("\n"), /name must be/);
 });
