@@ -6,34 +6,14 @@
  * with no relay and no rendezvous.
  */
 import assert from "node:assert/strict";
-import { startBootstrap } from "@olaf/bootstrap";
-import { MemoryNetwork } from "@olaf/protocol/memory-network";
-import { joinRoom, type Room } from "@olaf/peer";
+import type { Room } from "@olaf/peer";
+import { simWorld } from "./_sim_world.ts";
 
 Deno.test("introductions: peers behind one NAT meet on their LAN through WELCOME / INTRODUCE", async () => {
-  const net = new MemoryNetwork({
-    seed: 9,
-    startTime: 1_763_700_000_000,
-    delayMs: { min: 2, max: 20 },
-  });
-  net.addNat({
-    publicHostname: "198.51.100.1",
-    hosts: ["10.1.0.0/24"],
-    type: "port-restricted-cone",
-  });
-  const boot = await startBootstrap({
-    bind: net.bind,
-    clock: net.clock,
-    hostname: "203.0.113.1",
-    port: 5000,
-  });
+  await using world = await simWorld({ seed: 9, nats: [{ type: "port-restricted-cone" }] });
+  const net = world.net;
   const join = (hostname: string) =>
-    joinRoom("lobby", {
-      bootstraps: ["203.0.113.1:5000"],
-      bind: net.bind,
-      clock: net.clock,
-      hostname,
-      port: 4000,
+    world.join(hostname, {
       dialect: { candidates: [{ ip: hostname, port: 4000 }] },
       nat: { relay: false },
     });
@@ -56,6 +36,5 @@ Deno.test("introductions: peers behind one NAT meet on their LAN through WELCOME
     assert.ok(await net.runUntil(() => inbox.length === 2, { timeoutMs: 5_000 }), "both ways");
   } finally {
     await Promise.all(rooms.map((r) => r.leave()));
-    await boot.close();
   }
 });

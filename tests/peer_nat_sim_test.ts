@@ -5,33 +5,17 @@
  * traversal work.
  */
 import assert from "node:assert/strict";
-import { startBootstrap } from "@olaf/bootstrap";
-import { MemoryNetwork, type NatType } from "@olaf/protocol/memory-network";
-import { joinRoom, type Room } from "@olaf/peer";
+import type { NatType } from "@olaf/protocol/memory-network";
+import type { Room } from "@olaf/peer";
+import { simWorld } from "./_sim_world.ts";
 
-const T0 = 1_763_700_000_000;
 const HEARTBEAT = 3000;
 const key = (p: { ip: string; port: number }) => `${p.ip}:${p.port}`;
 
 async function pair(typeA: NatType, typeB: NatType) {
-  const net = new MemoryNetwork({ seed: 7, startTime: T0, delayMs: { min: 2, max: 20 } });
-  const natA = net.addNat({ publicHostname: "198.51.100.1", hosts: ["10.1.0.0/24"], type: typeA });
-  const natB = net.addNat({ publicHostname: "198.51.100.2", hosts: ["10.2.0.0/24"], type: typeB });
-  const boot = await startBootstrap({
-    bind: net.bind,
-    clock: net.clock,
-    hostname: "203.0.113.1",
-    port: 5000,
-  });
-  const join = (hostname: string) =>
-    joinRoom("lobby", {
-      bootstraps: ["203.0.113.1:5000"],
-      bind: net.bind,
-      clock: net.clock,
-      hostname,
-      port: 4000,
-      joinTimeoutMs: 10_000,
-    });
+  await using world = await simWorld({ seed: 7, nats: [{ type: typeA }, { type: typeB }] });
+  const { net, nats: [natA, natB] } = world;
+  const join = (hostname: string) => world.join(hostname, { joinTimeoutMs: 10_000 });
   const joining = [join("10.1.0.2"), join("10.2.0.2")];
   let done = false;
   const all = Promise.all(joining).finally(() => (done = true));
@@ -41,9 +25,8 @@ async function pair(typeA: NatType, typeB: NatType) {
     rooms[0].peers.some((p) => key(p) === key(rooms[1].self)) &&
     rooms[1].peers.some((p) => key(p) === key(rooms[0].self));
   const met = await net.runUntil(meet, { timeoutMs: 3 * HEARTBEAT });
-  const result = { rooms, met, natA: natA.stats(), natB: natB.stats() };
+  const result = { rooms, met, natA: natA!.stats(), natB: natB!.stats() };
   await Promise.all(rooms.map((r) => r.leave()));
-  await boot.close();
   return result;
 }
 

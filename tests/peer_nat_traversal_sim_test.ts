@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { startBootstrap } from "@olaf/bootstrap";
 import { MemoryNetwork, type NatType } from "@olaf/protocol/memory-network";
 import { joinRoom, type PathKind, type Room } from "@olaf/peer";
+import { simWorld, T0 } from "./_sim_world.ts";
 
-const T0 = 1_763_700_000_000;
 const key = (p: { ip: string; port: number }) => `${p.ip}:${p.port}`;
 const TYPES: NatType[] = ["full-cone", "restricted-cone", "port-restricted-cone", "symmetric"];
 
@@ -34,37 +34,19 @@ interface Options {
 }
 
 async function setup(typeA: NatType, typeB: NatType, options: Options = {}) {
-  const net = new MemoryNetwork({ seed: 11, startTime: T0, delayMs: { min: 2, max: 20 } });
-  const nats = [
-    net.addNat({
-      publicHostname: "198.51.100.1",
-      hosts: ["10.1.0.0/24"],
-      type: typeA,
-      portAllocation: options.allocation ?? (typeA === "symmetric" ? "random" : "preserve"),
-      mappingTimeoutMs: options.mappingTimeoutMs,
-    }),
-    net.addNat({
-      publicHostname: "198.51.100.2",
-      hosts: ["10.2.0.0/24"],
-      type: typeB,
-      portAllocation: options.allocation ?? (typeB === "symmetric" ? "random" : "preserve"),
-      mappingTimeoutMs: options.mappingTimeoutMs,
-    }),
-  ];
-  const boot = await startBootstrap({
-    bind: net.bind,
-    clock: net.clock,
-    hostname: "203.0.113.1",
-    port: 5000,
-    nat: { relay: options.relay ?? true, checkPort: 5001 },
+  const nat = (type: NatType) => ({
+    type,
+    portAllocation: options.allocation ?? (type === "symmetric" ? "random" : "preserve"),
+    mappingTimeoutMs: options.mappingTimeoutMs,
   });
+  const world = await simWorld({
+    seed: 11,
+    nats: [nat(typeA), nat(typeB)],
+    bootstrap: { nat: { relay: options.relay ?? true, checkPort: 5001 } },
+  });
+  const { net, nats, boot } = world;
   const join = (hostname: string) =>
-    joinRoom("lobby", {
-      bootstraps: ["203.0.113.1:5000"],
-      bind: net.bind,
-      clock: net.clock,
-      hostname,
-      port: 4000,
+    world.join(hostname, {
       joinTimeoutMs: 10_000,
       nat: true,
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
