@@ -10,9 +10,15 @@
  * @module
  */
 import { decode, encode, type PeerRecord } from "@olaf/protocol";
-import { bindDatagram, type NetAddress } from "@olaf/protocol/net";
+import type { NetAddress } from "@olaf/protocol/net";
 import { eventually } from "@olaf/protocol/testing";
-import { buildSpoofer, type Spoofer, spoofSkipReason } from "../tests/_spoof.ts";
+import {
+  buildSpoofer,
+  fillRoom,
+  receiver,
+  type Spoofer,
+  spoofSkipReason,
+} from "../tests/_spoof.ts";
 
 const join = (room: string, peers: PeerRecord[] = []) => encode({ type: "JOIN_B", peers, room });
 const collect = (room: string, peers: PeerRecord[] = []) =>
@@ -53,36 +59,13 @@ async function start(tree: string, host: string): Promise<Bootstrap> {
   };
 }
 
-async function receiver(hostname: string) {
-  const got: Uint8Array[] = [];
-  const socket = await bindDatagram({ hostname, port: 0, onDatagram: (d) => got.push(d.slice()) });
-  return { socket, got, address: socket.localAddress };
-}
-
 const roomOf = async (b: Bootstrap, name: string) => {
   const res = await fetch(new URL(`rooms/${encodeURIComponent(name)}`, b.http));
   return res.ok ? await res.json() : undefined;
 };
 
 /** A room of 150 made-up members, from one real collector's report (sent twice). */
-async function fill(b: Bootstrap, room: string) {
-  const c = await receiver("127.0.0.1");
-  const S = Math.floor(Date.now() / 1000);
-  const members = Array.from({ length: 150 }, (_, i) => ({
-    ip: `127.3.${i >> 8}.${(i & 255) + 1}`,
-    port: 1000 + i,
-    id: S - 1000 + i,
-  }));
-  const report = collect(room, [
-    { ip: "127.0.0.1", port: c.address.port, id: S - 2000 },
-    ...members,
-  ]);
-  for (let i = 1; i <= 2; i++) {
-    c.socket.send(report, b.udp);
-    await eventually(() => c.got.length >= i, { what: "the report's reply" });
-  }
-  return c;
-}
+const fill = (b: Bootstrap, room: string) => fillRoom(b.udp, room);
 
 type Attack = (b: Bootstrap, spoof: Spoofer, host: number) => Promise<string>;
 

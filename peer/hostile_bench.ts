@@ -6,23 +6,12 @@
  *
  * @module
  */
-import { bindDatagram } from "@olaf/protocol/net";
 import {
   claimedCollector,
-  type HostileEnv,
   namedVictims,
   strangerFlood,
+  udpHostileEnv as env,
 } from "../tests/_hostile_scenarios.ts";
-
-const env: HostileEnv = {
-  bind: bindDatagram,
-  wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  settle: (promise) => promise,
-  host: () => "127.0.0.1",
-  heartbeatMs: 200,
-  peerTimeoutMs: 1000,
-  roomTimeoutMs: 1500,
-};
 
 const label = Deno.args[0] ?? "this tree";
 const named = await namedVictims(env, { members: 20, victims: 1000, rounds: 3 });

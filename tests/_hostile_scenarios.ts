@@ -11,7 +11,12 @@
 import { startBootstrap } from "@olaf/bootstrap";
 import { joinRoom, type Room } from "@olaf/peer";
 import { encode, type PeerRecord } from "@olaf/protocol";
-import type { DatagramBinder, DatagramSocket, NetAddress } from "@olaf/protocol/net";
+import {
+  bindDatagram,
+  type DatagramBinder,
+  type DatagramSocket,
+  type NetAddress,
+} from "@olaf/protocol/net";
 import type { Clock } from "@olaf/protocol/sans-io";
 
 /** Where a scenario runs. */
@@ -29,6 +34,20 @@ export interface HostileEnv {
   peerTimeoutMs: number;
   roomTimeoutMs: number;
 }
+
+/**
+ * Real UDP on loopback with short timings: 200 ms heartbeat, 1 s peer timeout, 1.5 s room
+ * timeout at the bootstrap.
+ */
+export const udpHostileEnv: HostileEnv = {
+  bind: bindDatagram,
+  wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  settle: (promise) => promise,
+  host: () => "127.0.0.1",
+  heartbeatMs: 200,
+  peerTimeoutMs: 1000,
+  roomTimeoutMs: 1500,
+};
 
 const EMPTY = new Uint8Array();
 

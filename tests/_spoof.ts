@@ -6,6 +6,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { encode } from "@olaf/protocol";
+import { bindDatagram, type DatagramSocket, type NetAddress } from "@olaf/protocol/net";
+import { eventually } from "@olaf/protocol/testing";
 
 const SOURCE = new URL("./spoof.c", import.meta.url);
 
@@ -104,4 +107,43 @@ export async function buildSpoofer(): Promise<Spoofer> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** A loopback socket from {@linkcode receiver} that keeps every datagram it gets. */
+export interface Receiver {
+  socket: DatagramSocket;
+  got: Uint8Array[];
+  address: NetAddress;
+}
+
+/** Binds a {@linkcode Receiver} on `hostname` (a 127.0.0.0/8 address), port 0. */
+export async function receiver(hostname: string): Promise<Receiver> {
+  const got: Uint8Array[] = [];
+  const socket = await bindDatagram({ hostname, port: 0, onDatagram: (d) => got.push(d.slice()) });
+  return { socket, got, address: socket.localAddress };
+}
+
+/**
+ * Fills `room` at the bootstrap `server` with 150 made-up members by a report from a real
+ * collector on 127.0.0.1, sent twice (the second echoes the collector's id, so it is validated
+ * and gets full replies); returns the collector, whose `got` holds the two replies.
+ */
+export async function fillRoom(server: NetAddress, room: string): Promise<Receiver> {
+  const c = await receiver("127.0.0.1");
+  const S = Math.floor(Date.now() / 1000);
+  const members = Array.from({ length: 150 }, (_, i) => ({
+    ip: `127.3.${i >> 8}.${(i & 255) + 1}`,
+    port: 1000 + i,
+    id: S - 1000 + i,
+  }));
+  const report = encode({
+    type: "PEER_COLLECTOR",
+    room,
+    peers: [{ ip: "127.0.0.1", port: c.address.port, id: S - 2000 }, ...members],
+  });
+  for (let i = 1; i <= 2; i++) {
+    c.socket.send(report, server);
+    await eventually(() => c.got.length >= i, { what: `the report's reply ${i}` });
+  }
+  return c;
 }

@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { decode, encode, type PeerRecord } from "@olaf/protocol";
-import { bindDatagram, type NetAddress } from "@olaf/protocol/net";
+import type { NetAddress } from "@olaf/protocol/net";
 import { eventually } from "@olaf/protocol/testing";
 import { type BootstrapOptions, startBootstrap } from "@olaf/bootstrap";
-import { buildSpoofer, spoofSkipReason } from "./_spoof.ts";
+import { buildSpoofer, fillRoom, receiver, spoofSkipReason } from "./_spoof.ts";
 
 const skip = spoofSkipReason();
 if (skip) console.warn(`hostile_udp_test: skipped: ${skip}`);
@@ -20,30 +20,9 @@ const join = (room: string, peers: PeerRecord[] = []) => encode({ type: "JOIN_B"
 const collect = (room: string, peers: PeerRecord[] = []) =>
   encode({ type: "PEER_COLLECTOR", peers, room });
 
-/** A socket that keeps every datagram it gets. */
-async function receiver(hostname: string) {
-  const got: Uint8Array[] = [];
-  const socket = await bindDatagram({ hostname, port: 0, onDatagram: (d) => got.push(d.slice()) });
-  return { socket, got, address: socket.localAddress };
-}
-
 /** Fills `room` with 150 made-up members by a report from a real collector (sent twice: echo). */
 async function fill(server: NetAddress, room: string): Promise<() => Promise<void>> {
-  const c = await receiver("127.0.0.1");
-  const S = Math.floor(Date.now() / 1000);
-  const members = Array.from({ length: 150 }, (_, i) => ({
-    ip: `127.3.${i >> 8}.${(i & 255) + 1}`,
-    port: 1000 + i,
-    id: S - 1000 + i,
-  }));
-  const report = collect(room, [
-    { ip: "127.0.0.1", port: c.address.port, id: S - 2000 },
-    ...members,
-  ]);
-  c.socket.send(report, server);
-  await eventually(() => c.got.length >= 1, { what: "the first report's reply" });
-  c.socket.send(report, server);
-  await eventually(() => c.got.length >= 2, { what: "the second report's reply" });
+  const c = await fillRoom(server, room);
   assert.equal(c.got[1]!.length, 1023, "the collector is validated: a full reply");
   return () => c.socket.close();
 }

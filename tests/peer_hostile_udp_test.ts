@@ -5,23 +5,12 @@
  * where they arrive, at the victims' and strangers' own sockets.
  */
 import assert from "node:assert/strict";
-import { bindDatagram } from "@olaf/protocol/net";
 import {
   claimedCollector,
-  type HostileEnv,
   namedVictims,
   strangerFlood,
+  udpHostileEnv as udpEnv,
 } from "./_hostile_scenarios.ts";
-
-const udpEnv: HostileEnv = {
-  bind: bindDatagram,
-  wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  settle: (promise) => promise,
-  host: () => "127.0.0.1",
-  heartbeatMs: 200,
-  peerTimeoutMs: 1000,
-  roomTimeoutMs: 1500,
-};
 
 Deno.test("hostile UDP: a 10 KB PING naming 1000 addresses draws at most 3x toward them", async () => {
   const r = await namedVictims(udpEnv, { members: 10, victims: 1000, rounds: 3 });
