@@ -28,6 +28,7 @@
  * heartbeat, and their liveness stays "heard from within the timeout".
  */
 import { type AddressKey, addressKey, type PeerRecord } from "@olaf/protocol";
+import { mulberry32 } from "@olaf/protocol/internal";
 import { Frame, type Outbox } from "./_link.ts";
 import { type Member, type MemberId, type Membership, record, v1MemberId } from "./_membership.ts";
 import {
@@ -165,7 +166,7 @@ export class Swim {
     this.#deadKeepMs = 2 * options.peerTimeoutMs;
     // Unix seconds: a restarted peer comes back above its old self. Never 0 ("unknown").
     this.#incarnation = Math.max(1, Math.floor(options.now / 1000) >>> 0);
-    this.#random = xorshift(hash(`${options.now}`));
+    this.#random = mulberry32(hash(`${options.now}`));
     this.#seq = (this.#random() * 2 ** 32) >>> 0;
   }
 
@@ -199,7 +200,7 @@ export class Swim {
   setSelf(self: PeerRecord): void {
     this.#self = self;
     this.#selfKey = addressKey(self.ip, self.port);
-    this.#random = xorshift(hash(`${this.#selfKey}/${self.id}/${this.#incarnation}`));
+    this.#random = mulberry32(hash(`${this.#selfKey}/${self.id}/${this.#incarnation}`));
   }
 
   /** A member was added from direct evidence: probe it in this round; in a large room, spread it. */
@@ -639,16 +640,6 @@ function hash(text: string): number {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return h >>> 0;
-}
-
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
 }
 
 function shuffle<T>(items: T[], random: () => number): void {

@@ -21,3 +21,4 @@ export { endpointKey, endpointKeyIPv4, endpointKeyPort } from "./ipv4.ts";
 export { writePeerFields } from "./peer_list.ts";
 export { Slab, type SlabOptions } from "./slab.ts";
 export { Heap } from "./heap.ts";
+export { mulberry32 } from "./net/_prng.ts";

@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { startBootstrap } from "@olaf/bootstrap";
 import { encode } from "@olaf/protocol";
+import { mulberry32 } from "@olaf/protocol/internal";
 import { bindDatagram } from "@olaf/protocol/net";
 import { type OlafNode, startNode } from "@olaf/peer/node";
 import { encodeEnvelope } from "../peer/_envelope.ts";
@@ -87,16 +88,6 @@ interface Delivery {
   from: { node_id: string };
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
-
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
@@ -131,7 +122,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmReport> {
   if (!Number.isInteger(n) || n < 3) throw new RangeError("--nodes must be at least 3");
   const log = options.log ?? (() => {});
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const random = rng(options.seed ?? 13);
+  const random = mulberry32(options.seed ?? 13);
   const pick = (k: number) => Math.floor(random() * k);
   const t0 = performance.now();
   await using bootstrap = await startBootstrap({
