@@ -60,7 +60,11 @@ export interface NatTraversalOptions {
    * (NAT mappings live at least 30 s, RFC 4787 REQ-5 asks for 2 min).
    */
   keepaliveMs?: number;
-  /** Our own LAN addresses, offered to members so peers behind one NAT meet on their LAN. */
+  /**
+   * Our own LAN addresses, offered to members so peers behind one NAT meet on their LAN.
+   * `joinRoom` finds them when this is not given (the bound address, or the host's IPv4
+   * interfaces with the socket's port).
+   */
   lanAddresses?: readonly NetAddress[];
 }
 

@@ -18,6 +18,7 @@ import {
 import type { ReliableLinkOptions } from "@olaf/protocol/reliable";
 import type { OlafJoinOptions } from "./_bootstrap_client.ts";
 import { resolveHostPort } from "./address.ts";
+import { lanAddresses } from "./_lan.ts";
 import type { MemberRecord } from "./_membership.ts";
 import { type Identity, loadOrCreateIdentity, parsePublicKey } from "./identity.ts";
 import {
@@ -949,6 +950,28 @@ function describe(address: NetAddress): string {
  * await bootstrap.close();
  * ```
  */
+/** `nat` with the detected LAN addresses filled in when the caller gave none. */
+function natOptions(
+  nat: boolean | NatTraversalOptions | undefined,
+  lan: NetAddress[],
+): boolean | NatTraversalOptions | undefined {
+  if (!nat || lan.length === 0) return nat;
+  const given = nat === true ? {} : nat;
+  return given.lanAddresses !== undefined ? given : { ...given, lanAddresses: lan };
+}
+
+/** The dialect's LAN candidates: the caller's, else (with `nat` on) the detected ones. */
+function dialectOptions(
+  dialect: OlafJoinOptions,
+  nat: boolean | NatTraversalOptions | undefined,
+  lan: NetAddress[],
+): OlafJoinOptions {
+  const offered = (nat === true || !nat ? undefined : nat.lanAddresses) ?? lan;
+  if (dialect.candidates !== undefined || offered.length === 0) return dialect;
+  const candidates = offered.slice(0, 4).map((a) => ({ ip: a.hostname, port: a.port }));
+  return { ...dialect, candidates };
+}
+
 export async function joinRoom(name: string, options: JoinRoomOptions): Promise<Room> {
   if (options.signal?.aborted) {
     throw new JoinError("aborted", "join aborted", { cause: options.signal.reason });
@@ -959,28 +982,8 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
     ? loadOrCreateIdentity(options.identity)
     : options.identity;
   const allow = options.allow?.map(parsePublicKey);
-  const machine = new PeerMachine({
-    room: name,
-    bootstraps,
-    heartbeatMs: options.heartbeatMs,
-    peerTimeoutMs: options.peerTimeoutMs,
-    bootstrapMisses: options.bootstrapMisses,
-    bootstrapRetryMs: options.bootstrapRetryMs,
-    gossipSize: options.gossipSize,
-    maxPeers: options.maxPeers,
-    largeRoomThreshold: options.largeRoomThreshold,
-    reliable: options.reliable,
-    nat: options.nat, // issue 11
-    ...(options.dialect ? { dialect: options.dialect } : {}),
-    probeRate: options.probeRate,
-    strangersPerHeartbeat: options.strangersPerHeartbeat,
-    now: clock.now(),
-    ...(options.secret !== undefined ? { secret: options.secret } : {}),
-    ...(identity !== undefined ? { identity } : {}),
-    ...(allow !== undefined ? { allow } : {}),
-    opportunistic: options.opportunistic ?? false,
-  });
-  // Datagrams can arrive before the Room exists (between bind and construction).
+  // Datagrams can arrive before the Room exists (between bind and construction). The socket is
+  // bound first so NAT traversal can offer its LAN addresses with the port.
   const target: { room?: Room } = {};
   const early: [Uint8Array, NetAddress][] = [];
   const bind = options.bind ?? bindDatagram;
@@ -999,6 +1002,35 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
         message: error.message,
       }),
   });
+  // Our LAN addresses, for members behind the same NAT (unless the caller named them).
+  const lan = options.nat ? lanAddresses(socket.localAddress) : [];
+  let machine: PeerMachine;
+  try {
+    machine = new PeerMachine({
+      room: name,
+      bootstraps,
+      heartbeatMs: options.heartbeatMs,
+      peerTimeoutMs: options.peerTimeoutMs,
+      bootstrapMisses: options.bootstrapMisses,
+      bootstrapRetryMs: options.bootstrapRetryMs,
+      gossipSize: options.gossipSize,
+      maxPeers: options.maxPeers,
+      largeRoomThreshold: options.largeRoomThreshold,
+      reliable: options.reliable,
+      nat: natOptions(options.nat, lan), // issue 11
+      ...(options.dialect ? { dialect: dialectOptions(options.dialect, options.nat, lan) } : {}),
+      probeRate: options.probeRate,
+      strangersPerHeartbeat: options.strangersPerHeartbeat,
+      now: clock.now(),
+      ...(options.secret !== undefined ? { secret: options.secret } : {}),
+      ...(identity !== undefined ? { identity } : {}),
+      ...(allow !== undefined ? { allow } : {}),
+      opportunistic: options.opportunistic ?? false,
+    });
+  } catch (error) {
+    await socket.close(); // bad options must not hold a port
+    throw error;
+  }
   const room = target.room = openRoom(name, machine, socket, clock);
   for (const [data, from] of early) receiveRoom(room, data, from);
   await startRoom(room, options.signal, options.joinTimeoutMs ?? 15_000);
