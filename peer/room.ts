@@ -914,6 +914,28 @@ function describe(address: NetAddress): string {
   return `${address.hostname}:${address.port}`;
 }
 
+/** `nat` with the detected LAN addresses filled in when the caller gave none. */
+function natOptions(
+  nat: boolean | NatTraversalOptions | undefined,
+  lan: NetAddress[],
+): boolean | NatTraversalOptions | undefined {
+  if (!nat || lan.length === 0) return nat;
+  const given = nat === true ? {} : nat;
+  return given.lanAddresses !== undefined ? given : { ...given, lanAddresses: lan };
+}
+
+/** The dialect's LAN candidates: the caller's, else (with `nat` on) the detected ones. */
+function dialectOptions(
+  dialect: OlafJoinOptions,
+  nat: boolean | NatTraversalOptions | undefined,
+  lan: NetAddress[],
+): OlafJoinOptions {
+  const offered = (nat === true || !nat ? undefined : nat.lanAddresses) ?? lan;
+  if (dialect.candidates !== undefined || offered.length === 0) return dialect;
+  const candidates = offered.slice(0, 4).map((a) => ({ ip: a.hostname, port: a.port }));
+  return { ...dialect, candidates };
+}
+
 /**
  * Joins the room `name`: binds a UDP socket, asks the bootstrap for the
  * members, and resolves once the bootstrap has answered (the members then
@@ -950,28 +972,6 @@ function describe(address: NetAddress): string {
  * await bootstrap.close();
  * ```
  */
-/** `nat` with the detected LAN addresses filled in when the caller gave none. */
-function natOptions(
-  nat: boolean | NatTraversalOptions | undefined,
-  lan: NetAddress[],
-): boolean | NatTraversalOptions | undefined {
-  if (!nat || lan.length === 0) return nat;
-  const given = nat === true ? {} : nat;
-  return given.lanAddresses !== undefined ? given : { ...given, lanAddresses: lan };
-}
-
-/** The dialect's LAN candidates: the caller's, else (with `nat` on) the detected ones. */
-function dialectOptions(
-  dialect: OlafJoinOptions,
-  nat: boolean | NatTraversalOptions | undefined,
-  lan: NetAddress[],
-): OlafJoinOptions {
-  const offered = (nat === true || !nat ? undefined : nat.lanAddresses) ?? lan;
-  if (dialect.candidates !== undefined || offered.length === 0) return dialect;
-  const candidates = offered.slice(0, 4).map((a) => ({ ip: a.hostname, port: a.port }));
-  return { ...dialect, candidates };
-}
-
 export async function joinRoom(name: string, options: JoinRoomOptions): Promise<Room> {
   if (options.signal?.aborted) {
     throw new JoinError("aborted", "join aborted", { cause: options.signal.reason });
