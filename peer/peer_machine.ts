@@ -13,6 +13,7 @@ import {
   MAX_DATAGRAM_BYTES,
   MAX_ROOM_NAME_BYTES,
   type Message,
+  MessageType,
   normaliseHostname,
   PeerList,
   type PeerRecord,
@@ -47,6 +48,8 @@ import {
   v1MemberId,
 } from "./_membership.ts";
 import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
+import { OpportunisticLink, Upgrades, type UpgradeStats } from "./_opportunistic.ts";
+import { HANDSHAKE_CODE, Step } from "./_secure/wire.ts";
 import { SecureEndpoint } from "./_secure/endpoint.ts";
 import { encodePublicKey, generateIdentity, type Identity } from "./identity.ts";
 import { roomKeys } from "./_secure/room_keys.ts";
@@ -164,6 +167,18 @@ export type PeerEvent =
     readonly previous: PathKind;
   }
   | {
+    /**
+     * Open rooms (opportunistic encryption): a member's link became encrypted (a Noise session:
+     * its application data is sealed both ways), or went back to plaintext (the session is gone:
+     * the member restarted, say). Unauthenticated: the record carries no key.
+     */
+    readonly type: "link";
+    /** The member. */
+    readonly peer: MemberRecord;
+    /** Whether its application data is encrypted now. */
+    readonly encrypted: boolean;
+  }
+  | {
     /** A member left. */
     readonly type: "peer-left";
     /** The member. */
@@ -272,9 +287,11 @@ export interface PeerMachineOptions {
   /** Secure rooms: the only public keys (32 bytes each) that may have a session; all if absent. */
   allow?: readonly Uint8Array[];
   /**
-   * Open rooms: encrypt links to Olaf members opportunistically (a Noise handshake once a
-   * member shows it is an Olaf peer; deployed v1 peers stay on plaintext). Default `false` for
-   * the bare machine (its datagrams stay exactly v1's), and for `joinRoom` for now.
+   * Open rooms: encrypt application data to Olaf members opportunistically (default `true`).
+   * The first application datagram to an Olaf member starts a Noise handshake (paced, backed
+   * off on failure) and waits up to 2.5 s for it; membership (`PING`, SWIM) stays plaintext v1,
+   * and deployed v1 peers are never sent a handshake. A `link` event says when a member's link
+   * is encrypted. `false`: every datagram is exactly v1's (handshakes are not answered).
    */
   opportunistic?: boolean;
   /**
@@ -338,6 +355,7 @@ export type PeerDropReason =
   | "probe-rate"
   | "not-sealed"
   | "secure"
+  | "handshake-refused"
   | "sealed-from-bootstrap";
 
 /** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
@@ -358,6 +376,8 @@ export interface PeerMachineStats {
    * `unexpected-handshake`, `handshake-failed`, `simultaneous-open`, `amplification-limit`.
    */
   secure: Record<string, number>;
+  /** Open rooms: opportunistic encryption's handshakes and links (see `_opportunistic.ts`). */
+  opportunistic: UpgradeStats;
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -516,6 +536,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     bytesOut: 0,
     drops: {},
     secure: {},
+    opportunistic: { started: 0, answered: 0, refused: 0, sealed: 0, plaintext: 0 },
   };
   readonly #outbox: Outbox = {
     toLink: (link, frame) => void this.#intents.push({ frame, link, to: undefined }),
@@ -529,8 +550,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #refusedReports = new ReportLimiter(10_000);
   /** Members with a sealed link, by public key hex. */
   readonly #sealed = new Map<string, Member>();
-  /** Open rooms: when we last tried to upgrade an Olaf member's link (first sighting: -1). */
-  readonly #upgrades = new Map<AddressKey, { firstSeen: number; triedAt: number }>();
+  /** Open rooms: which Olaf members' links get a session, and their held application data. */
+  readonly #opp: Upgrades;
   readonly #opportunistic: boolean;
 
   /**
@@ -566,7 +587,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     const keys = roomKeys(options.room, options.secret);
     this.#secure = keys.secure;
-    this.#opportunistic = !keys.secure && (options.opportunistic ?? false);
+    this.#opportunistic = !keys.secure && (options.opportunistic ?? true);
     const allow = options.allow && new Set(options.allow.map(encodePublicKey));
     const identity = options.identity ?? generateIdentity();
     this.#endpoint = new SecureEndpoint({
@@ -580,6 +601,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#handshakeBudget = new HandshakeBudget(
       HANDSHAKES_PER_SECOND,
       HANDSHAKE_BURST,
+      options.now ?? 0,
+    );
+    this.#opp = new Upgrades(
+      this.#handshakeBudget,
+      (key, now) => this.#endpoint.connect(now, key),
+      options.maxPeers ?? 1000,
       options.now ?? 0,
     );
     this.#bootstrap = new BootstrapClient(
@@ -760,7 +787,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
-    return { ...s, drops: { ...s.drops }, secure: { ...this.#endpoint.drops } };
+    return {
+      ...s,
+      drops: { ...s.drops },
+      secure: { ...this.#endpoint.drops },
+      opportunistic: { ...this.#opp.stats },
+    };
   }
 
   /**
@@ -787,6 +819,14 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const fromBootstrap = this.#bootstrap.isBootstrap(key);
     if (SecureEndpoint.isSecure(data) && (this.#secure || this.#opportunistic)) {
       if (fromBootstrap) return this.#drop("sealed-from-bootstrap");
+      if (
+        !this.#secure && data[0] === HANDSHAKE_CODE &&
+        (data[7] === Step.XX1 || data[7] === Step.IK1)
+      ) {
+        // Opportunistic: only Olaf members get an answer, within budget (strangers: none).
+        const olaf = this.#membership.byPath(key)?.olaf === true;
+        if (!this.#opp.answer(key, olaf, now)) return this.#drop("handshake-refused");
+      }
       this.#sendBudget.received(key, data.length, now); // heard from (issue 12's accounts)
       return this.#secureIn(data, key, now); // open rooms too: opportunistic encryption
     } else if (this.#secure && !fromBootstrap) {
@@ -798,6 +838,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       // Application frames waiting for credit toward this address may fit now.
       if (known !== undefined) this.#releaseHeld(key, known.link);
     }
+    if (
+      known?.link instanceof OpportunisticLink && !fromBootstrap &&
+      (isReliableDatagram(data) || data[0] === MessageType.APP_R)
+    ) this.#plainFromSealed(known, now);
     if (isReliableDatagram(data) && !fromBootstrap && key !== this.#selfKey) {
       return this.#reliableIn(known, data, now);
     }
@@ -880,6 +924,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (due.includes("secure")) {
       this.#endpoint.handleTimeout(now);
       this.#secureEvents(now);
+      this.#opp.handleTimeout(now);
     }
     if (due.includes("nat")) this.#paths!.handleTimeout(now); // issue 11
     if (due.includes("reliable")) {
@@ -920,6 +965,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const t = this.#counted({ data: secure.data, to: pathOf(secure.to) });
       return paths === undefined ? t : paths.outgoing(t, now);
     }
+    // Application data whose hold for a session is over: plaintext, as v1 would have sent it.
+    for (let r = this.#opp.pollReleased(); r !== undefined; r = this.#opp.pollReleased()) {
+      const member = this.#membership.byPath(r.key);
+      if (member === undefined) continue;
+      const t = this.#counted({ data: r.data, to: member.link.path });
+      return paths === undefined ? t : paths.outgoing(t, now);
+    }
     if (paths === undefined) return this.#transmit(now);
     // NAT traversal (issue 11): its own probes first, then ours on each member's path.
     const own = paths.pollTransmit();
@@ -941,6 +993,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       let data: Uint8Array | undefined = link !== undefined
         ? link.seal(intent.frame, now)
         : intent.frame.plaintext();
+      if (data !== undefined && link !== undefined && intent.frame.message.type === "APP_R") {
+        data = this.#appOut(link, data, now);
+      }
       if (data === undefined) continue; // queued in the secure layer until the session is up
       const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
       // A sealed link's peer proved its address with authenticated datagrams: no 3x bound.
@@ -978,7 +1033,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     this.#arm("reliable", earliest);
     this.#arm("swim", this.#swim.pollTimeout());
-    this.#arm("secure", this.#endpoint.pollTimeout());
+    const secure = this.#endpoint.pollTimeout();
+    const opp = this.#opp.pollTimeout();
+    this.#arm(
+      "secure",
+      secure === undefined || opp === undefined ? secure ?? opp : Math.min(secure, opp),
+    );
     this.#arm("nat", this.#paths?.pollTimeout()); // issue 11
     return this.#timers.next();
   }
@@ -1421,7 +1481,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#swim.joined(member, now);
     }
     this.#learn(peers, key, now);
-    this.#maybeUpgrade(member, now);
     return member;
   }
 
@@ -1507,7 +1566,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
       switch (e.type) {
         case "session":
-          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, e.initiator, now);
+          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, now);
           break;
         case "message": {
           const member = this.#sealedMember(e.publicKey, e.address as AddressKey, now);
@@ -1535,7 +1594,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
           break;
         case "handshake-failed":
         case "handshake-timeout":
-          break; // counted by the secure layer (stats.secure); candidates time out as usual
+          // Counted by the secure layer (stats.secure); candidates time out as usual.
+          if (!this.#secure) this.#handshakeLost(e.address as AddressKey, now);
+          break;
       }
     }
   }
@@ -1549,7 +1610,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     publicKey: Uint8Array,
     from: AddressKey,
     rekey: boolean,
-    initiator: boolean,
     now: number,
   ): void {
     const member = this.#sealed.get(encodePublicKey(publicKey));
@@ -1557,11 +1617,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#sealedMember(publicKey, from, now);
       return;
     }
-    // Open room, a member we know in plaintext: the responder seals from now on (the initiator
-    // holds the session already); the initiator once a SEALED shows the responder has it.
-    const plain = this.#membership.byPath(from);
-    if (!this.#secure && plain !== undefined && plain.link.kind === "v1-plaintext") {
-      if (!initiator) this.#upgrade(publicKey, from);
+    // Open room: both sides seal the member's application data from now on (XX's initiator has
+    // its session after message 2, the responder after message 3, which is repeated if lost).
+    if (!this.#secure) {
+      this.#upgrade(publicKey, from, now);
       return;
     }
     if (rekey) return;
@@ -1592,7 +1651,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       return member;
     }
     if (path === this.#selfKey) return undefined;
-    if (this.#upgrade(publicKey, path)) {
+    if (this.#upgrade(publicKey, path, now)) {
       member = membership.byPath(path)!;
       member.lastSeen = now;
       return member;
@@ -1663,46 +1722,75 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#intents.push({ frame, link: undefined, to });
   }
 
-  /** Open room: an Olaf member we knew in plaintext at `path` gets a sealed link. */
-  #upgrade(publicKey: Uint8Array, path: AddressKey): boolean {
-    const plain = this.#membership.byPath(path);
-    if (this.#secure || plain === undefined || plain.link.kind !== "v1-plaintext") return false;
-    const link = new SealedLink(this.#endpoint, publicKey, path, false);
-    link.reliable = plain.link.reliable;
-    plain.link = link;
-    this.#sealed.set(link.keyHex, plain);
-    this.#upgrades.delete(path);
+  /**
+   * Open room: the Olaf member at `path` has a session with `publicKey`: its link seals
+   * application data from now on, and what was held for it leaves sealed. Another key at the
+   * same address (the peer restarted) replaces the old session.
+   */
+  #upgrade(publicKey: Uint8Array, path: AddressKey, now: number): boolean {
+    const member = this.#membership.byPath(path);
+    if (this.#secure || member === undefined || !member.olaf) return false;
+    const old = member.link;
+    if (old instanceof SealedLink) {
+      if (old.keyHex === encodePublicKey(publicKey)) return true; // a rekey
+      this.#endpoint.remove(old.publicKey);
+      this.#sealed.delete(old.keyHex);
+    }
+    const link = new OpportunisticLink(this.#endpoint, publicKey, path, false);
+    link.reliable = old.reliable;
+    member.link = link;
+    this.#sealed.set(link.keyHex, member);
+    for (const inner of this.#opp.sealed(path)) this.#endpoint.send(now, publicKey, inner);
+    this.#events.push({ type: "link", peer: record(member), encrypted: true });
     return true;
+  }
+
+  /**
+   * Open room: plaintext application data from a member whose link is sealed. Its side may have
+   * lost the session (a restart keeps the address): an IK handshake to the key we know tells;
+   * if it times out, the link goes back to plaintext (#handshakeLost).
+   */
+  #plainFromSealed(member: Member, now: number): void {
+    const link = member.link as OpportunisticLink;
+    if (this.#opp.check(link.pathKey, now)) {
+      this.#endpoint.connect(now, link.pathKey, link.publicKey);
+    }
+  }
+
+  /** Open room: a handshake to `key` failed or went unanswered. */
+  #handshakeLost(key: AddressKey, now: number): void {
+    const member = this.#membership.byPath(key);
+    if (member?.link instanceof OpportunisticLink) {
+      // The member no longer has our session (a rekey or a check went unanswered).
+      const link = member.link;
+      this.#endpoint.remove(link.publicKey);
+      this.#sealed.delete(link.keyHex);
+      const plain = new PlaintextV1Link(link.path, link.pathKey);
+      plain.reliable = link.reliable;
+      member.link = plain;
+      this.#opp.forget(key);
+      this.#events.push({ type: "link", peer: record(member), encrypted: false });
+      return;
+    }
+    this.#opp.failed(key, now);
+  }
+
+  /** Open rooms: application data to an Olaf member still on plaintext waits for its upgrade. */
+  #appOut(link: Link, datagram: Uint8Array, now: number): Uint8Array | undefined {
+    if (!this.#opportunistic || link.kind !== "v1-plaintext" || this.#selfKey === "") {
+      return datagram;
+    }
+    const member = this.#membership.byPath(link.pathKey);
+    if (member === undefined || !member.olaf || member.link !== link) return datagram;
+    return this.#opp.out(link.pathKey, datagram, now);
   }
 
   /** A member left: its sessions stop decrypting. */
   #forgetSession(member: Member): void {
-    this.#upgrades.delete(member.link.pathKey);
+    this.#opp.forget(member.link.pathKey);
     if (!(member.link instanceof SealedLink)) return;
     this.#endpoint.remove(member.link.publicKey);
     this.#sealed.delete(member.link.keyHex);
-  }
-
-  /**
-   * Open rooms: start a handshake with an Olaf member still on plaintext. The peer with the
-   * lower address starts at once, the other after 10 s (in case the first cannot); one try per
-   * 30 s. Deployed v1 peers are never asked (they are not `olaf`).
-   */
-  #maybeUpgrade(member: Member, now: number): void {
-    if (!this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext") return;
-    if (this.#selfKey === "") return;
-    const key = member.link.pathKey;
-    let u = this.#upgrades.get(key);
-    if (u === undefined) {
-      if (this.#upgrades.size >= this.#membership.maxPeers) this.#upgrades.clear();
-      this.#upgrades.set(key, u = { firstSeen: now, triedAt: -Infinity });
-    }
-    const first = this.#selfKey < key;
-    if (!first && now - u.firstSeen < 10_000) return;
-    if (now - u.triedAt < 30_000) return;
-    if (!this.#handshakeBudget.take(now)) return;
-    u.triedAt = now;
-    this.#endpoint.connect(now, key);
   }
 
   // --- reliable ---------------------------------------------------------------
@@ -1756,7 +1844,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliable.delete(m);
       this.#reliable.add(m);
       this.#reliableEvents(m);
-      const sealed = m.link.sealDatagram(data, now);
+      const opp = this.#appOut(m.link, data, now);
+      const sealed = opp === undefined ? undefined : m.link.sealDatagram(opp, now);
       if (sealed === undefined) continue; // waits in the secure layer for the session
       return this.#counted({ data: sealed, to: m.link.path });
     }
