@@ -6,9 +6,12 @@
  *   `DATA`/`ACK`) for an Olaf member whose link is still plaintext: a room that only keeps its
  *   membership never handshakes, and membership (v1 `PING`, SWIM) stays plaintext v1 whatever
  *   happens to a handshake.
- * - **Held, then plaintext.** On the first try the member's application datagrams wait (at most
+ * - **Held, then plaintext.** On the first try the member's `APP_R`s wait (at most
  *   {@linkcode HOLD_MS}, at most {@linkcode MAX_HELD}) for the session and then leave sealed;
- *   if it is not up by then they leave in plaintext, as v1 would send them. Later tries (after a
+ *   if it is not up by then they leave in plaintext, as v1 would send them. Reliable datagrams
+ *   are never held (their engine would count the wait as loss and give up): until the session
+ *   is up they go in plaintext. Small rooms seal links in the background (below), so data
+ *   rarely finds a link unsealed. Later tries (after a
  *   failure) hold nothing: the data goes on in plaintext while the handshake runs.
  * - **Paced.** Every start takes a token of the machine's handshake budget (none left: plaintext
  *   now, the next datagram tries again); a failed or lost handshake backs off exponentially per
@@ -18,12 +21,13 @@
  * @module
  */
 import type { AddressKey } from "@olaf/protocol";
+import { ACK_TYPE } from "@olaf/protocol/reliable";
 import type { Frame } from "./_link.ts";
 import { HandshakeBudget, SealedLink } from "./_sealed_link.ts";
 
 /** How long a member's application datagrams wait for its first handshake (ms). */
-export const HOLD_MS = 2_500;
-/** Most application datagrams held per member. */
+export const HOLD_MS = 1_500;
+/** Most `APP_R`s held per member. */
 export const MAX_HELD = 64;
 /** A handshake not done by then counts as failed (the endpoint gives up after ~5 s). */
 export const PENDING_MS = 8_000;
@@ -31,6 +35,14 @@ export const PENDING_MS = 8_000;
 export const BACKOFF_MS = 30_000;
 /** Longest wait between tries (ms). */
 export const MAX_BACKOFF_MS = 600_000;
+/**
+ * Small rooms upgrade in the background too, before any data (so that the first line does not
+ * wait a round trip): rooms of at most this many members, the lower address of a pair starting.
+ */
+export const EAGER_MAX_MEMBERS = 16;
+/** Background upgrades: per second, and at once (per machine). */
+const EAGER_PER_SECOND = 2;
+const EAGER_BURST = 8;
 /** At most one session check per member this often (ms). */
 export const CHECK_MS = 10_000;
 /** Answers to members' first handshake messages: per second, and at once. */
@@ -43,6 +55,10 @@ const ANSWER_BURST = 100;
  * session lost on either side never costs a member.
  */
 export class OpportunisticLink extends SealedLink {
+  /** When application data last came from the member: sealed, and in plaintext (-1: never). */
+  sealedInAt = -1;
+  plainInAt = -1;
+
   override seal(frame: Frame, now: number): Uint8Array | undefined {
     return frame.message.type === "APP_R" ? super.seal(frame, now) : frame.plaintext();
   }
@@ -86,6 +102,7 @@ export interface UpgradeStats {
 export class Upgrades {
   readonly #budget: HandshakeBudget;
   readonly #answers: HandshakeBudget;
+  readonly #eager: HandshakeBudget;
   readonly #connect: (key: AddressKey, now: number) => void;
   readonly #max: number;
   readonly #states = new Map<AddressKey, Upgrade>();
@@ -106,6 +123,7 @@ export class Upgrades {
   ) {
     this.#budget = budget;
     this.#answers = new HandshakeBudget(ANSWERS_PER_SECOND, ANSWER_BURST, now);
+    this.#eager = new HandshakeBudget(EAGER_PER_SECOND, EAGER_BURST, now);
     this.#connect = connect;
     this.#max = maxMembers;
   }
@@ -133,21 +151,44 @@ export class Upgrades {
    * An application datagram (plaintext v1 or reliable) for an Olaf member on a plaintext link:
    * the bytes to send now in plaintext, or `undefined` when it is held for the session.
    */
-  out(key: AddressKey, datagram: Uint8Array, now: number): Uint8Array | undefined {
+  out(
+    key: AddressKey,
+    datagram: Uint8Array,
+    now: number,
+    reliable: boolean,
+  ): Uint8Array | undefined {
     const s = this.#state(key);
-    if (s.since < 0 && now >= s.nextAt) {
+    // An ACK starts nothing: the DATA it answers started (or will start) a handshake there.
+    if (s.since < 0 && now >= s.nextAt && datagram[0] !== ACK_TYPE) {
       if (!this.#budget.take(now)) return this.#plain(datagram);
-      s.tries++;
-      s.since = now;
-      if (s.tries === 1) s.holdUntil = now + HOLD_MS;
-      this.stats.started++;
-      this.#connect(key, now);
+      this.#start(key, s, now);
     }
-    if (s.since >= 0 && now < s.holdUntil && s.held.length < MAX_HELD) {
+    // Reliable datagrams are never held: their engine gives up on a member silent for about ten
+    // retransmission timeouts, which can be shorter than a handshake under loss.
+    if (!reliable && s.since >= 0 && now < s.holdUntil && s.held.length < MAX_HELD) {
       s.held.push(datagram);
       return undefined;
     }
     return this.#plain(datagram);
+  }
+
+  #start(key: AddressKey, s: Upgrade, now: number): void {
+    s.tries++;
+    s.since = now;
+    if (s.tries === 1) s.holdUntil = now + HOLD_MS; // only the first try holds data
+    this.stats.started++;
+    this.#connect(key, now);
+  }
+
+  /**
+   * A background upgrade (small rooms, before any data): started when none is under way or
+   * backing off and the background budget has a token; otherwise tried again later.
+   */
+  eager(key: AddressKey, now: number): void {
+    const s = this.#states.get(key);
+    if (s !== undefined && (s.since >= 0 || now < s.nextAt)) return;
+    if (!this.#eager.take(now) || !this.#budget.take(now)) return;
+    this.#start(key, s ?? this.#state(key), now);
   }
 
   #plain(datagram: Uint8Array): Uint8Array {
@@ -226,7 +267,9 @@ export class Upgrades {
   handleTimeout(now: number): void {
     for (const [key, s] of this.#states) {
       if (s.since >= 0 && now - s.since >= PENDING_MS) this.failed(key, now);
-      else if (s.held.length > 0 && now >= s.holdUntil) this.#release(key, s);
+      else if (s.held.length > 0 && now >= s.holdUntil) {
+        this.#release(key, s);
+      }
     }
   }
 

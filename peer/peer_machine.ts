@@ -48,7 +48,12 @@ import {
   v1MemberId,
 } from "./_membership.ts";
 import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
-import { OpportunisticLink, Upgrades, type UpgradeStats } from "./_opportunistic.ts";
+import {
+  EAGER_MAX_MEMBERS,
+  OpportunisticLink,
+  Upgrades,
+  type UpgradeStats,
+} from "./_opportunistic.ts";
 import { HANDSHAKE_CODE, Step } from "./_secure/wire.ts";
 import { SecureEndpoint } from "./_secure/endpoint.ts";
 import { encodePublicKey, generateIdentity, type Identity } from "./identity.ts";
@@ -289,7 +294,7 @@ export interface PeerMachineOptions {
   /**
    * Open rooms: encrypt application data to Olaf members opportunistically (default `true`).
    * The first application datagram to an Olaf member starts a Noise handshake (paced, backed
-   * off on failure) and waits up to 2.5 s for it; membership (`PING`, SWIM) stays plaintext v1,
+   * off on failure) and waits up to 1.5 s for it; membership (`PING`, SWIM) stays plaintext v1,
    * and deployed v1 peers are never sent a handshake. A `link` event says when a member's link
    * is encrypted. `false`: every datagram is exactly v1's (handshakes are not answered).
    */
@@ -942,6 +947,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       timers.set("heartbeat", now + interval);
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#heartbeat(now); // pings the candidates too
+      if (this.#opportunistic) {
+        for (const m of this.#membership.members.values()) this.#eagerUpgrade(m, now);
+      }
     } else if (due.includes("candidates")) {
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#pingCandidates();
@@ -972,12 +980,20 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const t = this.#counted({ data: r.data, to: member.link.path });
       return paths === undefined ? t : paths.outgoing(t, now);
     }
-    if (paths === undefined) return this.#transmit(now);
+    if (paths === undefined) return this.#transmit(now) ?? this.#heldForHandshake(now);
     // NAT traversal (issue 11): its own probes first, then ours on each member's path.
     const own = paths.pollTransmit();
     if (own !== undefined) return this.#counted(own);
     const t = this.#transmit(now);
-    return t === undefined ? undefined : paths.outgoing(t, now);
+    return t === undefined ? this.#heldForHandshake(now) : paths.outgoing(t, now);
+  }
+
+  /** Data held for a handshake may have started it just now: its first message goes at once. */
+  #heldForHandshake(now: number): Transmit | undefined {
+    const secure = this.#endpoint.pollTransmit();
+    if (secure === undefined) return undefined;
+    const t = this.#counted({ data: secure.data, to: pathOf(secure.to) });
+    return this.#paths === undefined ? t : this.#paths.outgoing(t, now);
   }
 
   #counted(t: Transmit): Transmit {
@@ -1566,7 +1582,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     for (let e = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
       switch (e.type) {
         case "session":
-          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, now);
+          this.#onSession(e.publicKey, e.address as AddressKey, e.rekey, e.initiator, now);
           break;
         case "message": {
           const member = this.#sealedMember(e.publicKey, e.address as AddressKey, now);
@@ -1610,6 +1626,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     publicKey: Uint8Array,
     from: AddressKey,
     rekey: boolean,
+    initiator: boolean,
     now: number,
   ): void {
     const member = this.#sealed.get(encodePublicKey(publicKey));
@@ -1617,10 +1634,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#sealedMember(publicKey, from, now);
       return;
     }
-    // Open room: both sides seal the member's application data from now on (XX's initiator has
-    // its session after message 2, the responder after message 3, which is repeated if lost).
+    // Open room: the responder seals from now on and confirms at once with a sealed PING of its
+    // own record; the initiator seals once a SEALED shows the responder has the session (XX's
+    // message 3 may be lost: sealing before would lose data until it is repeated).
     if (!this.#secure) {
-      this.#upgrade(publicKey, from, now);
+      if (initiator || !this.#upgrade(publicKey, from, now) || this.#self === undefined) return;
+      const confirm = new Frame({ type: "PING", peers: [this.#self], payload: EMPTY });
+      this.#endpoint.send(now, publicKey, confirm.plaintext());
       return;
     }
     if (rekey) return;
@@ -1688,6 +1708,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /** An inner datagram from a member: its sender is the member's verified key. */
   #sealedMessage(member: Member, datagram: Uint8Array, now: number): void {
+    if (member.link instanceof OpportunisticLink) member.link.sealedInAt = now;
     if (isReliableDatagram(datagram)) return this.#reliableIn(member, datagram, now);
     let message: Message;
     try {
@@ -1752,6 +1773,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    */
   #plainFromSealed(member: Member, now: number): void {
     const link = member.link as OpportunisticLink;
+    link.plainInAt = now;
     if (this.#opp.check(link.pathKey, now)) {
       this.#endpoint.connect(now, link.pathKey, link.publicKey);
     }
@@ -1761,8 +1783,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #handshakeLost(key: AddressKey, now: number): void {
     const member = this.#membership.byPath(key);
     if (member?.link instanceof OpportunisticLink) {
-      // The member no longer has our session (a rekey or a check went unanswered).
+      // A rekey or a check went unanswered. Only when its latest application data came in
+      // plaintext has the member lost our session (it restarted, say); else loss ate the
+      // handshake and the session still works.
       const link = member.link;
+      if (link.plainInAt <= link.sealedInAt) return;
       this.#endpoint.remove(link.publicKey);
       this.#sealed.delete(link.keyHex);
       const plain = new PlaintextV1Link(link.path, link.pathKey);
@@ -1775,14 +1800,30 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#opp.failed(key, now);
   }
 
+  /**
+   * At a heartbeat, open rooms of at most EAGER_MAX_MEMBERS (not SWIM's large rooms): the lower
+   * address of a pair upgrades a member heard across a heartbeat in the background, paced, so
+   * that the first application data need not wait (a one-shot sender gets nothing).
+   */
+  #eagerUpgrade(member: Member, now: number): void {
+    const key = member.link.pathKey;
+    if (
+      !this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext" ||
+      this.#selfKey === "" || !(this.#selfKey < key) || this.#swim.large ||
+      this.#membership.size > EAGER_MAX_MEMBERS ||
+      !this.#sendBudget.seasoned(key, this.#heartbeatMs)
+    ) return;
+    this.#opp.eager(key, now);
+  }
+
   /** Open rooms: application data to an Olaf member still on plaintext waits for its upgrade. */
-  #appOut(link: Link, datagram: Uint8Array, now: number): Uint8Array | undefined {
+  #appOut(link: Link, datagram: Uint8Array, now: number, reliable = false): Uint8Array | undefined {
     if (!this.#opportunistic || link.kind !== "v1-plaintext" || this.#selfKey === "") {
       return datagram;
     }
     const member = this.#membership.byPath(link.pathKey);
     if (member === undefined || !member.olaf || member.link !== link) return datagram;
-    return this.#opp.out(link.pathKey, datagram, now);
+    return this.#opp.out(link.pathKey, datagram, now, reliable);
   }
 
   /** A member left: its sessions stop decrypting. */
@@ -1844,7 +1885,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliable.delete(m);
       this.#reliable.add(m);
       this.#reliableEvents(m);
-      const opp = this.#appOut(m.link, data, now);
+      const opp = this.#appOut(m.link, data, now, true);
       const sealed = opp === undefined ? undefined : m.link.sealDatagram(opp, now);
       if (sealed === undefined) continue; // waits in the secure layer for the session
       return this.#counted({ data: sealed, to: m.link.path });
