@@ -1,21 +1,18 @@
 /**
  * Opportunistic encryption in open rooms (issue 10): which Olaf members' links get a Noise
- * session, when, and what waits for one.
+ * session, and when. Nothing waits for one: data goes as v1 would send it until the link is
+ * sealed, and membership (v1 `PING`, SWIM) stays plaintext v1 whatever happens to a handshake.
  *
- * - **Lazy.** A handshake starts only when we have application data (`APP_R`, reliable
- *   `DATA`/`ACK`) for an Olaf member whose link is still plaintext: a room that only keeps its
- *   membership never handshakes, and membership (v1 `PING`, SWIM) stays plaintext v1 whatever
- *   happens to a handshake.
- * - **Held, then plaintext.** On the first try the member's `APP_R`s wait (at most
- *   {@linkcode HOLD_MS}, at most {@linkcode MAX_HELD}) for the session and then leave sealed;
- *   if it is not up by then they leave in plaintext, as v1 would send them. Reliable datagrams
- *   are never held (their engine would count the wait as loss and give up): until the session
- *   is up they go in plaintext. Small rooms seal links in the background (below), so data
- *   rarely finds a link unsealed. Later tries (after a
- *   failure) hold nothing: the data goes on in plaintext while the handshake runs.
- * - **Paced.** Every start takes a token of the machine's handshake budget (none left: plaintext
- *   now, the next datagram tries again); a failed or lost handshake backs off exponentially per
- *   member ({@linkcode BACKOFF_MS} doubling to {@linkcode MAX_BACKOFF_MS}). Answers to members'
+ * - **Background, small rooms.** In a room of at most {@linkcode EAGER_MAX_MEMBERS} members
+ *   (never in SWIM's large rooms), at a heartbeat, the lower address of a pair starts a handshake
+ *   with an Olaf member heard from across a heartbeat, paced by a small budget: links are sealed
+ *   within a heartbeat or two of meeting, before most data.
+ * - **Lazy, any room.** The first application datagram (`APP_R`, reliable `DATA`) to an Olaf
+ *   member whose link is still plaintext starts a handshake; the datagram itself (and what
+ *   follows until the session is up) leaves in plaintext, so no message waits a round trip.
+ * - **Paced.** Every start takes a token of the machine's handshake budget (none left: the next
+ *   datagram tries again); a failed or lost handshake backs off exponentially per member
+ *   ({@linkcode BACKOFF_MS} doubling to {@linkcode MAX_BACKOFF_MS}). Answers to members'
  *   handshakes take a token of a second budget; strangers' handshakes get none.
  *
  * @module
@@ -25,20 +22,13 @@ import { ACK_TYPE } from "@olaf/protocol/reliable";
 import type { Frame } from "./_link.ts";
 import { HandshakeBudget, SealedLink } from "./_sealed_link.ts";
 
-/** How long a member's application datagrams wait for its first handshake (ms). */
-export const HOLD_MS = 1_500;
-/** Most `APP_R`s held per member. */
-export const MAX_HELD = 64;
 /** A handshake not done by then counts as failed (the endpoint gives up after ~5 s). */
 export const PENDING_MS = 8_000;
 /** Wait after the first failure (ms); doubles with each further one. */
 export const BACKOFF_MS = 30_000;
 /** Longest wait between tries (ms). */
 export const MAX_BACKOFF_MS = 600_000;
-/**
- * Small rooms upgrade in the background too, before any data (so that the first line does not
- * wait a round trip): rooms of at most this many members, the lower address of a pair starting.
- */
+/** Small rooms upgrade in the background too: rooms of at most this many members. */
 export const EAGER_MAX_MEMBERS = 16;
 /** Background upgrades: per second, and at once (per machine). */
 const EAGER_PER_SECOND = 2;
@@ -73,28 +63,19 @@ interface Upgrade {
   nextAt: number;
   /** No session check (see {@linkcode Upgrades.check}) before this time. */
   checkAt: number;
-  /** Held application datagrams leave in plaintext at this time. */
-  holdUntil: number;
-  held: Uint8Array[];
-}
-
-/** A datagram to send in plaintext to a member's path. */
-export interface Released {
-  readonly key: AddressKey;
-  readonly data: Uint8Array;
 }
 
 /** Counters (in the machine's stats). */
 export interface UpgradeStats {
-  /** Handshakes we started. */
+  /** Handshakes we started (background, lazy and session checks). */
   started: number;
   /** Members' first handshake messages we answered. */
   answered: number;
-  /** Handshake messages dropped: from a stranger, or over the answer budget. */
+  /** First handshake messages dropped: from a non-member, or over the answer budget. */
   refused: number;
   /** Links that became encrypted. */
   sealed: number;
-  /** Application datagrams sent in plaintext to an Olaf member (no session, hold over). */
+  /** Application datagrams sent in plaintext to an Olaf member (its link not sealed yet). */
   plaintext: number;
 }
 
@@ -106,7 +87,6 @@ export class Upgrades {
   readonly #connect: (key: AddressKey, now: number) => void;
   readonly #max: number;
   readonly #states = new Map<AddressKey, Upgrade>();
-  readonly #released: Released[] = [];
   readonly stats: UpgradeStats = { started: 0, answered: 0, refused: 0, sealed: 0, plaintext: 0 };
 
   /**
@@ -132,73 +112,52 @@ export class Upgrades {
     let s = this.#states.get(key);
     if (s === undefined) {
       if (this.#states.size >= this.#max) this.#states.clear(); // bounded; forgets only pacing
-      this.#states.set(
-        key,
-        s = {
-          tries: 0,
-          since: -1,
-          nextAt: 0,
-          checkAt: 0,
-          holdUntil: 0,
-          held: [],
-        },
-      );
+      s = { tries: 0, since: -1, nextAt: 0, checkAt: 0 };
+      this.#states.set(key, s);
     }
     return s;
   }
 
-  /**
-   * An application datagram (plaintext v1 or reliable) for an Olaf member on a plaintext link:
-   * the bytes to send now in plaintext, or `undefined` when it is held for the session.
-   */
-  out(
-    key: AddressKey,
-    datagram: Uint8Array,
-    now: number,
-    reliable: boolean,
-  ): Uint8Array | undefined {
-    const s = this.#state(key);
-    // An ACK starts nothing: the DATA it answers started (or will start) a handshake there.
-    if (s.since < 0 && now >= s.nextAt && datagram[0] !== ACK_TYPE) {
-      if (!this.#budget.take(now)) return this.#plain(datagram);
-      this.#start(key, s, now);
-    }
-    // Reliable datagrams are never held: their engine gives up on a member silent for about ten
-    // retransmission timeouts, which can be shorter than a handshake under loss.
-    if (!reliable && s.since >= 0 && now < s.holdUntil && s.held.length < MAX_HELD) {
-      s.held.push(datagram);
-      return undefined;
-    }
-    return this.#plain(datagram);
+  /** Whether a new try may start now (none under way, not backing off); expires stale tries. */
+  #idle(s: Upgrade, now: number): boolean {
+    if (s.since >= 0 && now - s.since >= PENDING_MS) this.#backOff(s, now);
+    return s.since < 0 && now >= s.nextAt;
   }
 
   #start(key: AddressKey, s: Upgrade, now: number): void {
     s.tries++;
     s.since = now;
-    if (s.tries === 1) s.holdUntil = now + HOLD_MS; // only the first try holds data
     this.stats.started++;
     this.#connect(key, now);
   }
 
-  /**
-   * A background upgrade (small rooms, before any data): started when none is under way or
-   * backing off and the background budget has a token; otherwise tried again later.
-   */
-  eager(key: AddressKey, now: number): void {
-    const s = this.#states.get(key);
-    if (s !== undefined && (s.since >= 0 || now < s.nextAt)) return;
-    if (!this.#eager.take(now) || !this.#budget.take(now)) return;
-    this.#start(key, s ?? this.#state(key), now);
+  #backOff(s: Upgrade, now: number): void {
+    s.since = -1;
+    s.nextAt = now + Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** (Math.max(1, s.tries) - 1));
   }
 
-  #plain(datagram: Uint8Array): Uint8Array {
+  /**
+   * An application datagram goes in plaintext to an Olaf member whose link is not sealed: start
+   * its upgrade if none is under way (an `ACK` starts nothing: the `DATA` it answers does that
+   * on the other side).
+   */
+  out(key: AddressKey, datagram: Uint8Array, now: number): void {
     this.stats.plaintext++;
-    return datagram;
+    if (datagram[0] === ACK_TYPE) return;
+    const s = this.#state(key);
+    if (this.#idle(s, now) && this.#budget.take(now)) this.#start(key, s, now);
+  }
+
+  /** A background upgrade (small rooms, at a heartbeat), within the background budget. */
+  eager(key: AddressKey, now: number): void {
+    const s = this.#state(key);
+    if (!this.#idle(s, now) || !this.#eager.take(now) || !this.#budget.take(now)) return;
+    this.#start(key, s, now);
   }
 
   /**
    * A first handshake message from `key`: whether to answer it. Only Olaf members get answers,
-   * within the answer budget; while it runs our own application data waits for it too.
+   * within the answer budget.
    */
   answer(key: AddressKey, member: boolean, now: number): boolean {
     if (!member || !this.#answers.take(now)) {
@@ -207,38 +166,20 @@ export class Upgrades {
     }
     this.stats.answered++;
     const s = this.#state(key);
-    if (s.since < 0) {
-      s.since = now;
-      if (s.tries === 0 && s.holdUntil === 0) s.holdUntil = now + HOLD_MS;
-    }
+    if (s.since < 0) s.since = now; // ours would only collide with it
     return true;
   }
 
-  /** The member's link is sealed: its held datagrams, to seal and send. */
-  sealed(key: AddressKey): Uint8Array[] {
-    const s = this.#states.get(key);
+  /** The member's link is sealed. */
+  sealed(key: AddressKey): void {
     this.#states.delete(key);
     this.stats.sealed++;
-    return s?.held ?? [];
   }
 
-  /** Our handshake to `key` failed or timed out: held data goes in plaintext; back off. */
+  /** Our handshake to `key` failed or timed out: back off. */
   failed(key: AddressKey, now: number): void {
     const s = this.#states.get(key);
-    if (s === undefined || s.since < 0) return;
-    s.since = -1;
-    const failures = Math.max(1, s.tries);
-    s.nextAt = now + Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** (failures - 1));
-    this.#release(key, s);
-  }
-
-  #release(key: AddressKey, s: Upgrade): void {
-    for (const data of s.held) {
-      this.stats.plaintext++;
-      this.#released.push({ key, data });
-    }
-    s.held = [];
-    s.holdUntil = 0;
+    if (s !== undefined && s.since >= 0) this.#backOff(s, now);
   }
 
   /**
@@ -256,32 +197,5 @@ export class Upgrades {
   /** The member left (or lost its session): start afresh next time. */
   forget(key: AddressKey): void {
     this.#states.delete(key);
-  }
-
-  /** Next plaintext datagram released from a hold. */
-  pollReleased(): Released | undefined {
-    return this.#released.shift();
-  }
-
-  /** Releases holds that are over and gives up handshakes that never finished. */
-  handleTimeout(now: number): void {
-    for (const [key, s] of this.#states) {
-      if (s.since >= 0 && now - s.since >= PENDING_MS) this.failed(key, now);
-      else if (s.held.length > 0 && now >= s.holdUntil) {
-        this.#release(key, s);
-      }
-    }
-  }
-
-  /** When {@linkcode handleTimeout} has work next, or `undefined`. */
-  pollTimeout(): number | undefined {
-    let next: number | undefined;
-    for (const s of this.#states.values()) {
-      let at: number | undefined;
-      if (s.held.length > 0) at = s.holdUntil;
-      if (s.since >= 0) at = Math.min(at ?? Infinity, s.since + PENDING_MS);
-      if (at !== undefined && (next === undefined || at < next)) next = at;
-    }
-    return next;
   }
 }

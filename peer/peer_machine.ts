@@ -929,7 +929,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     if (due.includes("secure")) {
       this.#endpoint.handleTimeout(now);
       this.#secureEvents(now);
-      this.#opp.handleTimeout(now);
     }
     if (due.includes("nat")) this.#paths!.handleTimeout(now); // issue 11
     if (due.includes("reliable")) {
@@ -973,27 +972,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const t = this.#counted({ data: secure.data, to: pathOf(secure.to) });
       return paths === undefined ? t : paths.outgoing(t, now);
     }
-    // Application data whose hold for a session is over: plaintext, as v1 would have sent it.
-    for (let r = this.#opp.pollReleased(); r !== undefined; r = this.#opp.pollReleased()) {
-      const member = this.#membership.byPath(r.key);
-      if (member === undefined) continue;
-      const t = this.#counted({ data: r.data, to: member.link.path });
-      return paths === undefined ? t : paths.outgoing(t, now);
-    }
-    if (paths === undefined) return this.#transmit(now) ?? this.#heldForHandshake(now);
+    if (paths === undefined) return this.#transmit(now);
     // NAT traversal (issue 11): its own probes first, then ours on each member's path.
     const own = paths.pollTransmit();
     if (own !== undefined) return this.#counted(own);
     const t = this.#transmit(now);
-    return t === undefined ? this.#heldForHandshake(now) : paths.outgoing(t, now);
-  }
-
-  /** Data held for a handshake may have started it just now: its first message goes at once. */
-  #heldForHandshake(now: number): Transmit | undefined {
-    const secure = this.#endpoint.pollTransmit();
-    if (secure === undefined) return undefined;
-    const t = this.#counted({ data: secure.data, to: pathOf(secure.to) });
-    return this.#paths === undefined ? t : this.#paths.outgoing(t, now);
+    return t === undefined ? undefined : paths.outgoing(t, now);
   }
 
   #counted(t: Transmit): Transmit {
@@ -1010,7 +994,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
         ? link.seal(intent.frame, now)
         : intent.frame.plaintext();
       if (data !== undefined && link !== undefined && intent.frame.message.type === "APP_R") {
-        data = this.#appOut(link, data, now);
+        this.#appOut(link, data, now);
       }
       if (data === undefined) continue; // queued in the secure layer until the session is up
       const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
@@ -1049,12 +1033,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     this.#arm("reliable", earliest);
     this.#arm("swim", this.#swim.pollTimeout());
-    const secure = this.#endpoint.pollTimeout();
-    const opp = this.#opp.pollTimeout();
-    this.#arm(
-      "secure",
-      secure === undefined || opp === undefined ? secure ?? opp : Math.min(secure, opp),
-    );
+
+    this.#arm("secure", this.#endpoint.pollTimeout());
     this.#arm("nat", this.#paths?.pollTimeout()); // issue 11
     return this.#timers.next();
   }
@@ -1638,7 +1618,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     // own record; the initiator seals once a SEALED shows the responder has the session (XX's
     // message 3 may be lost: sealing before would lose data until it is repeated).
     if (!this.#secure) {
-      if (initiator || !this.#upgrade(publicKey, from, now) || this.#self === undefined) return;
+      if (initiator || !this.#upgrade(publicKey, from) || this.#self === undefined) return;
       const confirm = new Frame({ type: "PING", peers: [this.#self], payload: EMPTY });
       this.#endpoint.send(now, publicKey, confirm.plaintext());
       return;
@@ -1671,7 +1651,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       return member;
     }
     if (path === this.#selfKey) return undefined;
-    if (this.#upgrade(publicKey, path, now)) {
+    if (this.#upgrade(publicKey, path)) {
       member = membership.byPath(path)!;
       member.lastSeen = now;
       return member;
@@ -1748,7 +1728,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
    * application data from now on, and what was held for it leaves sealed. Another key at the
    * same address (the peer restarted) replaces the old session.
    */
-  #upgrade(publicKey: Uint8Array, path: AddressKey, now: number): boolean {
+  #upgrade(publicKey: Uint8Array, path: AddressKey): boolean {
     const member = this.#membership.byPath(path);
     if (this.#secure || member === undefined || !member.olaf) return false;
     const old = member.link;
@@ -1761,7 +1741,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     link.reliable = old.reliable;
     member.link = link;
     this.#sealed.set(link.keyHex, member);
-    for (const inner of this.#opp.sealed(path)) this.#endpoint.send(now, publicKey, inner);
+    this.#opp.sealed(path);
     this.#events.push({ type: "link", peer: record(member), encrypted: true });
     return true;
   }
@@ -1816,14 +1796,11 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#opp.eager(key, now);
   }
 
-  /** Open rooms: application data to an Olaf member still on plaintext waits for its upgrade. */
-  #appOut(link: Link, datagram: Uint8Array, now: number, reliable = false): Uint8Array | undefined {
-    if (!this.#opportunistic || link.kind !== "v1-plaintext" || this.#selfKey === "") {
-      return datagram;
-    }
+  /** Open rooms: application data to an Olaf member on plaintext starts its upgrade (lazy). */
+  #appOut(link: Link, datagram: Uint8Array, now: number): void {
+    if (!this.#opportunistic || link.kind !== "v1-plaintext" || this.#selfKey === "") return;
     const member = this.#membership.byPath(link.pathKey);
-    if (member === undefined || !member.olaf || member.link !== link) return datagram;
-    return this.#opp.out(link.pathKey, datagram, now, reliable);
+    if (member?.olaf === true && member.link === link) this.#opp.out(link.pathKey, datagram, now);
   }
 
   /** A member left: its sessions stop decrypting. */
@@ -1885,8 +1862,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliable.delete(m);
       this.#reliable.add(m);
       this.#reliableEvents(m);
-      const opp = this.#appOut(m.link, data, now, true);
-      const sealed = opp === undefined ? undefined : m.link.sealDatagram(opp, now);
+      this.#appOut(m.link, data, now);
+      const sealed = m.link.sealDatagram(data, now);
       if (sealed === undefined) continue; // waits in the secure layer for the session
       return this.#counted({ data: sealed, to: m.link.path });
     }
