@@ -5,8 +5,8 @@
  *
  * - **Background, small rooms.** In a room of at most {@linkcode EAGER_MAX_MEMBERS} members
  *   (never in SWIM's large rooms), at a heartbeat, the lower address of a pair starts a handshake
- *   with an Olaf member heard from across a heartbeat, paced by a small budget: links are sealed
- *   within a heartbeat or two of meeting, before most data.
+ *   with an Olaf member heard from for {@linkcode EAGER_AFTER_MS} (and across a heartbeat), paced
+ *   by a small budget: links are sealed some 5-8 s after meeting, before most data.
  * - **Lazy, any room.** The first application datagram (`APP_R`, reliable `DATA`) to an Olaf
  *   member whose link is still plaintext starts a handshake; the datagram itself (and what
  *   follows until the session is up) leaves in plaintext, so no message waits a round trip.
@@ -30,6 +30,11 @@ export const BACKOFF_MS = 30_000;
 export const MAX_BACKOFF_MS = 600_000;
 /** Small rooms upgrade in the background too: rooms of at most this many members. */
 export const EAGER_MAX_MEMBERS = 16;
+/**
+ * ... members heard from for at least this long (ms, and across a heartbeat): a newcomer's first
+ * seconds are for membership, and a one-shot sender is never worth a handshake.
+ */
+export const EAGER_AFTER_MS = 5_000;
 /** Background upgrades: per second, and at once (per machine). */
 const EAGER_PER_SECOND = 2;
 const EAGER_BURST = 8;

@@ -49,6 +49,7 @@ import {
 } from "./_membership.ts";
 import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
 import {
+  EAGER_AFTER_MS,
   EAGER_MAX_MEMBERS,
   OpportunisticLink,
   Upgrades,
@@ -1782,8 +1783,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /**
    * At a heartbeat, open rooms of at most EAGER_MAX_MEMBERS (not SWIM's large rooms): the lower
-   * address of a pair upgrades a member heard across a heartbeat in the background, paced, so
-   * that the first application data need not wait (a one-shot sender gets nothing).
+   * address of a pair upgrades a member heard from for EAGER_AFTER_MS in the background, paced,
+   * so that most application data finds the link sealed (a one-shot sender gets nothing).
    */
   #eagerUpgrade(member: Member, now: number): void {
     const key = member.link.pathKey;
@@ -1791,7 +1792,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       !this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext" ||
       this.#selfKey === "" || !(this.#selfKey < key) || this.#swim.large ||
       this.#membership.size > EAGER_MAX_MEMBERS ||
-      !this.#sendBudget.seasoned(key, this.#heartbeatMs)
+      !this.#sendBudget.seasoned(key, Math.max(this.#heartbeatMs, EAGER_AFTER_MS))
     ) return;
     this.#opp.eager(key, now);
   }
