@@ -53,7 +53,6 @@ import {
   EAGER_MAX_MEMBERS,
   OpportunisticLink,
   Upgrades,
-  type UpgradeStats,
 } from "./_opportunistic.ts";
 import { HANDSHAKE_CODE, Step } from "./_secure/wire.ts";
 import { SecureEndpoint } from "./_secure/endpoint.ts";
@@ -382,8 +381,19 @@ export interface PeerMachineStats {
    * `unexpected-handshake`, `handshake-failed`, `simultaneous-open`, `amplification-limit`.
    */
   secure: Record<string, number>;
-  /** Open rooms: opportunistic encryption's handshakes and links (see `_opportunistic.ts`). */
-  opportunistic: UpgradeStats;
+  /**
+   * Open rooms, opportunistic encryption: handshakes we `started` (background, lazy, session
+   * checks), members' first handshake messages we `answered` and `refused` (from a non-member,
+   * or over the answer budget), links `sealed`, and application datagrams sent in `plaintext`
+   * to an Olaf member whose link was not sealed yet.
+   */
+  opportunistic: {
+    started: number;
+    answered: number;
+    refused: number;
+    sealed: number;
+    plaintext: number;
+  };
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
