@@ -38,6 +38,8 @@ export const EAGER_AFTER_MS = 5_000;
 /** Background upgrades: per second, and at once (per machine). */
 const EAGER_PER_SECOND = 2;
 const EAGER_BURST = 8;
+/** Plaintext application data from a sealed member for this long (ms) before a session check. */
+export const CHECK_AFTER_MS = 3_000;
 /** At most one session check per member this often (ms). */
 export const CHECK_MS = 10_000;
 /** Answers to members' first handshake messages: per second, and at once. */
@@ -53,6 +55,8 @@ export class OpportunisticLink extends SealedLink {
   /** When application data last came from the member: sealed, and in plaintext (-1: never). */
   sealedInAt = -1;
   plainInAt = -1;
+  /** Since when application data has come in plaintext only (-1: the latest was sealed). */
+  plainSince = -1;
 
   override seal(frame: Frame, now: number): Uint8Array | undefined {
     return frame.message.type === "APP_R" ? super.seal(frame, now) : frame.plaintext();

@@ -49,6 +49,7 @@ import {
 } from "./_membership.ts";
 import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
 import {
+  CHECK_AFTER_MS,
   EAGER_AFTER_MS,
   EAGER_MAX_MEMBERS,
   OpportunisticLink,
@@ -1699,7 +1700,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /** An inner datagram from a member: its sender is the member's verified key. */
   #sealedMessage(member: Member, datagram: Uint8Array, now: number): void {
-    if (member.link instanceof OpportunisticLink) member.link.sealedInAt = now;
+    if (member.link instanceof OpportunisticLink) {
+      member.link.sealedInAt = now;
+      member.link.plainSince = -1;
+    }
     if (isReliableDatagram(datagram)) return this.#reliableIn(member, datagram, now);
     let message: Message;
     try {
@@ -1759,13 +1763,17 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /**
    * Open room: plaintext application data from a member whose link is sealed. Its side may have
-   * lost the session (a restart keeps the address): an IK handshake to the key we know tells;
-   * if it times out, the link goes back to plaintext (#handshakeLost).
+   * lost the session (a restart keeps the address). A restarted Olaf peer starts a handshake
+   * itself (it has data for us), which replaces the session; if plaintext still comes
+   * CHECK_AFTER_MS later with no sealed data in between (it runs with opportunistic encryption
+   * off, say), an IK handshake to the key we know tells; if that goes unanswered, the link goes
+   * back to plaintext (#handshakeLost).
    */
   #plainFromSealed(member: Member, now: number): void {
     const link = member.link as OpportunisticLink;
     link.plainInAt = now;
-    if (this.#opp.check(link.pathKey, now)) {
+    if (link.plainSince < 0) link.plainSince = now;
+    if (now - link.plainSince >= CHECK_AFTER_MS && this.#opp.check(link.pathKey, now)) {
       this.#endpoint.connect(now, link.pathKey, link.publicKey);
     }
   }
