@@ -294,10 +294,12 @@ export interface PeerMachineOptions {
   allow?: readonly Uint8Array[];
   /**
    * Open rooms: encrypt application data to Olaf members opportunistically (default `true`).
-   * The first application datagram to an Olaf member starts a Noise handshake (paced, backed
-   * off on failure) and waits up to 1.5 s for it; membership (`PING`, SWIM) stays plaintext v1,
-   * and deployed v1 peers are never sent a handshake. A `link` event says when a member's link
-   * is encrypted. `false`: every datagram is exactly v1's (handshakes are not answered).
+   * Once a member's link has a Noise session its `APP_R` and reliable datagrams are sealed;
+   * membership (`PING`, SWIM) stays plaintext v1, and deployed v1 peers are never sent a
+   * handshake. The first application datagram to an Olaf member starts one (it goes in
+   * plaintext itself: nothing waits), and in rooms of at most 16 members the lower address
+   * starts one in the background; paced, backed off on failure. A `link` event says when a
+   * member's link is encrypted. `false`: every datagram is exactly v1's (no handshake answered).
    */
   opportunistic?: boolean;
   /**
@@ -1045,7 +1047,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     this.#arm("reliable", earliest);
     this.#arm("swim", this.#swim.pollTimeout());
-
     this.#arm("secure", this.#endpoint.pollTimeout());
     this.#arm("nat", this.#paths?.pollTimeout()); // issue 11
     return this.#timers.next();
@@ -1626,12 +1627,16 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#sealedMember(publicKey, from, now);
       return;
     }
-    // Open room: the responder seals from now on and confirms at once with a sealed PING of its
-    // own record; the initiator seals once a SEALED shows the responder has the session (XX's
-    // message 3 may be lost: sealing before would lose data until it is repeated).
+    // Open room: the responder seals from now on and confirms at once with sealed PINGs (its
+    // own record, then the initiator's: it names its destination, so needs no answer); the
+    // initiator seals once a SEALED shows the responder has the session (XX's message 3 may be
+    // lost: sealing before would lose data until it is repeated).
     if (!this.#secure) {
       if (initiator || !this.#upgrade(publicKey, from) || this.#self === undefined) return;
-      const confirm = new Frame({ type: "PING", peers: [this.#self], payload: EMPTY });
+      const peer = record(this.#membership.byPath(from)!);
+      const confirm = new Frame({ type: "PING", peers: [this.#self, peer], payload: EMPTY });
+      // Twice: the initiator seals only once one arrives, and no timer repeats it.
+      this.#endpoint.send(now, publicKey, confirm.plaintext());
       this.#endpoint.send(now, publicKey, confirm.plaintext());
       return;
     }
@@ -1668,6 +1673,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       member.lastSeen = now;
       return member;
     }
+    if (!this.#secure) return undefined; // open rooms: a session never makes a member
     const candidate = membership.candidates.get(path);
     if (candidate === undefined && membership.size >= membership.maxPeers) {
       this.#drop("peer-limit");
@@ -1740,8 +1746,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /**
    * Open room: the Olaf member at `path` has a session with `publicKey`: its link seals
-   * application data from now on, and what was held for it leaves sealed. Another key at the
-   * same address (the peer restarted) replaces the old session.
+   * application data from now on. Another key at the same address (the peer restarted) replaces
+   * the old session.
    */
   #upgrade(publicKey: Uint8Array, path: AddressKey): boolean {
     const member = this.#membership.byPath(path);
