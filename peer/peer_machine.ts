@@ -1627,7 +1627,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#sealedMember(publicKey, from, now);
       return;
     }
-    // Open room: the responder seals from now on and confirms at once with sealed PINGs (its
+    // Open room: the responder seals from now on and confirms at once with a sealed PING (its
     // own record, then the initiator's: it names its destination, so needs no answer); the
     // initiator seals once a SEALED shows the responder has the session (XX's message 3 may be
     // lost: sealing before would lose data until it is repeated).
@@ -1635,8 +1635,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       if (initiator || !this.#upgrade(publicKey, from) || this.#self === undefined) return;
       const peer = record(this.#membership.byPath(from)!);
       const confirm = new Frame({ type: "PING", peers: [this.#self, peer], payload: EMPTY });
-      // Twice: the initiator seals only once one arrives, and no timer repeats it.
-      this.#endpoint.send(now, publicKey, confirm.plaintext());
+      // If it is lost, the initiator's plaintext data makes us check the session in 3 s, and
+      // that IK handshake's answer seals its side (#plainFromSealed).
       this.#endpoint.send(now, publicKey, confirm.plaintext());
       return;
     }

