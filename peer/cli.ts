@@ -52,7 +52,7 @@ Leave with Ctrl-D (end of input) or Ctrl-C; members are told at once (bye).
 Options:
   --bootstrap LIST        bootstrap servers, comma-separated HOST:PORT (IPv4, localhost or DNS name)
   --room NAME             room to join (at most ${MAX_ROOM_NAME_BYTES} UTF-8 bytes)
-  --json                  print one JSON object per line (joined, peer-joined, peer-left,
+  --json                  print one JSON object per line (joined, peer-joined, link, peer-left,
                           message, error) instead of text for people
   --reliable              send every line reliably and in order to every member (acknowledged,
                           retransmitted; lines up to 1 MiB, fragmented); the next line waits
@@ -65,6 +65,9 @@ Options:
                           default: a new key pair per run
   --allow KEY[,KEY...]    secure room: only these public keys (64 hex digits) may be members
   --print-public-key      print the public key of --identity FILE and exit
+  --plaintext             open rooms: do not encrypt lines to other Olaf peers (by default they
+                          are, opportunistically: no authentication; v1 peers always get
+                          plaintext); --json "link" events say when a member's link is encrypted
   --nat                   NAT traversal: hole punching with PROBEs, relay fallback through a
                           bootstrap run with --relay; --json peer-joined then carries "path"
                           (direct, lan or relayed) and path-changed events report moves
@@ -118,6 +121,7 @@ const FLAGS = {
   identity: { type: "string" },
   allow: { type: "string" },
   "print-public-key": { type: "boolean", default: false },
+  plaintext: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
   version: { type: "boolean", default: false },
 } as const;
@@ -322,6 +326,9 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
         }
       }
     }
+    if (options.plaintext && secret !== undefined) {
+      throw new UsageError("--plaintext is for open rooms: a secure room is always encrypted");
+    }
     secure = {
       ...(secret !== undefined ? { secret } : {}),
       ...(options.identity !== undefined
@@ -362,6 +369,7 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
     probeRate,
     strangersPerHeartbeat,
     ...secure,
+    ...(options.plaintext ? { opportunistic: false } : {}),
   };
 
   try {
@@ -424,6 +432,9 @@ export async function main(args: string[], io: CliIo = defaultIo()): Promise<num
       });
       room.on("path-changed", ({ peer, path, previous }) => { // issue 11
         io.out(JSON.stringify({ event: "path-changed", peer: plain(peer), path, previous }));
+      });
+      room.on("link", ({ peer, encrypted }) => {
+        io.out(JSON.stringify({ event: "link", peer: plain(peer), encrypted }));
       });
       room.on("peer-left", ({ peer, reason }) => {
         io.out(JSON.stringify({ event: "peer-left", peer: plain(peer), reason }));

@@ -13,6 +13,7 @@ import {
   MAX_DATAGRAM_BYTES,
   MAX_ROOM_NAME_BYTES,
   type Message,
+  MessageType,
   normaliseHostname,
   PeerList,
   type PeerRecord,
@@ -47,6 +48,14 @@ import {
   v1MemberId,
 } from "./_membership.ts";
 import { HandshakeBudget, pathOf, ReportLimiter, SealedLink } from "./_sealed_link.ts";
+import {
+  CHECK_AFTER_MS,
+  EAGER_AFTER_MS,
+  EAGER_MAX_MEMBERS,
+  OpportunisticLink,
+  Upgrades,
+} from "./_opportunistic.ts";
+import { HANDSHAKE_CODE, Step } from "./_secure/wire.ts";
 import { SecureEndpoint } from "./_secure/endpoint.ts";
 import { encodePublicKey, generateIdentity, type Identity } from "./identity.ts";
 import { roomKeys } from "./_secure/room_keys.ts";
@@ -164,6 +173,18 @@ export type PeerEvent =
     readonly previous: PathKind;
   }
   | {
+    /**
+     * Open rooms (opportunistic encryption): a member's link became encrypted (a Noise session:
+     * its application data is sealed both ways), or went back to plaintext (the session is gone:
+     * the member restarted, say). Unauthenticated: the record carries no key.
+     */
+    readonly type: "link";
+    /** The member. */
+    readonly peer: MemberRecord;
+    /** Whether its application data is encrypted now. */
+    readonly encrypted: boolean;
+  }
+  | {
     /** A member left. */
     readonly type: "peer-left";
     /** The member. */
@@ -272,9 +293,13 @@ export interface PeerMachineOptions {
   /** Secure rooms: the only public keys (32 bytes each) that may have a session; all if absent. */
   allow?: readonly Uint8Array[];
   /**
-   * Open rooms: encrypt links to Olaf members opportunistically (a Noise handshake once a
-   * member shows it is an Olaf peer; deployed v1 peers stay on plaintext). Default `false` for
-   * the bare machine (its datagrams stay exactly v1's), and for `joinRoom` for now.
+   * Open rooms: encrypt application data to Olaf members opportunistically (default `true`).
+   * Once a member's link has a Noise session its `APP_R` and reliable datagrams are sealed;
+   * membership (`PING`, SWIM) stays plaintext v1, and deployed v1 peers are never sent a
+   * handshake. The first application datagram to an Olaf member starts one (it goes in
+   * plaintext itself: nothing waits), and in rooms of at most 16 members the lower address
+   * starts one in the background; paced, backed off on failure. A `link` event says when a
+   * member's link is encrypted. `false`: every datagram is exactly v1's (no handshake answered).
    */
   opportunistic?: boolean;
   /**
@@ -338,6 +363,7 @@ export type PeerDropReason =
   | "probe-rate"
   | "not-sealed"
   | "secure"
+  | "handshake-refused"
   | "sealed-from-bootstrap";
 
 /** Counters of one machine's traffic (a snapshot: reading it again gives fresh numbers). */
@@ -358,6 +384,19 @@ export interface PeerMachineStats {
    * `unexpected-handshake`, `handshake-failed`, `simultaneous-open`, `amplification-limit`.
    */
   secure: Record<string, number>;
+  /**
+   * Open rooms, opportunistic encryption: handshakes we `started` (background, lazy, session
+   * checks), members' first handshake messages we `answered` and `refused` (from a non-member,
+   * or over the answer budget), links `sealed`, and application datagrams sent in `plaintext`
+   * to an Olaf member whose link was not sealed yet.
+   */
+  opportunistic: {
+    started: number;
+    answered: number;
+    refused: number;
+    sealed: number;
+    plaintext: number;
+  };
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -516,6 +555,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     bytesOut: 0,
     drops: {},
     secure: {},
+    opportunistic: { started: 0, answered: 0, refused: 0, sealed: 0, plaintext: 0 },
   };
   readonly #outbox: Outbox = {
     toLink: (link, frame) => void this.#intents.push({ frame, link, to: undefined }),
@@ -529,8 +569,8 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   readonly #refusedReports = new ReportLimiter(10_000);
   /** Members with a sealed link, by public key hex. */
   readonly #sealed = new Map<string, Member>();
-  /** Open rooms: when we last tried to upgrade an Olaf member's link (first sighting: -1). */
-  readonly #upgrades = new Map<AddressKey, { firstSeen: number; triedAt: number }>();
+  /** Open rooms: which Olaf members' links get a session, and their held application data. */
+  readonly #opp: Upgrades;
   readonly #opportunistic: boolean;
 
   /**
@@ -566,7 +606,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     }
     const keys = roomKeys(options.room, options.secret);
     this.#secure = keys.secure;
-    this.#opportunistic = !keys.secure && (options.opportunistic ?? false);
+    this.#opportunistic = !keys.secure && (options.opportunistic ?? true);
     const allow = options.allow && new Set(options.allow.map(encodePublicKey));
     const identity = options.identity ?? generateIdentity();
     this.#endpoint = new SecureEndpoint({
@@ -580,6 +620,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#handshakeBudget = new HandshakeBudget(
       HANDSHAKES_PER_SECOND,
       HANDSHAKE_BURST,
+      options.now ?? 0,
+    );
+    this.#opp = new Upgrades(
+      this.#handshakeBudget,
+      (key, now) => this.#endpoint.connect(now, key),
+      options.maxPeers ?? 1000,
       options.now ?? 0,
     );
     this.#bootstrap = new BootstrapClient(
@@ -760,7 +806,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
-    return { ...s, drops: { ...s.drops }, secure: { ...this.#endpoint.drops } };
+    return {
+      ...s,
+      drops: { ...s.drops },
+      secure: { ...this.#endpoint.drops },
+      opportunistic: { ...this.#opp.stats },
+    };
   }
 
   /**
@@ -787,6 +838,14 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const fromBootstrap = this.#bootstrap.isBootstrap(key);
     if (SecureEndpoint.isSecure(data) && (this.#secure || this.#opportunistic)) {
       if (fromBootstrap) return this.#drop("sealed-from-bootstrap");
+      if (
+        !this.#secure && data[0] === HANDSHAKE_CODE &&
+        (data[7] === Step.XX1 || data[7] === Step.IK1)
+      ) {
+        // Opportunistic: only Olaf members get an answer, within budget (strangers: none).
+        const olaf = this.#membership.byPath(key)?.olaf === true;
+        if (!this.#opp.answer(key, olaf, now)) return this.#drop("handshake-refused");
+      }
       this.#sendBudget.received(key, data.length, now); // heard from (issue 12's accounts)
       return this.#secureIn(data, key, now); // open rooms too: opportunistic encryption
     } else if (this.#secure && !fromBootstrap) {
@@ -798,6 +857,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       // Application frames waiting for credit toward this address may fit now.
       if (known !== undefined) this.#releaseHeld(key, known.link);
     }
+    if (
+      known?.link instanceof OpportunisticLink && !fromBootstrap &&
+      (isReliableDatagram(data) || data[0] === MessageType.APP_R)
+    ) this.#plainFromSealed(known, now);
     if (isReliableDatagram(data) && !fromBootstrap && key !== this.#selfKey) {
       return this.#reliableIn(known, data, now);
     }
@@ -897,6 +960,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       timers.set("heartbeat", now + interval);
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#heartbeat(now); // pings the candidates too
+      if (this.#opportunistic) {
+        for (const m of this.#membership.members.values()) this.#eagerUpgrade(m, now);
+      }
     } else if (due.includes("candidates")) {
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#pingCandidates();
@@ -941,6 +1007,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       let data: Uint8Array | undefined = link !== undefined
         ? link.seal(intent.frame, now)
         : intent.frame.plaintext();
+      if (data !== undefined && link !== undefined && intent.frame.message.type === "APP_R") {
+        this.#appOut(link, data, now);
+      }
       if (data === undefined) continue; // queued in the secure layer until the session is up
       const key = link?.pathKey ?? addressKey(normaliseHostname(to.hostname), to.port);
       // A sealed link's peer proved its address with authenticated datagrams: no 3x bound.
@@ -1421,7 +1490,6 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#swim.joined(member, now);
     }
     this.#learn(peers, key, now);
-    this.#maybeUpgrade(member, now);
     return member;
   }
 
@@ -1535,7 +1603,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
           break;
         case "handshake-failed":
         case "handshake-timeout":
-          break; // counted by the secure layer (stats.secure); candidates time out as usual
+          // Counted by the secure layer (stats.secure); candidates time out as usual.
+          if (!this.#secure) this.#handshakeLost(e.address as AddressKey, now);
+          break;
       }
     }
   }
@@ -1557,11 +1627,17 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#sealedMember(publicKey, from, now);
       return;
     }
-    // Open room, a member we know in plaintext: the responder seals from now on (the initiator
-    // holds the session already); the initiator once a SEALED shows the responder has it.
-    const plain = this.#membership.byPath(from);
-    if (!this.#secure && plain !== undefined && plain.link.kind === "v1-plaintext") {
-      if (!initiator) this.#upgrade(publicKey, from);
+    // Open room: the responder seals from now on and confirms at once with a sealed PING (its
+    // own record, then the initiator's: it names its destination, so needs no answer); the
+    // initiator seals once a SEALED shows the responder has the session (XX's message 3 may be
+    // lost: sealing before would lose data until it is repeated).
+    if (!this.#secure) {
+      if (initiator || !this.#upgrade(publicKey, from) || this.#self === undefined) return;
+      const peer = record(this.#membership.byPath(from)!);
+      const confirm = new Frame({ type: "PING", peers: [this.#self, peer], payload: EMPTY });
+      // If it is lost, the initiator's plaintext data makes us check the session in 3 s, and
+      // that IK handshake's answer seals its side (#plainFromSealed).
+      this.#endpoint.send(now, publicKey, confirm.plaintext());
       return;
     }
     if (rekey) return;
@@ -1597,6 +1673,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       member.lastSeen = now;
       return member;
     }
+    if (!this.#secure) return undefined; // open rooms: a session never makes a member
     const candidate = membership.candidates.get(path);
     if (candidate === undefined && membership.size >= membership.maxPeers) {
       this.#drop("peer-limit");
@@ -1629,6 +1706,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
 
   /** An inner datagram from a member: its sender is the member's verified key. */
   #sealedMessage(member: Member, datagram: Uint8Array, now: number): void {
+    if (member.link instanceof OpportunisticLink) {
+      member.link.sealedInAt = now;
+      member.link.plainSince = -1;
+    }
     if (isReliableDatagram(datagram)) return this.#reliableIn(member, datagram, now);
     let message: Message;
     try {
@@ -1663,46 +1744,96 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     this.#intents.push({ frame, link: undefined, to });
   }
 
-  /** Open room: an Olaf member we knew in plaintext at `path` gets a sealed link. */
+  /**
+   * Open room: the Olaf member at `path` has a session with `publicKey`: its link seals
+   * application data from now on. Another key at the same address (the peer restarted) replaces
+   * the old session.
+   */
   #upgrade(publicKey: Uint8Array, path: AddressKey): boolean {
-    const plain = this.#membership.byPath(path);
-    if (this.#secure || plain === undefined || plain.link.kind !== "v1-plaintext") return false;
-    const link = new SealedLink(this.#endpoint, publicKey, path, false);
-    link.reliable = plain.link.reliable;
-    plain.link = link;
-    this.#sealed.set(link.keyHex, plain);
-    this.#upgrades.delete(path);
+    const member = this.#membership.byPath(path);
+    if (this.#secure || member === undefined || !member.olaf) return false;
+    const old = member.link;
+    if (old instanceof SealedLink) {
+      if (old.keyHex === encodePublicKey(publicKey)) return true; // a rekey
+      this.#endpoint.remove(old.publicKey);
+      this.#sealed.delete(old.keyHex);
+    }
+    const link = new OpportunisticLink(this.#endpoint, publicKey, path, false);
+    link.reliable = old.reliable;
+    member.link = link;
+    this.#sealed.set(link.keyHex, member);
+    this.#opp.sealed(path);
+    this.#events.push({ type: "link", peer: record(member), encrypted: true });
     return true;
+  }
+
+  /**
+   * Open room: plaintext application data from a member whose link is sealed. Its side may have
+   * lost the session (a restart keeps the address). A restarted Olaf peer starts a handshake
+   * itself (it has data for us), which replaces the session; if plaintext still comes
+   * CHECK_AFTER_MS later with no sealed data in between (it runs with opportunistic encryption
+   * off, say), an IK handshake to the key we know tells; if that goes unanswered, the link goes
+   * back to plaintext (#handshakeLost).
+   */
+  #plainFromSealed(member: Member, now: number): void {
+    const link = member.link as OpportunisticLink;
+    link.plainInAt = now;
+    if (link.plainSince < 0) link.plainSince = now;
+    if (now - link.plainSince >= CHECK_AFTER_MS && this.#opp.check(link.pathKey, now)) {
+      this.#endpoint.connect(now, link.pathKey, link.publicKey);
+    }
+  }
+
+  /** Open room: a handshake to `key` failed or went unanswered. */
+  #handshakeLost(key: AddressKey, now: number): void {
+    const member = this.#membership.byPath(key);
+    if (member?.link instanceof OpportunisticLink) {
+      // A rekey or a check went unanswered. Only when its latest application data came in
+      // plaintext has the member lost our session (it restarted, say); else loss ate the
+      // handshake and the session still works.
+      const link = member.link;
+      if (link.plainInAt <= link.sealedInAt) return;
+      this.#endpoint.remove(link.publicKey);
+      this.#sealed.delete(link.keyHex);
+      const plain = new PlaintextV1Link(link.path, link.pathKey);
+      plain.reliable = link.reliable;
+      member.link = plain;
+      this.#opp.forget(key);
+      this.#events.push({ type: "link", peer: record(member), encrypted: false });
+      return;
+    }
+    this.#opp.failed(key, now);
+  }
+
+  /**
+   * At a heartbeat, open rooms of at most EAGER_MAX_MEMBERS (not SWIM's large rooms): the lower
+   * address of a pair upgrades a member heard from for EAGER_AFTER_MS in the background, paced,
+   * so that most application data finds the link sealed (a one-shot sender gets nothing).
+   */
+  #eagerUpgrade(member: Member, now: number): void {
+    const key = member.link.pathKey;
+    if (
+      !this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext" ||
+      this.#selfKey === "" || !(this.#selfKey < key) || this.#swim.large ||
+      this.#membership.size > EAGER_MAX_MEMBERS ||
+      !this.#sendBudget.seasoned(key, Math.max(this.#heartbeatMs, EAGER_AFTER_MS))
+    ) return;
+    this.#opp.eager(key, now);
+  }
+
+  /** Open rooms: application data to an Olaf member on plaintext starts its upgrade (lazy). */
+  #appOut(link: Link, datagram: Uint8Array, now: number): void {
+    if (!this.#opportunistic || link.kind !== "v1-plaintext" || this.#selfKey === "") return;
+    const member = this.#membership.byPath(link.pathKey);
+    if (member?.olaf === true && member.link === link) this.#opp.out(link.pathKey, datagram, now);
   }
 
   /** A member left: its sessions stop decrypting. */
   #forgetSession(member: Member): void {
-    this.#upgrades.delete(member.link.pathKey);
+    this.#opp.forget(member.link.pathKey);
     if (!(member.link instanceof SealedLink)) return;
     this.#endpoint.remove(member.link.publicKey);
     this.#sealed.delete(member.link.keyHex);
-  }
-
-  /**
-   * Open rooms: start a handshake with an Olaf member still on plaintext. The peer with the
-   * lower address starts at once, the other after 10 s (in case the first cannot); one try per
-   * 30 s. Deployed v1 peers are never asked (they are not `olaf`).
-   */
-  #maybeUpgrade(member: Member, now: number): void {
-    if (!this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext") return;
-    if (this.#selfKey === "") return;
-    const key = member.link.pathKey;
-    let u = this.#upgrades.get(key);
-    if (u === undefined) {
-      if (this.#upgrades.size >= this.#membership.maxPeers) this.#upgrades.clear();
-      this.#upgrades.set(key, u = { firstSeen: now, triedAt: -Infinity });
-    }
-    const first = this.#selfKey < key;
-    if (!first && now - u.firstSeen < 10_000) return;
-    if (now - u.triedAt < 30_000) return;
-    if (!this.#handshakeBudget.take(now)) return;
-    u.triedAt = now;
-    this.#endpoint.connect(now, key);
   }
 
   // --- reliable ---------------------------------------------------------------
@@ -1756,6 +1887,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       this.#reliable.delete(m);
       this.#reliable.add(m);
       this.#reliableEvents(m);
+      this.#appOut(m.link, data, now);
       const sealed = m.link.sealDatagram(data, now);
       if (sealed === undefined) continue; // waits in the secure layer for the session
       return this.#counted({ data: sealed, to: m.link.path });

@@ -24,6 +24,9 @@ function reply(peers: PeerRecord[], self: PeerRecord): Uint8Array {
   return encode({ type: "BOOTSTRAP_R", peers, self });
 }
 /** A machine that joined as `me` with the given members already answering. */
+/** These tests check v1 bytes: no opportunistic encryption (opportunistic_test.ts has it). */
+const V1_BYTES = { opportunistic: false };
+
 function joined(me: PeerRecord, members: PeerRecord[] = [], options = {}): PeerMachine {
   const m = new PeerMachine({ room: "lobby", bootstraps: [B1], ...options });
   m.handleTimeout(0);
@@ -153,7 +156,7 @@ Deno.test("PeerMachine: the lowest id reports live members in PEER_COLLECTOR; ot
 Deno.test("PeerMachine collector re-joins every ~10 s so a deployed bootstrap keeps the room", () => {
   const me = rec(1);
   const bob = rec(2);
-  const m = joined(me, [bob]);
+  const m = joined(me, [bob], V1_BYTES);
   const sent: string[] = [];
   for (let t = 3000; t <= 24000; t += 3000) {
     m.handleDatagram(ping([bob]), addr(bob), t - 1);
@@ -252,6 +255,7 @@ Deno.test("PeerMachine collector re-joins when the room was forgotten, fails ove
     bootstraps: [B1, B2],
     bootstrapMisses: 3,
     bootstrapRetryMs: 30_000,
+    ...V1_BYTES,
   });
   const preferred = m.bootstrap;
   const other = preferred === B1 ? B2 : B1;
@@ -388,7 +392,7 @@ Deno.test("PeerMachine: APP_R in and out", () => {
   const me = rec(1);
   const bob = rec(2);
   const carol = rec(3);
-  const m = joined(me, [bob, carol]);
+  const m = joined(me, [bob, carol], V1_BYTES);
   assert.equal(m.send(new TextEncoder().encode("hi")), 2);
   const out = drain(m);
   assert.deepEqual(out.map((t) => t.to), [addr(bob), addr(carol)]);
@@ -512,7 +516,7 @@ Deno.test("PeerMachine never throws on arbitrary datagrams and keeps its lists w
 
 Deno.test("PeerMachine builds bytes at poll time: one shared heartbeat ping, a copied app payload", () => {
   const me = rec(1);
-  const m = joined(me, [rec(2), rec(3), rec(4)]);
+  const m = joined(me, [rec(2), rec(3), rec(4)], V1_BYTES);
   m.handleTimeout(3000); // heartbeat: the same list for everyone in a small room
   const pings = drain(m).filter((t) => t.message.type === "PING");
   assert.equal(pings.length, 3);

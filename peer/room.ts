@@ -103,8 +103,9 @@ export interface JoinRoomOptions {
    */
   allow?: readonly string[];
   /**
-   * Open rooms: encrypt links between Olaf peers opportunistically, default `false` for now
-   * (deployed v1 peers keep plaintext). See the README, "Secure rooms", for what that protects.
+   * Open rooms: encrypt application data between Olaf peers opportunistically, default `true`
+   * (deployed v1 peers keep plaintext; a `link` event says when a member's link is encrypted).
+   * See the README, "Opportunistic encryption", for what that protects against and what not.
    */
   opportunistic?: boolean;
 }
@@ -177,6 +178,11 @@ export interface RoomEventMap {
     readonly path: PathKind;
     readonly previous: PathKind;
   };
+  /**
+   * Open rooms: a member's link became encrypted (opportunistic, unauthenticated: no key on the
+   * record), or went back to plaintext (its session is gone).
+   */
+  "link": { readonly peer: MemberRecord; readonly encrypted: boolean };
   /** A member left: it said `bye`, or it was silent for the peer timeout. */
   "peer-left": { readonly peer: MemberRecord; readonly reason: PeerLeftReason };
   /** An application message. */
@@ -800,6 +806,13 @@ export class Room implements AsyncDisposable {
           path: event.path,
           previous: event.previous,
         });
+      case "link":
+        logger.debug("{room}: link to {ip}:{port} encrypted: {encrypted}", {
+          room: this.name,
+          ...event.peer,
+          encrypted: event.encrypted,
+        });
+        return this.#emit("link", { peer: event.peer, encrypted: event.encrypted });
       case "peer-left":
         logger.debug("{room}: {ip}:{port} left ({reason})", {
           room: this.name,
@@ -1025,7 +1038,7 @@ export async function joinRoom(name: string, options: JoinRoomOptions): Promise<
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
       ...(identity !== undefined ? { identity } : {}),
       ...(allow !== undefined ? { allow } : {}),
-      opportunistic: options.opportunistic ?? false,
+      opportunistic: options.opportunistic ?? true,
     });
   } catch (error) {
     await socket.close(); // bad options must not hold a port

@@ -33,7 +33,11 @@ async function setup(loss = 0, extra: Partial<JoinRoomOptions> = {}) {
   };
   const alice = await join("10.0.0.1");
   const bob = await join("10.0.0.2");
-  await net.runUntil(() => alice.peers.length === 1 && bob.peers.length === 1, {
+  // Open rooms encrypt links between Olaf peers by default: wait for that too (part of the
+  // setup, like the join), unless a test turned it off.
+  let sealed = extra.opportunistic === false ? 2 : 0;
+  for (const r of [alice, bob]) r.on("link", (e) => e.encrypted && sealed++);
+  await net.runUntil(() => alice.peers.length === 1 && bob.peers.length === 1 && sealed >= 2, {
     timeoutMs: 30_000,
   });
   // Lossy from here on: the join itself is not what is tested.

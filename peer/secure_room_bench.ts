@@ -15,8 +15,22 @@ const ids = [generateIdentity(), generateIdentity()];
 
 /** Two joined machines that have met; `pump` moves datagrams between them until quiet. */
 function pair(secret: string | undefined) {
-  const a = new PeerMachine({ room: "bench", bootstraps: [BOOT], secret, identity: ids[0] });
-  const b = new PeerMachine({ room: "bench", bootstraps: [BOOT], secret, identity: ids[1] });
+  // The open room is the plaintext v1 baseline: opportunistic encryption off.
+  const opportunistic = secret !== undefined;
+  const a = new PeerMachine({
+    room: "bench",
+    bootstraps: [BOOT],
+    secret,
+    identity: ids[0],
+    opportunistic,
+  });
+  const b = new PeerMachine({
+    room: "bench",
+    bootstraps: [BOOT],
+    secret,
+    identity: ids[1],
+    opportunistic,
+  });
   const nodes: [PeerMachine, NetAddress][] = [[a, A], [b, B]];
   let now = 0;
   const pump = () => {

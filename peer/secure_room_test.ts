@@ -242,7 +242,7 @@ Deno.test("open room: Olaf peers upgrade their links to sealed; the text then ne
   const a = await join("10.0.0.1", { secret: undefined, opportunistic: true });
   const b = await join("10.0.0.2", { secret: undefined, opportunistic: true });
   assert.ok(await net.runUntil(meshed([a, b]), { timeoutMs: 20_000 }));
-  await net.advance(12_000); // the higher address starts after 10 s if the lower did not
+  await net.advance(12_000); // the lower address upgrades at a heartbeat, before any data
   const inbox = messagesOf(b);
   const from = wire.sent.length;
   a.send("opportunistic but sealed");
@@ -258,14 +258,15 @@ Deno.test("open room: Olaf peers upgrade their links to sealed; the text then ne
 Deno.test("open room: v1 plaintext as before, no public keys on records", async () => {
   const { net, server, wire, join } = await setup();
   const a = await join("10.0.0.1", { secret: undefined, opportunistic: true });
-  const b = await join("10.0.0.2", { secret: undefined }); // the default: not opted in
+  // Opportunistic encryption is the default now: b turns it off (CLI --plaintext).
+  const b = await join("10.0.0.2", { secret: undefined, opportunistic: false });
   assert.ok(await net.runUntil(meshed([a, b]), { timeoutMs: 20_000 }));
   await net.advance(12_000);
   const from = wire.sent.length;
   a.send("plain as v1");
   await net.advance(100);
   const after = wire.sent.slice(from);
-  assert.ok(after.some((d) => includes(d, enc.encode("plain as v1"))), "b did not opt in");
+  assert.ok(after.some((d) => includes(d, enc.encode("plain as v1"))), "b turned it off");
   assert.equal(a.secure, false);
   assert.equal(a.self.publicKey, undefined);
   assert.equal(a.peers[0]!.publicKey, undefined);
