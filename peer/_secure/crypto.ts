@@ -77,10 +77,17 @@ const SPKI_X25519 = Uint8Array.from([
   0x00,
 ]);
 
+// One DER buffer per key type, rewritten for each import (node:crypto parses it before
+// returning): a Buffer, which node:crypto would otherwise make of a Uint8Array, allocated once
+// (Buffer.allocUnsafe per import measured more than the import itself).
+const derBuffers = new Map<Uint8Array, Buffer>();
+
 function der(prefix: Uint8Array, key: Uint8Array): Buffer {
-  // A Buffer: node:crypto would copy a plain Uint8Array into one first.
-  const out = Buffer.allocUnsafe(prefix.length + 32);
-  out.set(prefix);
+  let out = derBuffers.get(prefix);
+  if (out === undefined) {
+    derBuffers.set(prefix, out = Buffer.alloc(prefix.length + 32));
+    out.set(prefix);
+  }
   out.set(key, prefix.length);
   return out;
 }
@@ -135,9 +142,29 @@ function rawTail(key: nodeCrypto.KeyObject, type: "pkcs8" | "spki"): Uint8Array 
   return new Uint8Array(d.buffer, d.byteOffset + d.byteLength - 32, 32).slice();
 }
 
-// Key pairs made by generateKeyPairSync keep their private KeyObject here: the raw secret of an
-// ephemeral key is never needed (a DH takes the KeyObject), so it is exported only if read.
-const pairKeys = new WeakMap<KeyPair, nodeCrypto.KeyObject>();
+/**
+ * A key pair made by generateKeyPairSync: the raw secret of an ephemeral key is never needed (a
+ * DH takes the KeyObject), so it is exported only if someone reads it.
+ */
+class NativeKeyPair implements KeyPair {
+  readonly publicKey: Uint8Array;
+  readonly #privateKey: nodeCrypto.KeyObject;
+  get keyObject(): nodeCrypto.KeyObject {
+    return this.#privateKey;
+  }
+  #secret: Uint8Array | undefined;
+  constructor(publicKey: Uint8Array, privateKey: nodeCrypto.KeyObject) {
+    this.publicKey = publicKey;
+    this.#privateKey = privateKey;
+  }
+  get secretKey(): Uint8Array {
+    if (this.#secret === undefined) {
+      this.#secret = rawTail(this.#privateKey, "pkcs8");
+      privateKeys.set(this.#secret, this.#privateKey);
+    }
+    return this.#secret;
+  }
+}
 
 function nodeShared(privateKey: nodeCrypto.KeyObject, publicKey: Uint8Array): Uint8Array {
   const out = nodeCrypto.diffieHellman({ privateKey, publicKey: nodePublic(publicKey) });
@@ -150,7 +177,10 @@ export const nodeDh: Dh = {
   name: "node",
   dh: (secretKey, publicKey) => nodeShared(nodePrivate(secretKey), publicKey),
   dhPair: (pair, publicKey) =>
-    nodeShared(pairKeys.get(pair) ?? nodePrivate(pair.secretKey), publicKey),
+    nodeShared(
+      pair instanceof NativeKeyPair ? pair.keyObject : nodePrivate(pair.secretKey),
+      publicKey,
+    ),
   publicKey(secretKey) {
     return rawTail(nodeCrypto.createPublicKey(nodePrivate(secretKey)), "spki");
   },
@@ -159,20 +189,11 @@ export const nodeDh: Dh = {
   generateKeyPair() {
     const { privateKey, publicKey } = nodeCrypto.generateKeyPairSync("x25519");
     const raw = publicKey.export({ format: "der", type: "spki" });
-    const pub = new Uint8Array(raw.buffer, raw.byteOffset + raw.byteLength - 32, 32);
-    let secret: Uint8Array | undefined;
-    const kp: KeyPair = {
-      publicKey: pub,
-      get secretKey() {
-        if (secret === undefined) {
-          secret = rawTail(privateKey, "pkcs8");
-          privateKeys.set(secret, privateKey);
-        }
-        return secret;
-      },
-    };
-    pairKeys.set(kp, privateKey);
-    publicKeys.set(pub, publicKey);
+    const kp = new NativeKeyPair(
+      new Uint8Array(raw.buffer, raw.byteOffset + raw.byteLength - 32, 32),
+      privateKey,
+    );
+    publicKeys.set(kp.publicKey, publicKey);
     return kp;
   },
 };
@@ -284,9 +305,14 @@ const nobleHkdf = (salt: Uint8Array, ikm: Uint8Array, length: number): Uint8Arra
   expand(sha256, extract(sha256, ikm, salt), undefined, length);
 // One native call for extract and expand: a handshake side runs seven Noise HKDFs, each three or
 // four HMACs on noble (about 17 us) against about 6 us native.
+// Buffer views (no copies): hkdfSync converts other array types first.
+const asBuffer = (b: Uint8Array): Buffer =>
+  b instanceof Buffer ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 const nodeHkdf = (salt: Uint8Array, ikm: Uint8Array, length: number): Uint8Array =>
-  new Uint8Array(nodeCrypto.hkdfSync("sha256", ikm, salt, EMPTY_INFO, length));
-const EMPTY_INFO = new Uint8Array(0);
+  new Uint8Array(
+    nodeCrypto.hkdfSync("sha256", asBuffer(ikm), asBuffer(salt), EMPTY_INFO, length),
+  );
+const EMPTY_INFO = Buffer.alloc(0);
 
 function nativeHkdfAgrees(): boolean {
   try {
