@@ -22,6 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import os from "node:os";
 import process from "node:process";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { decode, encode } from "@olaf/protocol";
@@ -190,8 +191,10 @@ interface HandshakeFigures {
   completeCpu: number;
   /** Handshakes per second of wall time spent in the responder's calls alone. */
   responder: number;
-  /** Handshakes per CPU-second of the responder alone (see responderCpuRate). */
+  /** Handshakes per CPU-second of the responder alone (see responderCpuRate): the median. */
   responderCpu: number;
+  /** The lowest and highest of the repeated responder measurements. */
+  responderCpuSpread: [number, number];
 }
 
 function handshakeRate(
@@ -223,11 +226,17 @@ function handshakeRate(
     n += 10;
   }
   const cpu = cpuMs() - cpu0;
+  // Three repeats for native X25519 (other jobs share the cores): the median, and the spread.
+  const repeats = Array.from(
+    { length: dh === nobleDh ? 1 : 3 },
+    () => responderCpuRate(pattern, dh, initiators),
+  ).sort((x, y) => x - y);
   return {
     complete: n / (elapsed / 1000),
     completeCpu: n / (cpu / 1000),
     responder: n / (responderMs / 1000),
-    responderCpu: responderCpuRate(pattern, dh, initiators),
+    responderCpu: repeats[repeats.length >> 1],
+    responderCpuSpread: [repeats[0], repeats[repeats.length - 1]],
   };
 }
 
@@ -286,6 +295,9 @@ function responderCpuRate(pattern: "XX" | "IK", dh: Dh, initiators?: Identity[])
 }
 
 console.log("\n== handshakes per second on one core (both sides' work in this one thread)");
+console.log(
+  `load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, ${os.cpus().length} cores`,
+);
 const rates: Record<string, HandshakeFigures> = {};
 // Per side: XX one key generation and 3 DH, IK one and 4 (node:crypto), per CPU-second like
 // the responder's figure (a wall-clock rate on a loaded machine is lower than a CPU rate).
@@ -299,7 +311,8 @@ for (const pattern of ["XX", "IK"] as const) {
       `${pattern}psk X25519 ${dh.name.padEnd(5)} complete ${fmt(r.complete).padStart(6)}/s ` +
         `(${fmt(r.completeCpu).padStart(6)} per CPU-s); one side's share ` +
         `${fmt(2 * r.complete).padStart(6)}/s; responder alone ${fmt(r.responder).padStart(6)}/s ` +
-        `(${fmt(r.responderCpu).padStart(6)} per CPU-s)`,
+        `(${fmt(r.responderCpu).padStart(6)} per CPU-s, ${fmt(r.responderCpuSpread[0])}..` +
+        `${fmt(r.responderCpuSpread[1])})`,
     );
   }
   console.log(
@@ -328,7 +341,9 @@ console.log(
 const LAST = { XX: 1744, IK: 1452 };
 for (const [name, r] of [["XX", xx], ["IK", ik]] as const) {
   console.log(
-    `${name}psk responder per CPU-s ${fmt(r.responderCpu)} (initiator's CPU not counted); ` +
+    `${name}psk responder per CPU-s ${fmt(r.responderCpu)} (median of 3, ` +
+      `${fmt(r.responderCpuSpread[0])}..${fmt(r.responderCpuSpread[1])}; initiator's CPU not ` +
+      `counted); ` +
       `X25519-only ceiling ${fmt(sideCeiling(name))}/s (${
         ratio(r.responderCpu / sideCeiling(name))
       }x); last figure ${fmt(LAST[name])} (${ratio(r.responderCpu / LAST[name])}x)`,
