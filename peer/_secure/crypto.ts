@@ -3,7 +3,7 @@
  * audited pure-JS noble libraries; where `node:crypto` (native and synchronous, in Deno, Node and
  * Bun) measures faster in `deno task bench:secure`, it is used instead (X25519 about 7x, key
  * generation about 5x, ChaCha20-Poly1305 of 1 KiB about 2.5x, HKDF about 2x; SHA-256/HMAC of
- * short inputs stay on noble, where a keyed HMAC state is reused for the room's mac key), but
+ * short inputs stay on noble's compression function, without per-call objects: `sha256_lean.ts`), but
  * only after a self-test at load shows it gives noble's answers (otherwise noble alone is used).
  * WebCrypto's X25519 is native too but only asynchronous, which a sans-IO core cannot use on its
  * receive path; even 64 derivations in flight at once measured below `node:crypto`'s sync rate.
