@@ -550,6 +550,12 @@ export class OlafNode implements AsyncDisposable {
     node: string,
     hello: { name: string; ack: boolean },
   ): void {
+    if (bound !== undefined && bound.publicKey !== undefined && bound.node !== node) {
+      // Secure room: only the key's holder can send on its session, so a new node id from the
+      // same key is that node restarted (same identity file): its newest hello rebinds the key.
+      this.#bindings.delete(k);
+      bound = undefined;
+    }
     if (bound !== undefined) {
       // An address keeps the identity it announced first, for as long as it is a member.
       if (bound.node !== node || bound.name !== hello.name) {

@@ -120,3 +120,85 @@ Deno.test("node in a secure room: keys in the HTTP API, verified_by noise, send 
   assert.deepEqual(alice.inbox().map((m) => m.msg), ["to all", "after"]);
   assert.equal(alice.members().length, 2);
 });
+
+const cli = new URL("./mod.ts", import.meta.url).pathname;
+
+/** A CLI node in a subprocess; resolves once it printed its `node` event. */
+async function spawnNode(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "--json", "--hostname", "127.0.0.1", "--http", "0", ...args],
+    env: { OLAF_ROOM_SECRET: "the room secret", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  while (!buffer.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the node exited before it started");
+    buffer += value;
+  }
+  const started = JSON.parse(buffer.slice(0, buffer.indexOf("\n")));
+  assert.equal(started.event, "node");
+  return {
+    child,
+    url: started.url as string,
+    nodeId: started.node_id as string,
+    async kill() {
+      child.kill("SIGKILL"); // no bye: the room only sees it go quiet
+      await child.status;
+      await reader.cancel().catch(() => {});
+    },
+  };
+}
+
+Deno.test({
+  name: "node in a secure room: a node killed and restarted with its identity file is verified " +
+    "again under its new node id (its key's newest hello rebinds it)",
+  sanitizeResources: false,
+  fn: async () => {
+    await using bootstrap = await startBootstrap({ hostname: "127.0.0.1", port: 0 });
+    const at = `127.0.0.1:${bootstrap.localAddress.port}`;
+    const dir = await Deno.makeTempDir();
+    try {
+      await using alice = await startNode({
+        bootstraps: [at],
+        room: "vault",
+        name: "alice",
+        retryMs: 100,
+        join: { hostname: "127.0.0.1", secret: "the room secret" },
+      });
+      const args = ["--bootstrap", at, "--room", "vault", "--identity", `${dir}/bob.id`];
+      const first = await spawnNode([...args, "--name", "bob"]);
+      await until("bob verified", () => alice.members().some((m) => m.node_id === first.nodeId));
+      const bobKey = alice.members()[0].publicKey!;
+      await first.kill();
+      const second = await spawnNode([...args, "--name", "bob"]);
+      try {
+        await until(
+          "the restarted bob verified under its new node id",
+          () => alice.members().some((m) => m.node_id === second.nodeId && m.verified),
+          60_000,
+        );
+        const members = alice.members();
+        assert.equal(members.length, 1, "one member: the same key");
+        assert.equal(members[0].publicKey, bobKey);
+        assert.equal(alice.stats.rejected.name_claim, 0);
+        const sent = await json(await post(`${alice.url}/message`, { msg: "again", to: bobKey }));
+        assert.deepEqual(sent.to, [second.nodeId]);
+        await until("the message at the new process", () => alice.stats.acked === 1, 30_000);
+        const inbox = (await json(await fetch(`${second.url}/messages?after=0`))).messages as {
+          msg: string;
+          from: { verified_by: string; publicKey: string };
+        }[];
+        assert.equal(inbox[0].msg, "again");
+        assert.equal(inbox[0].from.publicKey, alice.room.publicKey);
+      } finally {
+        await second.kill();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
