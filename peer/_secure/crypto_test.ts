@@ -114,3 +114,21 @@ Deno.test("lean SHA-256/HMAC (MixHash, HANDSHAKE mac) match FIPS 180-2, RFC 4231
   assert.throws(() => sha256Concat(k, long), RangeError);
   assert.equal(shortHashImplementation, "lean");
 });
+
+Deno.test("node X25519: cached KeyObjects stay right after the shared DER buffer is rewritten", () => {
+  // Key imports reuse one DER buffer; a KeyObject that kept (not copied) it would change here.
+  const secrets = [1, 2, 3].map(() => randomBytes(32));
+  const publics = [4, 5, 6].map(() => nobleDh.publicKey(randomBytes(32)));
+  const expect = (s: Uint8Array, p: Uint8Array) => toHex(nobleDh.dh(s, p));
+  for (let round = 0; round < 2; round++) {
+    for (const s of secrets) {
+      for (const p of publics) assert.equal(toHex(nodeDh.dh(s, p)), expect(s, p));
+    }
+  }
+  // Ephemeral pairs: DH by pair (KeyObject), and the lazily exported secret, agree with noble.
+  const pair = nodeDh.generateKeyPair!();
+  for (const p of publics) {
+    assert.equal(toHex(nodeDh.dhPair!(pair, p)), expect(pair.secretKey, p));
+  }
+  assert.equal(toHex(nobleDh.publicKey(pair.secretKey)), toHex(pair.publicKey));
+});
