@@ -74,7 +74,7 @@ export function nodeRoutes(node: OlafNode, token: string | undefined): Hono {
       if (to !== undefined && typeof to !== "string" && typeof to !== "number") {
         return c.json({
           error: "bad-request",
-          message: '"to" is a member id, node id or friendly name',
+          message: '"to" is a member id, node id, friendly name or (secure rooms) public key',
         }, 400);
       }
       try {

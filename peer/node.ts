@@ -5,12 +5,13 @@
  * app-level ack and re-sends until acked, and delivers only messages whose
  * sender is verified: in an open room, the address the datagram came from must
  * belong to a current member that said hello, and the node id and name in the
- * message must be the ones that address announced. Everything else is
- * rejected and counted. Routes: see the "Nodes" section of the README.
+ * message must be the ones that address announced; in a secure room the same
+ * holds for the member's public key, which Noise verified, instead of its
+ * address. Everything else is rejected and counted. Routes: see the "Nodes"
+ * section of the README.
  *
  * @module
  */
-import type { PeerRecord } from "@olaf/protocol";
 import { type Clock, systemClock } from "@olaf/protocol/net";
 import {
   decodeEnvelope,
@@ -19,6 +20,7 @@ import {
   MAX_TEXT_BYTES,
   validName,
 } from "./_envelope.ts";
+import type { MemberRecord } from "./_membership.ts";
 import { nodeRoutes } from "./_node_routes.ts";
 import { joinRoom, type JoinRoomOptions, type Room, type RoomMessage } from "./room.ts";
 
@@ -60,6 +62,8 @@ export interface NodeMember {
   readonly friendly_name: string | null;
   /** Whether it said hello (only verified members receive and send messages). */
   readonly verified: boolean;
+  /** Secure rooms only: its Ed25519 public key (64 lowercase hex digits), proved by Noise. */
+  readonly publicKey?: string;
 }
 
 /** The verified sender of a delivered message. */
@@ -74,8 +78,14 @@ export interface VerifiedSender {
   readonly port: number;
   /** Room id of the sender. */
   readonly id: number;
-  /** How the sender was verified: `"address"` (open room: address plus membership). */
-  readonly verified_by: "address";
+  /**
+   * How the sender was verified: `"address"` (open room: address plus membership) or `"noise"`
+   * (secure room: the datagram came on a Noise session, authenticated to `publicKey`; the
+   * address is only where it came from).
+   */
+  readonly verified_by: "address" | "noise";
+  /** Secure rooms only: the sender's verified Ed25519 public key (64 lowercase hex digits). */
+  readonly publicKey?: string;
 }
 
 /** A delivered message, as `GET /messages` and the event stream show it. */
@@ -177,7 +187,9 @@ interface Binding {
   readonly name: string;
   /** They acked our hello or one of our messages: they know who we are. */
   introduced: boolean;
-  record: PeerRecord;
+  record: MemberRecord;
+  /** Secure rooms: the member's verified public key (what the binding is keyed by). */
+  readonly publicKey?: string;
 }
 
 interface Pending {
@@ -240,7 +252,7 @@ export class OlafNode implements AsyncDisposable {
   readonly #retryMs: number;
   readonly #maxAttempts: number;
   readonly #inboxLimit: number;
-  readonly #bindings = new Map<string, Binding>(); // by address key
+  readonly #bindings = new Map<string, Binding>(); // by member key (public key, or address)
   readonly #pending = new Map<string, Pending>(); // by `${key}|${id}`
   readonly #seen = new Map<string, Set<number>>(); // node id -> delivered message ids
   readonly #inbox: NodeMessage[] = [];
@@ -285,6 +297,7 @@ export class OlafNode implements AsyncDisposable {
         node_id: b?.node ?? null,
         friendly_name: b?.name ?? null,
         verified: b !== undefined,
+        ...(p.publicKey !== undefined ? { publicKey: p.publicKey } : {}),
       };
     });
   }
@@ -310,7 +323,8 @@ export class OlafNode implements AsyncDisposable {
    * until acked (at most `maxAttempts` times).
    *
    * @param text The message (at most 8192 UTF-8 bytes).
-   * @param to A member's room id, node id or friendly name; all verified members when omitted.
+   * @param to A member's room id, node id, friendly name or (secure rooms) public key (64 hex
+   *   digits); all verified members when omitted.
    * @returns The message id and the node ids it goes to.
    * @throws {UnknownRecipientError} When `to` names no verified member.
    * @throws {RangeError} When the text is too long or the node left.
@@ -322,9 +336,13 @@ export class OlafNode implements AsyncDisposable {
     }
     const targets: [string, Binding][] = [];
     const members = new Set(this.room.peers.map(key));
+    const toKey = typeof to === "string" ? to.toLowerCase() : undefined;
     for (const [k, b] of this.#bindings) {
       if (!members.has(k)) continue;
-      if (to === undefined || b.node === to || b.name === to || b.record.id === to) {
+      if (
+        to === undefined || b.node === to || b.name === to || b.record.id === to ||
+        (b.publicKey !== undefined && b.publicKey === toKey)
+      ) {
         targets.push([k, b]);
       }
     }
@@ -503,7 +521,9 @@ export class OlafNode implements AsyncDisposable {
         ip: m.from.ip,
         port: m.from.port,
         id: m.from.id,
-        verified_by: "address",
+        ...(bound.publicKey !== undefined
+          ? { verified_by: "noise" as const, publicKey: bound.publicKey }
+          : { verified_by: "address" as const }),
       },
       msg: envelope.text,
       sent_at: envelope.at,
@@ -524,12 +544,18 @@ export class OlafNode implements AsyncDisposable {
   }
 
   #onHello(
-    from: PeerRecord,
+    from: MemberRecord,
     k: string,
     bound: Binding | undefined,
     node: string,
     hello: { name: string; ack: boolean },
   ): void {
+    if (bound !== undefined && bound.publicKey !== undefined && bound.node !== node) {
+      // Secure room: only the key's holder can send on its session, so a new node id from the
+      // same key is that node restarted (same identity file): its newest hello rebinds the key.
+      this.#bindings.delete(k);
+      bound = undefined;
+    }
     if (bound !== undefined) {
       // An address keeps the identity it announced first, for as long as it is a member.
       if (bound.node !== node || bound.name !== hello.name) {
@@ -552,7 +578,13 @@ export class OlafNode implements AsyncDisposable {
         }
         this.#bindings.delete(otherKey); // it left: its name is free again
       }
-      this.#bindings.set(k, { node, name: hello.name, introduced: false, record: from });
+      this.#bindings.set(k, {
+        node,
+        name: hello.name,
+        introduced: false,
+        record: from,
+        ...(from.publicKey !== undefined ? { publicKey: from.publicKey } : {}),
+      });
     }
     const b = this.#bindings.get(k)!;
     if (hello.ack) b.introduced = true;
@@ -578,8 +610,14 @@ export class OlafNode implements AsyncDisposable {
   }
 }
 
-function key(p: { readonly ip: string; readonly port: number }): string {
-  return `${p.ip}:${p.port}`;
+/**
+ * Who a member is: in a secure room its verified public key (so a new address keeps its
+ * binding), in an open room its address.
+ */
+function key(
+  p: { readonly ip: string; readonly port: number; readonly publicKey?: string },
+): string {
+  return p.publicKey ?? `${p.ip}:${p.port}`;
 }
 
 /**

@@ -11,8 +11,10 @@ import {
   nobleDh,
   nodeDh,
   randomBytes,
+  shortHashImplementation,
   toHex,
 } from "./crypto.ts";
+import { hmacInto, hmacKey, LEAN_MAX_BYTES, sha256Concat } from "./sha256_lean.ts";
 
 Deno.test("native (node:crypto) and pure-JS (noble) primitives agree byte for byte", () => {
   for (const len of [0, 1, 15, 16, 63, 64, 65, 1024, 1500]) {
@@ -71,4 +73,62 @@ Deno.test("handshake fast paths give the reference answers: HKDF, keyed HMAC, na
     seen.add(toHex(kp.secretKey));
   }
   assert.equal(seen.size, 8);
+});
+
+Deno.test("lean SHA-256/HMAC (MixHash, HANDSHAKE mac) match FIPS 180-2, RFC 4231 and noble", () => {
+  const enc = new TextEncoder();
+  // FIPS 180-2 "abc" (split as a || b) and the two-block 448-bit message.
+  assert.equal(
+    toHex(sha256Concat(enc.encode("a"), enc.encode("bc"))),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+  assert.equal(
+    toHex(
+      sha256Concat(
+        enc.encode("abcdbcdecdefdefgefghfghighijhijk"),
+        enc.encode("ijkljklmklmnlmnomnopnopq"),
+      ),
+    ),
+    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+  );
+  // RFC 4231 test case 2 (key "Jefe").
+  const out = new Uint8Array(32);
+  hmacInto(
+    hmacKey(enc.encode("Jefe")),
+    enc.encode("what do ya want "),
+    enc.encode("for nothing?"),
+    out,
+    0,
+  );
+  assert.equal(toHex(out), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  for (let n = 0; n <= LEAN_MAX_BYTES - 32; n += 7) {
+    const a = randomBytes(32), b = randomBytes(n);
+    assert.equal(toHex(sha256Concat(a, b)), toHex(noble.hash(concat(a, b))));
+    assert.equal(toHex(hash2(a, b)), toHex(noble.hash(concat(a, b))));
+    assert.equal(toHex(hmacKeyed(a, b)), toHex(noble.hmac(a, b)));
+  }
+  // Longer than the lean layer takes: the same answers through noble.
+  const k = randomBytes(32), long = randomBytes(LEAN_MAX_BYTES + 100);
+  assert.equal(toHex(hmacKeyed(k, long)), toHex(noble.hmac(k, long)));
+  assert.equal(toHex(hash2(k, long)), toHex(noble.hash(concat(k, long))));
+  assert.throws(() => sha256Concat(k, long), RangeError);
+  assert.equal(shortHashImplementation, "lean");
+});
+
+Deno.test("node X25519: cached KeyObjects stay right after the shared DER buffer is rewritten", () => {
+  // Key imports reuse one DER buffer; a KeyObject that kept (not copied) it would change here.
+  const secrets = [1, 2, 3].map(() => randomBytes(32));
+  const publics = [4, 5, 6].map(() => nobleDh.publicKey(randomBytes(32)));
+  const expect = (s: Uint8Array, p: Uint8Array) => toHex(nobleDh.dh(s, p));
+  for (let round = 0; round < 2; round++) {
+    for (const s of secrets) {
+      for (const p of publics) assert.equal(toHex(nodeDh.dh(s, p)), expect(s, p));
+    }
+  }
+  // Ephemeral pairs: DH by pair (KeyObject), and the lazily exported secret, agree with noble.
+  const pair = nodeDh.generateKeyPair!();
+  for (const p of publics) {
+    assert.equal(toHex(nodeDh.dhPair!(pair, p)), expect(pair.secretKey, p));
+  }
+  assert.equal(toHex(nobleDh.publicKey(pair.secretKey)), toHex(pair.publicKey));
 });

@@ -16,7 +16,7 @@ import {
   keyPairFromSecret,
   toHex,
 } from "./crypto.ts";
-import { bindsTo, type Identity, staticKeyOf } from "./identity.ts";
+import { bindsTo, type Identity, memberKey, staticKeyOf, twinOf } from "./identity.ts";
 import { HandshakeState } from "./noise_handshake.ts";
 import { type HandshakePattern, pattern } from "./noise_patterns.ts";
 import { NoiseError } from "./noise_symmetric.ts";
@@ -133,8 +133,11 @@ interface Pending {
 }
 
 interface Peer {
+  /** The spelling it presented first. */
   readonly publicKey: Uint8Array;
   readonly hex: string;
+  /** `memberKey` of it: what `#peers` is keyed by. */
+  readonly id: string;
   address: string;
   current?: Session;
   previous?: Session;
@@ -211,12 +214,12 @@ export class SecureEndpoint {
 
   /** The current session with a peer (for tests and stats). */
   session(publicKey: Uint8Array): Session | undefined {
-    return this.#peers.get(toHex(publicKey))?.current;
+    return this.#peers.get(memberKey(publicKey))?.current;
   }
 
   /** The address we currently send to for a peer. */
   addressOf(publicKey: Uint8Array): string | undefined {
-    return this.#peers.get(toHex(publicKey))?.address;
+    return this.#peers.get(memberKey(publicKey))?.address;
   }
 
   /**
@@ -224,7 +227,7 @@ export class SecureEndpoint {
    * once and its queued messages are dropped. Returns whether it was known.
    */
   remove(publicKey: Uint8Array): boolean {
-    const hex = toHex(publicKey);
+    const hex = memberKey(publicKey);
     const peer = this.#peers.get(hex);
     if (peer === undefined) return false;
     for (const s of [peer.current, peer.previous, peer.next]) {
@@ -282,7 +285,7 @@ export class SecureEndpoint {
    */
   connect(now: number, address: string, publicKey?: Uint8Array): void {
     if (this.#outgoing.has(address)) return;
-    if (publicKey !== undefined && !this.#allow(publicKey)) {
+    if (publicKey !== undefined && !this.#allows(publicKey)) {
       this.#events.push({ type: "refused-key", address, publicKey });
       return;
     }
@@ -330,7 +333,7 @@ export class SecureEndpoint {
    * (then {@linkcode send} queues it). May start a rekey handshake (see {@linkcode pollTransmit}).
    */
   seal(now: number, publicKey: Uint8Array, inner: Uint8Array): SecureTransmit | undefined {
-    const peer = this.#peers.get(toHex(publicKey));
+    const peer = this.#peers.get(memberKey(publicKey));
     if (peer === undefined) return undefined;
     const t = this.#seal(now, peer, inner);
     if (t.rekey) this.#rekey(now, peer);
@@ -343,7 +346,7 @@ export class SecureEndpoint {
    * (no such peer; call {@linkcode connect} first).
    */
   send(now: number, publicKey: Uint8Array, inner: Uint8Array): "sent" | "queued" | "unknown" {
-    const peer = this.#peers.get(toHex(publicKey));
+    const peer = this.#peers.get(memberKey(publicKey));
     if (peer === undefined) return "unknown";
     const t = this.#seal(now, peer, inner);
     if (t.transmit === undefined) {
@@ -545,14 +548,19 @@ export class SecureEndpoint {
     if (payload.length < 32 || !bindsTo(key, rs)) {
       throw new NoiseError("identity key does not match the Noise static key");
     }
-    if (!this.#allow(key)) {
+    if (!this.#allows(key)) {
       this.#events.push({ type: "refused-key", address: from, publicKey: key });
       return undefined;
     }
     return key;
   }
 
-  #install(now: number, p: Pending, publicKey: Uint8Array, confirmed: boolean): void {
+  /** The allow-list admits a key or its twin (one member: see `memberKey`). */
+  #allows(key: Uint8Array): boolean {
+    return this.#allow(key) || this.#allow(twinOf(key));
+  }
+
+  #install(now: number, p: Pending, presented: Uint8Array, confirmed: boolean): void {
     const r = p.hs.result!;
     const session = new Session({
       localIndex: p.localIndex,
@@ -563,13 +571,15 @@ export class SecureEndpoint {
       initiator: p.initiator,
       confirmed,
     });
-    const hex = toHex(publicKey);
-    let peer = this.#peers.get(hex);
+    // A member keeps the spelling it presented first (its twin is the same member).
+    const id = memberKey(presented);
+    let peer = this.#peers.get(id);
     const rekey = peer !== undefined && (peer.current !== undefined || peer.next !== undefined);
     if (peer === undefined) {
-      peer = { publicKey, hex, address: p.address, queue: [] };
-      this.#peers.set(hex, peer);
+      peer = { publicKey: presented, hex: toHex(presented), id, address: p.address, queue: [] };
+      this.#peers.set(id, peer);
     }
+    const publicKey = peer.publicKey;
     peer.address = p.address;
     this.#sessions.set(session.localIndex, { session, peer });
     if (confirmed) this.#promote(peer, session);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "@olaf/protocol";
 import { toHex } from "./crypto.ts";
-import { endpoint, events, fixedIdentity, pump, type Wire } from "./_test_util.ts";
+import { endpoint, events, fixedIdentity, pump, seededRandom, type Wire } from "./_test_util.ts";
+import { memberKey, staticKeyOf, twinOf } from "./identity.ts";
 import { REPLAY_WINDOW } from "./replay.ts";
 import { HANDSHAKE_CODE, SEALED_CODE, Step } from "./wire.ts";
 
@@ -395,4 +396,46 @@ Deno.test("default randomness (native key generation): XX then IK complete, fres
   pump(2, { a, b });
   const [m] = events(b);
   assert.ok(m.type === "message" && toHex(m.publicKey) === toHex(A));
+});
+
+Deno.test("twin keys: a member presenting the sign-flipped twin of an allowed key is that member", () => {
+  // The twin maps to the same Noise static key: the handshake proves both spellings equally.
+  const real = fixedIdentity(1);
+  const twin = { ...real, publicKey: twinOf(real.publicKey) };
+  assert.notEqual(toHex(twin.publicKey), toHex(real.publicKey));
+  assert.equal(toHex(staticKeyOf(twin.publicKey)), toHex(real.staticKey.publicKey));
+  assert.equal(memberKey(twin.publicKey), memberKey(real.publicKey));
+  // b allows exactly the real spelling.
+  const b = endpoint(2, "s3cret", { allow: (k) => toHex(k) === toHex(real.publicKey) });
+  const a1 = endpoint(1, "s3cret", { identity: twin });
+  a1.connect(0, "b");
+  pump(0, { a1, b });
+  const first = events(b);
+  assert.deepEqual(first.map((e) => e.type), ["session"]); // admitted, not refused
+  assert.equal(first[0].type === "session" && toHex(first[0].publicKey), toHex(twin.publicKey));
+  // The same member later shows its other spelling (new process, new port): still one member,
+  // its session replaced (a rekey), reported under the spelling it presented first.
+  const a2 = endpoint(1, "s3cret", { random: seededRandom("peer-1-again") });
+  a2.connect(1, "b");
+  pump(1, { a2, b });
+  assert.deepEqual(events(a2).map((e) => e.type), ["session"]);
+  const second = events(b);
+  assert.equal(second.length, 1);
+  if (second[0].type !== "session") throw new Error("expected a session");
+  assert.equal(second[0].rekey, true);
+  assert.equal(toHex(second[0].publicKey), toHex(twin.publicKey));
+  assert.deepEqual(b.peers, [toHex(twin.publicKey)]);
+  // Either spelling finds the session and sends to the member's current address.
+  assert.equal(b.addressOf(real.publicKey), "a2");
+  assert.equal(b.session(twin.publicKey), b.session(real.publicKey));
+  assert.equal(b.send(2, real.publicKey, ping(9)), "sent");
+  pump(2, { a2, b });
+  const got = events(a2);
+  assert.equal(got.length, 1);
+  assert.equal(got[0].type === "message" && toHex(got[0].datagram), toHex(ping(9)));
+  // A key that is not the twin of an allowed one is still refused.
+  const c = endpoint(3);
+  c.connect(3, "b");
+  pump(3, { c, b });
+  assert.deepEqual(events(b).map((e) => e.type), ["refused-key"]);
 });

@@ -81,6 +81,29 @@ export function bindsTo(publicKey: Uint8Array, staticKey: Uint8Array): boolean {
   }
 }
 
+/**
+ * The sign-flipped twin of an Ed25519 public key: the same y coordinate with the other sign of
+ * x (bit 255 flipped), the point -A. It maps to the same X25519 static key, so a handshake
+ * proves either spelling equally; Olaf treats both as one member (see {@linkcode memberKey}).
+ */
+export function twinOf(publicKey: Uint8Array): Uint8Array {
+  const t = publicKey.slice();
+  t[31] ^= 0x80;
+  return t;
+}
+
+/**
+ * The key a member is identified by, the same for an Ed25519 key and its twin: the spelling
+ * with the sign bit clear, as 64 hex digits. A handshake proves the X25519 static key, which
+ * fixes y but not the sign of x, so the two spellings are one member: sessions, allow-lists
+ * and member identity compare this (documented in protocol/SECURE.md, "Twin keys").
+ */
+export function memberKey(publicKey: Uint8Array): string {
+  const hex = toHex(publicKey);
+  const top = parseInt(hex.slice(62), 16);
+  return top < 0x80 ? hex : hex.slice(0, 62) + (top & 0x7f).toString(16).padStart(2, "0");
+}
+
 /** Public-key text encoding: 64 lowercase hex digits. */
 export function encodePublicKey(publicKey: Uint8Array): string {
   return toHex(publicKey);

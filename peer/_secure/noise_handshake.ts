@@ -153,7 +153,9 @@ export class HandshakeState {
     if (local === undefined || remote === undefined) throw new NoiseError(`${token}: key missing`);
     let shared: Uint8Array;
     try {
-      shared = this.#dh.dh(local.secretKey, remote);
+      shared = this.#dh.dhPair
+        ? this.#dh.dhPair(local, remote)
+        : this.#dh.dh(local.secretKey, remote);
     } catch {
       throw new NoiseError(`${token}: invalid public key`);
     }

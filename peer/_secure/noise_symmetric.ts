@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { aeadOpen, aeadSeal, hash, hash2, hkdf } from "./crypto.ts";
+import { aeadOpen, aeadSeal, hash, hash2, noiseHkdf as hkdfOutputs } from "./crypto.ts";
 
 const EMPTY = new Uint8Array(0);
 const MAX_NONCE = 0xffff_ffff_ffff_ffffn;
@@ -59,7 +59,7 @@ export class CipherState {
 
 /** Noise's HKDF with SHA256: RFC 5869 with salt = chaining key and empty info. */
 function noiseHkdf(ck: Uint8Array, ikm: Uint8Array, outputs: 2 | 3): Uint8Array[] {
-  const okm = hkdf(ck, ikm, 32 * outputs);
+  const okm = hkdfOutputs(ck, ikm, outputs);
   const out = [okm.subarray(0, 32), okm.subarray(32, 64)];
   if (outputs === 3) out.push(okm.subarray(64, 96));
   return out;
