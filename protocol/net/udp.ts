@@ -35,6 +35,12 @@ export interface BindDatagramOptions extends BindOptions {
    * `Deno.listenDatagram` is absent (Deno without `--unstable-net`, or Node).
    */
   implementation?: "auto" | UdpImplementation;
+  /**
+   * On the `"deno"` implementation, send with a synchronous `sendto(2)`
+   * through FFI where that works (see `DenoBindOptions.directSend`);
+   * ignored by `"node"`. Default `false`.
+   */
+  directSend?: boolean;
 }
 
 /**
@@ -92,8 +98,8 @@ export function resolveUdpImplementation(
  * ```
  */
 export function bindDatagram(options: BindDatagramOptions = {}): Promise<DatagramSocket> {
-  const { implementation, ...bindOptions } = options;
+  const { implementation, directSend, ...bindOptions } = options;
   return resolveUdpImplementation(implementation) === "deno"
-    ? bindDenoDatagram(bindOptions)
+    ? bindDenoDatagram({ ...bindOptions, directSend })
     : bindNodeDatagram(bindOptions);
 }
