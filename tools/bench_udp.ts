@@ -161,9 +161,10 @@ async function serve(kind: ServerKind): Promise<void> {
       onDatagram: (data, from) => socket!.send(data, from),
     });
     port = socket.localAddress.port;
-  } else if (kind === "bootstrap" || kind === "bootstrap-node" || kind === "bootstrap-opsend") {
+  } else if (kind.startsWith("bootstrap")) {
     const implementation = kind === "bootstrap-node" ? "node" : "deno";
-    const directSend = kind === "bootstrap"; // the default binder's choice (bootstrap/_udp.ts)
+    // `bootstrap` is the default binder's choice (bootstrap/_udp.ts).
+    const directSend = kind !== "bootstrap-opsend";
     const server = await startBootstrap({
       hostname,
       port: 0,

@@ -15,7 +15,7 @@ import {
 import {
   DIRECT_DROPPED,
   DIRECT_UNSUPPORTED,
-  DirectSender,
+  type DirectSender,
   openDirectSender,
 } from "./_direct_send.ts";
 import type {
