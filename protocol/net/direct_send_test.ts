@@ -79,22 +79,25 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "direct send: a deno socket with directSend echoes in order, and refuses sends once closed",
-  ignore: !ffi,
-  fn: async () => {
-    const server = await bindDenoDatagram({
-      hostname: "127.0.0.1",
-      directSend: true,
-      onDatagram: (data, from) => server.send(data, from),
-    });
-    await using client = await bindDenoDatagram({ hostname: "127.0.0.1", directSend: true });
-    const replies = take(client, 50);
-    for (let i = 0; i < 50; i++) client.send(new Uint8Array([i, 255 - i]), server.localAddress);
-    const got = await replies;
-    assert.deepEqual(got.map((d) => [...d.data]), got.map((_, i) => [i, 255 - i]));
-    assert.ok(got.every((d) => d.from.port === server.localAddress.port));
-    await server.close();
-    assert.throws(() => server.send(new Uint8Array([1]), client.localAddress), TypeError);
-  },
-});
+for (const [name, bind] of [["deno", bindDenoDatagram], ["node", bindNodeDatagram]] as const) {
+  Deno.test({
+    name:
+      `direct send: a ${name} socket with directSend echoes in order, and refuses sends once closed`,
+    ignore: !ffi,
+    fn: async () => {
+      const server = await bind({
+        hostname: "127.0.0.1",
+        directSend: true,
+        onDatagram: (data, from) => server.send(data, from),
+      });
+      await using client = await bindDenoDatagram({ hostname: "127.0.0.1", directSend: true });
+      const replies = take(client, 50);
+      for (let i = 0; i < 50; i++) client.send(new Uint8Array([i, 255 - i]), server.localAddress);
+      const got = await replies;
+      assert.deepEqual(got.map((d) => [...d.data]), got.map((_, i) => [i, 255 - i]));
+      assert.ok(got.every((d) => d.from.port === server.localAddress.port));
+      await server.close();
+      assert.throws(() => server.send(new Uint8Array([1]), client.localAddress), TypeError);
+    },
+  });
+}

@@ -36,9 +36,9 @@ export interface BindDatagramOptions extends BindOptions {
    */
   implementation?: "auto" | UdpImplementation;
   /**
-   * On the `"deno"` implementation, send with a synchronous `sendto(2)`
-   * through FFI where that works (see `DenoBindOptions.directSend`);
-   * ignored by `"node"`. Default `false`.
+   * Send with a synchronous `sendto(2)` through FFI where that works (Deno on
+   * Linux with glibc and `--allow-ffi`, IPv4), on either implementation; see
+   * `DenoBindOptions.directSend`. Default `false`.
    */
   directSend?: boolean;
 }
@@ -101,5 +101,5 @@ export function bindDatagram(options: BindDatagramOptions = {}): Promise<Datagra
   const { implementation, directSend, ...bindOptions } = options;
   return resolveUdpImplementation(implementation) === "deno"
     ? bindDenoDatagram({ ...bindOptions, directSend })
-    : bindNodeDatagram(bindOptions);
+    : bindNodeDatagram({ ...bindOptions, directSend });
 }
