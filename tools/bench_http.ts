@@ -7,7 +7,7 @@
  * (`/proc/<pid>/stat`), with ratios. Target (issue 15): `/stats` >= 0.6x Hono.
  *
  * Flags: --seconds S (2), --rounds N (3), --connections N (32),
- * --servers a,b,... (all), --before DIR (also runs `control-stats` from the checkout in DIR, which
+ * --servers a,b,... (all), --json (medians as JSON, for `bench:table`), --before DIR (also runs `control-stats` from the checkout in DIR, which
  * must hold this file too: before/after in one run). Internal: --serve KIND, --load URL.
  *
  * @module
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     servers: { type: "string" },
     before: { type: "string" },
+    json: { type: "boolean", default: false },
     serve: { type: "string" },
     load: { type: "string" },
   },
@@ -190,6 +191,10 @@ async function main(): Promise<void> {
     rate: median(list.map((s) => s.rate)),
     cpuMicros: median(list.map((s) => s.cpuMicros)),
   }]));
+  if (values.json) {
+    console.log(JSON.stringify({ load: wrk ? "wrk" : "fetch", ...Object.fromEntries(result) }));
+    return;
+  }
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   const hono = result.get("hono-hello");
   const deno = result.get("deno-hello");

@@ -418,7 +418,8 @@ async function main(): Promise<void> {
     });
   }
   if (values.json) {
-    console.log(JSON.stringify(Object.fromEntries(result)));
+    const load = tools.olafload ? "olafload" : "deno";
+    console.log(JSON.stringify({ load, ...Object.fromEntries(result) }));
     return;
   }
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
