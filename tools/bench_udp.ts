@@ -12,8 +12,8 @@
  *   - `deno-echo`: a bare `Deno.listenDatagram` echo (not Olaf's adapter);
  *   - `olaf-echo`: an echo through Olaf's `bindDatagram` (deno adapter), to
  *     separate the adapter's cost from the bootstrap's;
- *   - `bootstrap`: `startBootstrap` on the deno adapter;
- *   - `bootstrap-node`: `startBootstrap` on the `node:dgram` adapter.
+ *   - `bootstrap`: `startBootstrap` on the deno adapter, with `directSend` (its default);
+ *   - `bootstrap-node`: `startBootstrap` on the `node:dgram` adapter, with `directSend`.
  *
  * Prints replies/s and server CPU per reply, each beside the C and Deno echo
  * of the same run (medians over the rounds). Targets (issue 15): bootstrap
@@ -96,6 +96,10 @@ const SERVERS = ["c-echo", "deno-echo", "olaf-echo", "bootstrap", "bootstrap-nod
  * Receive-path options, measured on request (`--servers deno-echo,deno-echo-2loops,...`):
  * `deno-echo-2loops` runs two receive loops on one socket (two receives in flight), and
  * `deno-echo-nowait` does not await its send before the next receive (what Olaf's adapter does).
+ * Send-path options (issue 15): `deno-echo-direct` is the bare Deno echo with its send replaced by
+ * a synchronous `sendto(2)` through FFI (`protocol/net/_direct_send.ts`), `olaf-echo-direct` the
+ * adapter echo with `directSend`, and `bootstrap-opsend` the bootstrap on Deno's send op (what it
+ * used before `directSend`; `bootstrap` is the default binder, with it).
  */
 const OPTIONS = [
   "deno-echo-2loops",
