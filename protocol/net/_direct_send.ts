@@ -130,10 +130,12 @@ export class DirectSender {
    * Sends one datagram now.
    *
    * @returns The bytes sent, {@linkcode DIRECT_UNSUPPORTED} (not an IPv4
-   *   destination: nothing was sent), {@linkcode DIRECT_DROPPED}, or
+   *   destination, or a port out of range: nothing was sent), {@linkcode DIRECT_DROPPED}, or
    *   `-(errno) - 1000` for another failure.
    */
   send(data: Uint8Array, hostname: string, port: number): number {
+    // A port out of range goes the ordinary way, which reports it (here it would wrap).
+    if (!(port >= 0 && port <= 0xffff && port === Math.floor(port))) return DIRECT_UNSUPPORTED;
     const to = this.#to;
     if (hostname !== this.#lastHostname) {
       if (!writeIPv4(hostname, to)) {

@@ -60,6 +60,8 @@ Deno.test({
       assert.equal(direct.send(new Uint8Array([1]), "::1", 1), DIRECT_UNSUPPORTED);
       assert.equal(direct.send(new Uint8Array([1]), "localhost", 1), DIRECT_UNSUPPORTED);
       assert.equal(direct.send(new Uint8Array([1]), "1.2.3.256", 1), DIRECT_UNSUPPORTED);
+      assert.equal(direct.send(new Uint8Array([1]), "127.0.0.1", 65536), DIRECT_UNSUPPORTED);
+      assert.equal(direct.send(new Uint8Array([1]), "127.0.0.1", 1.5), DIRECT_UNSUPPORTED);
     } finally {
       tcp.close();
       conn.close();

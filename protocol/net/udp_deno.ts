@@ -69,7 +69,7 @@ export function isDenoDatagramAvailable(): boolean {
 export interface DenoBindOptions extends BindOptions {
   /**
    * Send with a synchronous `sendto(2)` through FFI on the socket's own
-   * descriptor instead of Deno's async send op: about 2 µs less CPU per
+   * descriptor instead of Deno's async send op: 1-5 µs less CPU per
    * datagram and no event-loop turn per send (`deno task bench:udp`). Used
    * only where it works (Linux with glibc, `--allow-ffi` granted, an IPv4
    * socket); elsewhere, and for any destination that is not IPv4 text, the
