@@ -39,6 +39,7 @@ import {
   startBootstrap,
 } from "./server.ts";
 import { ActivityLog } from "./_activity_log.ts";
+import { bindBootstrapDatagram } from "./_udp.ts"; // issue 15
 import { checkShardPorts, MAX_SHARDS, runShards, watchShardParent } from "./_shards.ts"; // issue 15
 // --- handshake dialect (issue 14) ---
 import { DEFAULT_STUN_PORT, type HandshakeServerOptions } from "./handshake/server.ts";
@@ -309,7 +310,10 @@ async function run(settings: Settings, options: MainOptions): Promise<number> {
   let server: BootstrapServer;
   const activity = new ActivityLog(); // rooms, refusals, limits at info; datagrams at debug
   try {
-    server = await startBootstrap({ ...bootstrapOptions, bind: activity.binder() });
+    server = await startBootstrap({
+      ...bootstrapOptions,
+      bind: activity.binder(bindBootstrapDatagram), // issue 15: the direct send
+    });
   } catch (error) {
     return fail(error, `cannot listen on UDP ${formatHostPort(settings.host, settings.port)}`);
   }

@@ -1,5 +1,6 @@
 import { getLogger } from "@logtape/logtape";
-import { bindDatagram, type DatagramBinder, type DatagramSocket } from "@olaf/protocol/net";
+import type { DatagramBinder, DatagramSocket } from "@olaf/protocol/net";
+import { bindBootstrapDatagram } from "./_udp.ts"; // issue 15
 import {
   type Clock,
   drive,
@@ -41,7 +42,10 @@ export interface BootstrapOptions extends BootstrapLimits {
   hostname?: string;
   /** UDP port; 0 picks a free one. Default 5000. */
   port?: number;
-  /** How to bind the socket. Default: real UDP (`bindDatagram` from `@olaf/protocol/net`). */
+  /**
+   * How to bind the socket. Default: real UDP (`bindDatagram` from `@olaf/protocol/net`) with
+   * `directSend` (a synchronous `sendto` through FFI where `--allow-ffi` and Linux allow it).
+   */
   bind?: DatagramBinder;
   /** Time and timers. Default: `systemClock`. */
   clock?: Clock;
@@ -115,7 +119,7 @@ export interface BootstrapServer extends BootstrapView, AsyncDisposable {
  */
 export async function startBootstrap(options: BootstrapOptions = {}): Promise<BootstrapServer> {
   const clock = options.clock ?? systemClock;
-  const bind = options.bind ?? bindDatagram;
+  const bind = options.bind ?? bindBootstrapDatagram;
   // Validate the limits before binding, so bad options do not hold a port.
   const core = new BootstrapCore({ ...options, startedAt: clock.now(), emitEvents: false });
   const server = new Server(core, clock, new NatService(options.nat));

@@ -7,7 +7,7 @@
  * (`/proc/<pid>/stat`), with ratios. Target (issue 15): `/stats` >= 0.6x Hono.
  *
  * Flags: --seconds S (2), --rounds N (3), --connections N (32),
- * --servers a,b,... (all), --before DIR (also runs `control-stats` from the checkout in DIR, which
+ * --servers a,b,... (all), --json (medians as JSON, for `bench:table`), --before DIR (also runs `control-stats` from the checkout in DIR, which
  * must hold this file too: before/after in one run). Internal: --serve KIND, --load URL.
  *
  * @module
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     servers: { type: "string" },
     before: { type: "string" },
+    json: { type: "boolean", default: false },
     serve: { type: "string" },
     load: { type: "string" },
   },
@@ -101,10 +102,16 @@ async function hasWrk(): Promise<boolean> {
   }
 }
 
-async function load(wrk: boolean, url: string, secs: number): Promise<number> {
+/** Requests served, and over how many seconds (wrk's own measure of its run). */
+async function load(
+  wrk: boolean,
+  url: string,
+  secs: number,
+): Promise<{ requests: number; seconds: number }> {
   const command = wrk
     ? new Deno.Command("wrk", {
-      args: ["-t1", `-c${connections}`, `-d${secs}s`, url],
+      // wrk takes whole seconds only ("-d0.5s" is an error): round up, rate over wrk's own time.
+      args: ["-t1", `-c${connections}`, `-d${Math.max(1, Math.ceil(secs))}s`, url],
       stdout: "piped",
     })
     : new Deno.Command(Deno.execPath(), {
@@ -124,13 +131,14 @@ async function load(wrk: boolean, url: string, secs: number): Promise<number> {
   const out = await command.output();
   const text = new TextDecoder().decode(out.stdout);
   if (wrk) {
-    const m = /(\d+) requests in/.exec(text);
+    const m = /(\d+) requests in ([\d.]+)(ms|s|m)\b/.exec(text);
     if (!m || /Non-2xx/.test(text)) throw new Error(`wrk failed or got errors: ${text}`);
-    return Number(m[1]);
+    const scale = m[3] === "ms" ? 1e-3 : m[3] === "m" ? 60 : 1;
+    return { requests: Number(m[1]), seconds: Number(m[2]) * scale };
   }
   const m = /requests=(\d+)/.exec(text);
   if (!m) throw new Error(`fetch load failed: ${text}`);
-  return Number(m[1]);
+  return { requests: Number(m[1]), seconds: secs };
 }
 
 interface Sample {
@@ -157,11 +165,9 @@ async function measure(wrk: boolean, kind: ServerKind): Promise<Sample> {
     const url = `http://127.0.0.1:${/PORT (\d+)/.exec(text)![1]}${SERVERS[kind]}`;
     await load(wrk, url, 1); // warm-up (JIT)
     const cpu0 = cpuSeconds(child.pid) ?? NaN;
-    const t0 = performance.now();
-    const requests = await load(wrk, url, seconds);
-    const elapsed = (performance.now() - t0) / 1000;
+    const run = await load(wrk, url, seconds);
     const cpu = (cpuSeconds(child.pid) ?? NaN) - cpu0;
-    return { rate: requests / Math.min(elapsed, seconds), cpuMicros: (cpu * 1e6) / requests };
+    return { rate: run.requests / run.seconds, cpuMicros: (cpu * 1e6) / run.requests };
   } finally {
     child.kill("SIGKILL");
     await child.status;
@@ -185,6 +191,10 @@ async function main(): Promise<void> {
     rate: median(list.map((s) => s.rate)),
     cpuMicros: median(list.map((s) => s.cpuMicros)),
   }]));
+  if (values.json) {
+    console.log(JSON.stringify({ load: wrk ? "wrk" : "fetch", ...Object.fromEntries(result) }));
+    return;
+  }
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   const hono = result.get("hono-hello");
   const deno = result.get("deno-hello");

@@ -12,8 +12,8 @@
  *   - `deno-echo`: a bare `Deno.listenDatagram` echo (not Olaf's adapter);
  *   - `olaf-echo`: an echo through Olaf's `bindDatagram` (deno adapter), to
  *     separate the adapter's cost from the bootstrap's;
- *   - `bootstrap`: `startBootstrap` on the deno adapter;
- *   - `bootstrap-node`: `startBootstrap` on the `node:dgram` adapter.
+ *   - `bootstrap`: `startBootstrap` on the deno adapter, with `directSend` (its default);
+ *   - `bootstrap-node`: `startBootstrap` on the `node:dgram` adapter, with `directSend`.
  *
  * Prints replies/s and server CPU per reply, each beside the C and Deno echo
  * of the same run (medians over the rounds). Targets (issue 15): bootstrap
@@ -39,6 +39,7 @@ import { bindDatagram, type DatagramSocket } from "@olaf/protocol/net";
 import { encode } from "@olaf/protocol";
 import { startBootstrap } from "../bootstrap/server.ts";
 import { cpuSeconds, median } from "./_bench.ts";
+import { openDirectSender } from "../protocol/net/_direct_send.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -95,8 +96,18 @@ const SERVERS = ["c-echo", "deno-echo", "olaf-echo", "bootstrap", "bootstrap-nod
  * Receive-path options, measured on request (`--servers deno-echo,deno-echo-2loops,...`):
  * `deno-echo-2loops` runs two receive loops on one socket (two receives in flight), and
  * `deno-echo-nowait` does not await its send before the next receive (what Olaf's adapter does).
+ * Send-path options (issue 15): `deno-echo-direct` is the bare Deno echo with its send replaced by
+ * a synchronous `sendto(2)` through FFI (`protocol/net/_direct_send.ts`), `olaf-echo-direct` the
+ * adapter echo with `directSend`, and `bootstrap-opsend` the bootstrap on Deno's send op (what it
+ * used before `directSend`; `bootstrap` is the default binder, with it).
  */
-const OPTIONS = ["deno-echo-2loops", "deno-echo-nowait"] as const;
+const OPTIONS = [
+  "deno-echo-2loops",
+  "deno-echo-nowait",
+  "deno-echo-direct",
+  "olaf-echo-direct",
+  "bootstrap-opsend",
+] as const;
 type ServerKind =
   | typeof SERVERS[number]
   | typeof OPTIONS[number]
@@ -131,20 +142,37 @@ async function serve(kind: ServerKind): Promise<void> {
         }
       })();
     }
-  } else if (kind === "olaf-echo") {
+  } else if (kind === "deno-echo-direct") {
+    // Deno's receive op, and a synchronous sendto(2) through FFI instead of Deno's send op.
+    const conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+    port = (conn.addr as Deno.NetAddr).port;
+    const direct = openDirectSender(hostname, port);
+    if (!direct) throw new Error("deno-echo-direct needs Linux, glibc and --allow-ffi");
+    const buffer = new Uint8Array(65536);
+    (async () => {
+      for (;;) {
+        const [data, from] = await conn.receive(buffer);
+        const { hostname, port } = from as Deno.NetAddr;
+        direct.send(data, hostname, port);
+      }
+    })();
+  } else if (kind === "olaf-echo" || kind === "olaf-echo-direct") {
     let socket: DatagramSocket | undefined = undefined;
     socket = await bindDatagram({
       hostname,
       implementation: "deno",
+      directSend: kind === "olaf-echo-direct",
       onDatagram: (data, from) => socket!.send(data, from),
     });
     port = socket.localAddress.port;
-  } else if (kind === "bootstrap" || kind === "bootstrap-node") {
-    const implementation = kind === "bootstrap" ? "deno" : "node";
+  } else if (kind.startsWith("bootstrap")) {
+    const implementation = kind === "bootstrap-node" ? "node" : "deno";
+    // `bootstrap` is the default binder's choice (bootstrap/_udp.ts).
+    const directSend = kind !== "bootstrap-opsend";
     const server = await startBootstrap({
       hostname,
       port: 0,
-      bind: (options) => bindDatagram({ ...options, implementation }),
+      bind: (options) => bindDatagram({ ...options, implementation, directSend }),
       maxRooms: rooms * 2,
       requestsPerSecond: Infinity, // every simulated peer shares 127.0.0.1
       replyBytesPerSecond: Infinity,
@@ -394,7 +422,8 @@ async function main(): Promise<void> {
     });
   }
   if (values.json) {
-    console.log(JSON.stringify(Object.fromEntries(result)));
+    const load = tools.olafload ? "olafload" : "deno";
+    console.log(JSON.stringify({ load, ...Object.fromEntries(result) }));
     return;
   }
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");

@@ -35,6 +35,12 @@ export interface BindDatagramOptions extends BindOptions {
    * `Deno.listenDatagram` is absent (Deno without `--unstable-net`, or Node).
    */
   implementation?: "auto" | UdpImplementation;
+  /**
+   * Send with a synchronous `sendto(2)` through FFI where that works (Deno on
+   * Linux with glibc and `--allow-ffi`, IPv4), on either implementation; see
+   * `DenoBindOptions.directSend`. Default `false`.
+   */
+  directSend?: boolean;
 }
 
 /**
@@ -92,8 +98,8 @@ export function resolveUdpImplementation(
  * ```
  */
 export function bindDatagram(options: BindDatagramOptions = {}): Promise<DatagramSocket> {
-  const { implementation, ...bindOptions } = options;
+  const { implementation, directSend, ...bindOptions } = options;
   return resolveUdpImplementation(implementation) === "deno"
-    ? bindDenoDatagram(bindOptions)
-    : bindNodeDatagram(bindOptions);
+    ? bindDenoDatagram({ ...bindOptions, directSend })
+    : bindNodeDatagram({ ...bindOptions, directSend });
 }

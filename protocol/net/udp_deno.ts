@@ -12,6 +12,12 @@ import {
   reportError,
   resolveBindOptions,
 } from "./_socket_common.ts";
+import {
+  DIRECT_DROPPED,
+  DIRECT_UNSUPPORTED,
+  type DirectSender,
+  openDirectSender,
+} from "./_direct_send.ts";
 import type {
   BindOptions,
   Datagram,
@@ -59,6 +65,19 @@ export function isDenoDatagramAvailable(): boolean {
   return listenDatagram() !== undefined;
 }
 
+/** Options of {@linkcode bindDenoDatagram}. */
+export interface DenoBindOptions extends BindOptions {
+  /**
+   * Send with a synchronous `sendto(2)` through FFI on the socket's own
+   * descriptor instead of Deno's async send op: 1-5 µs less CPU per
+   * datagram and no event-loop turn per send (`deno task bench:udp`). Used
+   * only where it works (Linux with glibc, `--allow-ffi` granted, an IPv4
+   * socket); elsewhere, and for any destination that is not IPv4 text, the
+   * send op is used as without it. Default `false`.
+   */
+  directSend?: boolean;
+}
+
 /**
  * Binds a UDP socket with `Deno.listenDatagram`. Received bytes are copied
  * out of one reused 64 KiB buffer into an array of the datagram's size, which
@@ -86,7 +105,7 @@ export function isDenoDatagramAvailable(): boolean {
  * }
  * ```
  */
-export function bindDenoDatagram(options: BindOptions = {}): Promise<DatagramSocket> {
+export function bindDenoDatagram(options: DenoBindOptions = {}): Promise<DatagramSocket> {
   try {
     const listen = listenDatagram();
     if (listen === undefined) {
@@ -103,7 +122,12 @@ export function bindDenoDatagram(options: BindOptions = {}): Promise<DatagramSoc
       if (error instanceof Deno.errors.AddrInUse) throw addrInUseError(resolved, error);
       throw error;
     }
-    return Promise.resolve(new DenoDatagramSocket(conn, new Receiver(resolved), resolved.onError));
+    const direct = options.directSend
+      ? openDirectSender(conn.addr.hostname, conn.addr.port)
+      : undefined;
+    return Promise.resolve(
+      new DenoDatagramSocket(conn, new Receiver(resolved), resolved.onError, direct),
+    );
   } catch (error) {
     return Promise.reject(error);
   }
@@ -117,6 +141,8 @@ class DenoDatagramSocket implements DatagramSocket {
   #onError: ((error: Error) => void) | undefined;
   #receiving: Promise<void>;
   #closing: Promise<void> | undefined;
+  /** The synchronous sendto, when asked for and available (cleared on close: the fd goes). */
+  #direct: DirectSender | undefined;
   #sender: OrderedSender = new OrderedSender((data, to, done) => {
     try {
       this.#conn.send(data, { transport: "udp", hostname: to.hostname, port: to.port })
@@ -134,8 +160,10 @@ class DenoDatagramSocket implements DatagramSocket {
     conn: DenoDatagramConn,
     receiver: Receiver,
     onError: ((error: Error) => void) | undefined,
+    direct: DirectSender | undefined,
   ) {
     this.#conn = conn;
+    this.#direct = direct;
     this.#receiver = receiver;
     this.#onError = onError;
     this.localAddress = Object.freeze({ hostname: conn.addr.hostname, port: conn.addr.port });
@@ -169,6 +197,14 @@ class DenoDatagramSocket implements DatagramSocket {
 
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#closing !== undefined) throw closedError();
+    const direct = this.#direct;
+    if (direct !== undefined) {
+      const sent = direct.send(data, to.hostname, to.port);
+      if (sent >= 0 || sent === DIRECT_DROPPED) return; // dropped: as a full kernel queue drops
+      if (sent !== DIRECT_UNSUPPORTED) {
+        return reportError(this.#onError, new Error(`sendto failed (errno ${-(sent + 1000)})`));
+      }
+    }
     this.#sender.send(data, to);
   }
 
@@ -182,6 +218,7 @@ class DenoDatagramSocket implements DatagramSocket {
   }
 
   async #close(): Promise<void> {
+    this.#direct = undefined;
     this.#receiver.close();
     // Let the send in flight finish, then close; resolve only once no op is
     // pending, so test sanitizers see a clean socket.

@@ -6,6 +6,12 @@
  */
 import dgram from "node:dgram";
 import {
+  DIRECT_DROPPED,
+  DIRECT_UNSUPPORTED,
+  type DirectSender,
+  openDirectSender,
+} from "./_direct_send.ts";
+import {
   addrInUseError,
   closedError,
   isIPv6Hostname,
@@ -21,6 +27,17 @@ import type {
   DatagramSocket,
   NetAddress,
 } from "./types.ts";
+
+/** Options of {@linkcode bindNodeDatagram}. */
+export interface NodeBindOptions extends BindOptions {
+  /**
+   * On Deno, send with a synchronous `sendto(2)` through FFI on the socket's
+   * descriptor instead of `node:dgram`'s `send` (Linux with glibc,
+   * `--allow-ffi`, IPv4; elsewhere, and on Node, `send` as without it). See
+   * `DenoBindOptions.directSend`. Default `false`.
+   */
+  directSend?: boolean;
+}
 
 /**
  * Binds a UDP socket with `node:dgram` (`udp6` for IPv6 hostnames, else
@@ -48,7 +65,7 @@ import type {
  * }
  * ```
  */
-export async function bindNodeDatagram(options: BindOptions = {}): Promise<DatagramSocket> {
+export async function bindNodeDatagram(options: NodeBindOptions = {}): Promise<DatagramSocket> {
   const resolved = resolveBindOptions(options);
   const socket = dgram.createSocket({ type: isIPv6Hostname(resolved.hostname) ? "udp6" : "udp4" });
   try {
@@ -74,7 +91,10 @@ export async function bindNodeDatagram(options: BindOptions = {}): Promise<Datag
     if ((error as { code?: string }).code === "EADDRINUSE") throw addrInUseError(resolved, error);
     throw error;
   }
-  return new NodeDatagramSocket(socket, new Receiver(resolved), resolved.onError);
+  // Issue 15: the same synchronous sendto as the deno adapter's, on Deno's node:dgram socket.
+  const { address, port } = socket.address();
+  const direct = options.directSend ? openDirectSender(address, port) : undefined;
+  return new NodeDatagramSocket(socket, new Receiver(resolved), resolved.onError, direct);
 }
 
 class NodeDatagramSocket implements DatagramSocket {
@@ -84,6 +104,8 @@ class NodeDatagramSocket implements DatagramSocket {
   #receiver: Receiver;
   #onError: ((error: Error) => void) | undefined;
   #closing: Promise<void> | undefined;
+  /** The synchronous sendto, when asked for and available (cleared on close). */
+  #direct: DirectSender | undefined;
   #sender: OrderedSender = new OrderedSender((data, to, done) => {
     try {
       this.#socket.send(data, to.port, to.hostname, (error) => {
@@ -100,7 +122,9 @@ class NodeDatagramSocket implements DatagramSocket {
     socket: dgram.Socket,
     receiver: Receiver,
     onError: ((error: Error) => void) | undefined,
+    direct: DirectSender | undefined,
   ) {
+    this.#direct = direct;
     this.#socket = socket;
     this.#receiver = receiver;
     this.#onError = onError;
@@ -117,6 +141,14 @@ class NodeDatagramSocket implements DatagramSocket {
 
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#closing !== undefined) throw closedError();
+    const direct = this.#direct;
+    if (direct !== undefined) {
+      const sent = direct.send(data, to.hostname, to.port);
+      if (sent >= 0 || sent === DIRECT_DROPPED) return; // dropped: as a full kernel queue drops
+      if (sent !== DIRECT_UNSUPPORTED) {
+        return reportError(this.#onError, new Error(`sendto failed (errno ${-(sent + 1000)})`));
+      }
+    }
     this.#sender.send(data, to);
   }
 
@@ -126,6 +158,7 @@ class NodeDatagramSocket implements DatagramSocket {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#direct = undefined;
       this.#receiver.close();
       await this.#sender.stop();
       await new Promise<void>((resolve) => {
