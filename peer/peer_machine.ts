@@ -358,6 +358,12 @@ export interface PeerMachineStats {
    * `unexpected-handshake`, `handshake-failed`, `simultaneous-open`, `amplification-limit`.
    */
   secure: Record<string, number>;
+  /**
+   * Partial views (issue 15): `probes`, `indirectProbes`, `suspicions`, `confirmations`,
+   * `refutations`, `stalls` (late ticks that stretched deadlines) and `health` (0 healthy, up
+   * to 8 while our own probes keep failing: probes and pushes slow down, timeouts stretch).
+   */
+  swim?: Record<string, number>;
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -760,7 +766,12 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** Traffic counters: a snapshot, taken when read. */
   get stats(): PeerMachineStats {
     const s = this.#stats;
-    return { ...s, drops: { ...s.drops }, secure: { ...this.#endpoint.drops } };
+    return {
+      ...s,
+      drops: { ...s.drops },
+      secure: { ...this.#endpoint.drops },
+      swim: { ...this.#swim.stats, health: this.#swim.health },
+    };
   }
 
   /**
