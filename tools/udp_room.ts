@@ -4,9 +4,12 @@
  * Starts a real bootstrap and N real peers (`joinRoom`, one UDP socket each)
  * on 127.0.0.1 in this one process, then prints the time until every peer
  * sees every other one, and the `peer-left` events (flaps) over a window of
- * stable running. Bounded in time (`--max-seconds`, default 180). Baseline in
- * the same run: the same room with partial views off (`--baseline N`, the
- * v1 heartbeat: everyone pings everyone), at a size it can still hold.
+ * stable running. Bounded in time (`--max-seconds`, default 900). Baselines in
+ * the same run: rooms of 100 and 300 first (`--sizes`), and optionally the v1
+ * heartbeat (`--baseline N`: partial views off, everyone pings everyone).
+ * Per-socket send/receive counters (a counting binder), kernel drops from
+ * /proc/net/udp, event-loop lag and datagrams by type say where a room that
+ * does not converge loses its datagrams (`--verbose`).
  *
  * Every peer shares 127.0.0.1, so the bootstrap's per-source limits are off
  * here (`requestsPerSecond` and `replyBytesPerSecond` Infinity): with the
@@ -463,7 +466,7 @@ if (import.meta.main) {
       sizes: { type: "string", default: "100,300" },
       baseline: { type: "string", default: "0" },
       window: { type: "string", default: "30000" },
-      "max-seconds": { type: "string", default: "600" },
+      "max-seconds": { type: "string", default: "900" },
       "in-process": { type: "boolean", default: false },
       "join-batch": { type: "string", default: "10" },
       udp: { type: "string", default: "auto" },
