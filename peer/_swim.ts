@@ -58,6 +58,15 @@ const RETRANSMIT_MULT = 3;
 const CANDIDATE_PINGS_LARGE = 8;
 /** Small rooms: at most this many probes per heartbeat to silent Olaf members. */
 const STALE_PROBES = 8;
+/**
+ * Local health (Lifeguard's "local health multiplier"): how far our own
+ * probes' failures say that *we* are the slow one (a CPU-bound process reads
+ * its sockets late, and then every member it probes looks dead). Each probe
+ * that fails and each suspicion of us we must refute adds 1, each probe
+ * answered takes 1 away; probe timeouts and suspicion timeouts are stretched,
+ * and probes sent less often, by (1 + health). A healthy member stays at 0.
+ */
+const MAX_HEALTH = 8;
 /** Per heartbeat: `PROBE_REQ`s served, and `SYNC` pages sent (bounds what others draw). */
 const RELAYS_PER_HEARTBEAT = 64;
 const SYNC_PAGES_PER_HEARTBEAT = 64;
@@ -102,6 +111,8 @@ export interface SwimStats {
   suspicions: number;
   confirmations: number;
   refutations: number;
+  /** Ticks that ran late enough (the process was busy) to stretch deadlines by the stall. */
+  stalls: number;
 }
 
 /** The SWIM side of one peer. */
@@ -111,8 +122,14 @@ export class Swim {
   readonly #host: SwimHost;
   readonly #heartbeatMs: number;
   readonly #threshold: number;
-  readonly #probeTimeoutMs: number;
-  readonly #suspicionMs: number;
+  readonly #baseProbeTimeoutMs: number;
+  readonly #baseSuspicionMs: number;
+  /** Local health, 0 (healthy) to MAX_HEALTH (see there). */
+  #health = 0;
+  /** Probes owed, in fractions: a member in bad health probes less often. */
+  #probeCredit = 0;
+  /** `GOSSIP` pushes owed, in fractions (the same rule). */
+  #gossipCredit = 0;
   readonly #tickMs: number;
   readonly #gossipMax: number;
   readonly #deadKeepMs: number;
@@ -146,6 +163,7 @@ export class Swim {
     suspicions: 0,
     confirmations: 0,
     refutations: 0,
+    stalls: 0,
   };
 
   constructor(membership: Membership, out: Outbox, host: SwimHost, options: SwimOptions) {
@@ -154,12 +172,12 @@ export class Swim {
     this.#host = host;
     this.#heartbeatMs = options.heartbeatMs;
     this.#threshold = options.threshold;
-    this.#probeTimeoutMs = Math.min(options.heartbeatMs / 3, 1000);
+    this.#baseProbeTimeoutMs = Math.min(options.heartbeatMs / 3, 1000);
     // Crash -> first failed probe (up to two heartbeats without a probe) -> suspect after the
     // indirect probes -> confirmed: the whole path fits the peer timeout.
-    this.#suspicionMs = Math.max(
+    this.#baseSuspicionMs = Math.max(
       options.heartbeatMs,
-      options.peerTimeoutMs - 2 * options.heartbeatMs - 2 * this.#probeTimeoutMs,
+      options.peerTimeoutMs - 2 * options.heartbeatMs - 2 * this.#baseProbeTimeoutMs,
     );
     this.#tickMs = Math.max(20, Math.min(300, options.heartbeatMs / 10));
     this.#gossipMax = Math.max(1, Math.floor((options.budget - SWIM_BASE_BYTES) / UPDATE_BYTES));
@@ -189,6 +207,23 @@ export class Swim {
     return this.#large || membership.size + membership.candidates.size > this.#threshold
       ? CANDIDATE_PINGS_LARGE
       : Infinity;
+  }
+
+  /** Local health: 0 when healthy, up to 8 when our own probes keep failing. */
+  get health(): number {
+    return this.#health;
+  }
+
+  get #probeTimeoutMs(): number {
+    return this.#baseProbeTimeoutMs * (1 + this.#health);
+  }
+
+  get #suspicionMs(): number {
+    return this.#baseSuspicionMs * (1 + this.#health);
+  }
+
+  #healthy(delta: 1 | -1): void {
+    this.#health = Math.max(0, Math.min(MAX_HEALTH, this.#health + delta));
   }
 
   /** Our current incarnation. */
@@ -264,7 +299,14 @@ export class Swim {
     if (this.#self === undefined) return;
     if (large) {
       this.#syncStep(now);
-      for (let i = 0; i < PROBES_PER_HEARTBEAT; i++) {
+      // In bad health, fewer probes: the load we put on a struggling process drops with it.
+      this.#probeCredit = Math.min(
+        PROBES_PER_HEARTBEAT,
+        this.#probeCredit + PROBES_PER_HEARTBEAT / (1 + this.#health),
+      );
+      const probes = Math.floor(this.#probeCredit);
+      this.#probeCredit -= probes;
+      for (let i = 0; i < probes; i++) {
         const target = this.#nextTarget();
         if (target === undefined) break;
         this.#probe(target, now);
@@ -289,7 +331,15 @@ export class Swim {
   /** Probe timeouts, suspicion timeouts, the gossip push. */
   tick(now: number): void {
     this.#now = now;
+    // A tick that runs late means this process was busy: answers may sit unread in the
+    // socket. The stall does not count against anyone's deadline (nor as their silence).
+    const stall = this.#tickAt === undefined ? 0 : now - this.#tickAt;
     this.#tickAt = undefined;
+    if (stall > this.#tickMs) {
+      this.stats.stalls++;
+      for (const p of this.#probes.values()) p.deadline += stall;
+      for (const m of this.#suspects) if (m.suspectSince !== undefined) m.suspectSince += stall;
+    }
     const membership = this.#membership;
     const large = this.large;
     for (const [seq, p] of this.#probes) {
@@ -306,6 +356,7 @@ export class Swim {
         }
       } else {
         this.#probes.delete(seq);
+        this.#healthy(1);
         const m = p.target;
         if (large && m.suspectSince === undefined) {
           m.suspectSince = now;
@@ -328,7 +379,14 @@ export class Swim {
     for (const [id, d] of this.#dead) if (now - d.at >= this.#deadKeepMs) this.#dead.delete(id);
     for (const m of this.#revived) if (!this.#current(m)) this.#revived.delete(m);
     if (this.#queue.size > 0 && this.#self !== undefined) {
-      for (const m of this.#randomMembers(GOSSIP_FANOUT, undefined)) {
+      // In bad health the push slows down with the probes (piggybacking goes on as before).
+      this.#gossipCredit = Math.min(
+        GOSSIP_FANOUT,
+        this.#gossipCredit + GOSSIP_FANOUT / (1 + this.#health),
+      );
+      const fanout = Math.floor(this.#gossipCredit);
+      this.#gossipCredit -= fanout;
+      for (const m of fanout > 0 ? this.#randomMembers(fanout, undefined) : []) {
         this.#send(m, SwimCode.GOSSIP, 0, this.#take(this.#gossipMax));
         if (this.#queue.size === 0) break;
       }
@@ -370,6 +428,7 @@ export class Swim {
         const probe = this.#probes.get(message.word);
         if (probe !== undefined) {
           this.#probes.delete(message.word);
+          this.#healthy(-1);
           return;
         }
         const relay = this.#relays.get(message.word);
@@ -573,6 +632,7 @@ export class Swim {
       if (bump) this.#incarnation = (u.incarnation + 1) >>> 0;
       if (bump || !this.#queue.has(v1MemberId(key))) {
         this.stats.refutations++;
+        this.#healthy(1); // others could not hear us in time: we are likely the slow one
         this.#enqueueRecord(v1MemberId(key), this.#self!, SwimState.ALIVE, this.#incarnation);
       }
       return;

@@ -397,6 +397,12 @@ export interface PeerMachineStats {
     sealed: number;
     plaintext: number;
   };
+  /**
+   * Partial views (issue 15): `probes`, `indirectProbes`, `suspicions`, `confirmations`,
+   * `refutations`, `stalls` (late ticks that stretched deadlines) and `health` (0 healthy, up
+   * to 8 while our own probes keep failing: probes and pushes slow down, timeouts stretch).
+   */
+  swim?: Record<string, number>;
 }
 
 /** `JOIN_B` retry interval before the first answer (then the heartbeat takes over). */
@@ -811,6 +817,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       drops: { ...s.drops },
       secure: { ...this.#endpoint.drops },
       opportunistic: { ...this.#opp.stats },
+      swim: { ...this.#swim.stats, health: this.#swim.health },
     };
   }
 

@@ -4,9 +4,12 @@
  * Starts a real bootstrap and N real peers (`joinRoom`, one UDP socket each)
  * on 127.0.0.1 in this one process, then prints the time until every peer
  * sees every other one, and the `peer-left` events (flaps) over a window of
- * stable running. Bounded in time (`--max-seconds`, default 180). Baseline in
- * the same run: the same room with partial views off (`--baseline N`, the
- * v1 heartbeat: everyone pings everyone), at a size it can still hold.
+ * stable running. Bounded in time (`--max-seconds`, default 900). Baselines in
+ * the same run: rooms of 100 and 300 first (`--sizes`), and optionally the v1
+ * heartbeat (`--baseline N`: partial views off, everyone pings everyone).
+ * Per-socket send/receive counters (a counting binder), kernel drops from
+ * /proc/net/udp, event-loop lag and datagrams by type say where a room that
+ * does not converge loses its datagrams (`--verbose`).
  *
  * Every peer shares 127.0.0.1, so the bootstrap's per-source limits are off
  * here (`requestsPerSecond` and `replyBytesPerSecond` Infinity): with the
@@ -20,6 +23,69 @@ import { parseArgs } from "node:util";
 import { startBootstrap } from "@olaf/bootstrap";
 import { encode } from "@olaf/protocol";
 import { joinRoom, type Room } from "@olaf/peer";
+import {
+  bindDatagram,
+  type DatagramBinder,
+  type DatagramSocket,
+  type UdpImplementation,
+} from "@olaf/protocol/net";
+
+/** Per-socket counters the bench keeps (a wrapper around the real UDP socket). */
+export interface SocketCounters {
+  sent: number;
+  received: number;
+  /** Datagrams sent to / received from the bootstrap. */
+  toBootstrap: number;
+  fromBootstrap: number;
+  sendErrors: number;
+  port: number;
+}
+
+/** Datagrams sent by every counted socket, by their first byte (the message type). */
+export const sentByType: Record<number, number> = {};
+
+/** A binder that counts what each socket sends and receives, into `counters`. */
+export function countingBinder(
+  bootstrapPort: number,
+  counters: SocketCounters[],
+  implementation: "auto" | UdpImplementation = "auto",
+): DatagramBinder {
+  return async (options) => {
+    const c: SocketCounters = {
+      sent: 0,
+      received: 0,
+      toBootstrap: 0,
+      fromBootstrap: 0,
+      sendErrors: 0,
+      port: 0,
+    };
+    counters.push(c);
+    const onDatagram = options.onDatagram;
+    const onError = options.onError;
+    const socket: DatagramSocket = await bindDatagram({
+      ...options,
+      implementation,
+      onDatagram: (data, from) => {
+        c.received++;
+        if (from.port === bootstrapPort) c.fromBootstrap++;
+        onDatagram?.(data, from);
+      },
+      onError: (error) => {
+        c.sendErrors++;
+        onError?.(error);
+      },
+    });
+    c.port = socket.localAddress.port;
+    const send = socket.send.bind(socket);
+    socket.send = (data, to) => {
+      c.sent++;
+      sentByType[data[0]!] = (sentByType[data[0]!] ?? 0) + 1;
+      if (to.port === bootstrapPort) c.toBootstrap++;
+      send(data, to);
+    };
+    return socket;
+  };
+}
 
 /** Options of {@linkcode runUdpRoom}. */
 export interface UdpRoomOptions {
@@ -32,6 +98,8 @@ export interface UdpRoomOptions {
   convergeTimeoutMs?: number;
   /** Peers started per 100 ms while joining (a paced arrival, not one burst). Default 10. */
   joinBatch?: number;
+  /** The peers' UDP implementation (`bindDatagram`'s), default `"auto"` (Deno's own). */
+  udp?: "auto" | UdpImplementation;
   /** Run the bootstrap in this process too (default: a child process running the CLI). */
   inProcessBootstrap?: boolean;
   log?: (line: string) => void;
@@ -53,6 +121,67 @@ export interface UdpRoomResult {
   completeAfter: number;
   /** Process CPU time over the window, in ms per second (1000 = one core busy). */
   cpuMsPerSecond: number;
+  /** Datagrams all peers sent, per second, over the window (from `Room.stats`). */
+  sentPerSecond: number;
+  /** Datagrams all peers received, per second, over the window. */
+  receivedPerSecond: number;
+  /** Datagrams the kernel dropped on the peers' sockets (full receive buffers), whole run. */
+  kernelDrops: number;
+  /** Datagrams the peers' machines dropped, by reason, whole run. */
+  peerDrops: Record<string, number>;
+}
+
+/**
+ * Kernel receive-buffer drops on the sockets bound to `ports` (the `drops`
+ * column of /proc/net/udp); 0 where that file does not exist.
+ */
+export function kernelDrops(ports: ReadonlySet<number>): number {
+  let drops = 0;
+  for (const d of kernelDropsByPort(ports).values()) drops += d;
+  return drops;
+}
+
+/** Kernel receive-buffer drops per port, for the sockets bound to `ports`. */
+export function kernelDropsByPort(ports: ReadonlySet<number>): Map<number, number> {
+  const byPort = new Map<number, number>();
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/net/udp");
+  } catch {
+    return byPort;
+  }
+  for (const line of text.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 13) continue;
+    const port = parseInt(fields[1]!.split(":")[1]!, 16);
+    if (ports.has(port)) byPort.set(port, (byPort.get(port) ?? 0) + Number(fields[12]));
+  }
+  return byPort;
+}
+
+/** Host-wide UDP counters from /proc/net/snmp (other processes count too): `{}` elsewhere. */
+export function udpSnmp(): Record<string, number> {
+  try {
+    const lines = Deno.readTextFileSync("/proc/net/snmp").split("\n").filter((l) =>
+      l.startsWith("Udp:")
+    );
+    const names = lines[0]!.split(/\s+/).slice(1);
+    const values = lines[1]!.split(/\s+/).slice(1).map(Number);
+    return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
+  } catch {
+    return {};
+  }
+}
+
+function totals(rooms: readonly Room[]): { sent: number; received: number } {
+  let sent = 0;
+  let received = 0;
+  for (const room of rooms) {
+    const stats = room.stats;
+    sent += stats.datagramsOut;
+    received += stats.datagramsIn;
+  }
+  return { sent, received };
 }
 
 function cpuMs(): number {
@@ -67,7 +196,12 @@ function cpuMs(): number {
 async function bootstrapFor(
   n: number,
   inProcess: boolean,
-): Promise<{ spec: string; [Symbol.asyncDispose](): Promise<void> }> {
+): Promise<{
+  spec: string;
+  port: number;
+  drops?: () => Record<string, number>;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
   if (inProcess) {
     const server = await startBootstrap({
       hostname: "127.0.0.1",
@@ -80,6 +214,11 @@ async function bootstrapFor(
     });
     return {
       spec: `127.0.0.1:${server.localAddress.port}`,
+      port: server.localAddress.port,
+      drops: () => {
+        const st = server.stats();
+        return { ...st.drops, in: st.datagramsIn, out: st.datagramsOut, members: st.members };
+      },
       [Symbol.asyncDispose]: () => server.close(),
     };
   }
@@ -124,6 +263,7 @@ async function bootstrapFor(
   socket.close();
   return {
     spec: `127.0.0.1:${port}`,
+    port,
     async [Symbol.asyncDispose]() {
       child.kill("SIGTERM");
       await child.status;
@@ -139,6 +279,10 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
   await using bootstrap = await bootstrapFor(n, options.inProcessBootstrap ?? false);
   const spec = bootstrap.spec;
   const rooms: Room[] = [];
+  const joinedRooms: Room[] = [];
+  const counters: SocketCounters[] = [];
+  const bind = countingBinder(bootstrap.port, counters, options.udp);
+  const pending = new Set<number>();
   const counts: number[] = [];
   let complete = 0;
   let flaps = 0;
@@ -152,11 +296,14 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
       joinRoom("udp-room", {
         bootstraps: [spec],
         hostname: "127.0.0.1",
+        bind,
         joinTimeoutMs: 60_000,
         maxPeers: 2 * n + 100,
         largeRoomThreshold: options.largeRoomThreshold,
       }).then((room) => {
+        pending.delete(i);
         rooms.push(room);
+        joinedRooms[i] = room;
         counts[i] = 0;
         const bump = (d: number) => {
           if (counts[i] === n - 1) complete--;
@@ -171,28 +318,128 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
         });
       }, () => void failedJoins++), // counted and reported: the run goes on
     );
+    pending.add(i);
     if ((i + 1) % (options.joinBatch ?? 10) === 0) await new Promise((r) => setTimeout(r, 100));
   }
   let joinedCount = 0;
   for (const j of joining) j.then(() => joinedCount++);
-  const progress = setInterval(() => log(`  ... ${joinedCount}/${n} joined`), 5000);
-  await Promise.all(joining).finally(() => clearInterval(progress));
+  // Event-loop lag: how late a 100 ms timer fires (a CPU-bound process reads its sockets late).
+  let lagMax = 0;
+  let lagAt = performance.now();
+  const lagTimer = setInterval(() => {
+    const t = performance.now();
+    lagMax = Math.max(lagMax, t - lagAt - 100);
+    lagAt = t;
+  }, 100);
+  let snmp = udpSnmp();
+  const typesBefore: Record<string, number> = {};
+  const progress = setInterval(() => {
+    const t = totals(rooms);
+    const now = udpSnmp();
+    const delta = (k: string) => (now[k] ?? 0) - (snmp[k] ?? 0);
+    snmp = now;
+    log(
+      `  ... ${joinedCount}/${n} joined, ${complete} see everyone, sent ${t.sent}, max lag ${
+        lagMax.toFixed(0)
+      } ms; host UDP in 2 s: rcvbuf errors ${delta("RcvbufErrors")}, no port ${delta("NoPorts")}${
+        bootstrap.drops ? `; bootstrap drops ${JSON.stringify(bootstrap.drops())}` : ""
+      }`,
+    );
+    lagMax = 0;
+    const types = Object.entries(sentByType).map(([k, v]) => `${k}:${v - (typesBefore[k] ?? 0)}`);
+    Object.assign(typesBefore, sentByType);
+    const drops: Record<string, number> = {};
+    for (const room of rooms) {
+      for (const [reason, count] of Object.entries(room.stats.drops)) {
+        drops[reason] = (drops[reason] ?? 0) + (count ?? 0);
+      }
+    }
+    const swimNow: Record<string, number> = {};
+    for (const room of rooms) {
+      const sw = room.stats.swim ?? {};
+      for (const [k, v] of Object.entries(sw)) swimNow[k] = (swimNow[k] ?? 0) + v;
+    }
+    log(
+      `    sent by type in 2 s: ${types.join(" ")}; peer drops ${JSON.stringify(drops)}; swim ${
+        JSON.stringify(swimNow)
+      }; kernel drops ${kernelDrops(new Set(counters.map((c) => c.port)))}`,
+    );
+    let toB = 0;
+    let fromB = 0;
+    for (const c of counters) {
+      toB += c.toBootstrap;
+      fromB += c.fromBootstrap;
+    }
+    log(
+      `    peers -> bootstrap ${toB}, bootstrap -> peers ${fromB}, bootstrap kernel drops ${
+        kernelDrops(new Set([bootstrap.port]))
+      }`,
+    );
+    if (pending.size > 0) {
+      const waiting = [...pending].slice(0, 5).map((i) => {
+        const c = counters[i]!;
+        return `#${i}:${c.port} sent ${c.sent} (bootstrap ${c.toBootstrap}) received ${c.received} (bootstrap ${c.fromBootstrap}) errors ${c.sendErrors}`;
+      });
+      log(`    waiting: ${waiting.join("; ")}`);
+    }
+  }, 2000);
+  await Promise.all(joining);
   log(`  ${n} peers joined after ${(performance.now() - started).toFixed(0)} ms`);
   const deadline = started + (options.convergeTimeoutMs ?? 120_000);
   while (complete < n && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
   }
   const convergedMs = complete === n ? performance.now() - started : undefined;
+  clearInterval(progress);
+  clearInterval(lagTimer);
   const completeAtEnd = complete;
   log(`  converged: ${convergedMs?.toFixed(0) ?? "no"} (${complete}/${n} see everyone)`);
   counting = true;
   const cpu0 = cpuMs();
   const t0 = performance.now();
+  const before = totals(rooms);
   await new Promise((r) => setTimeout(r, windowMs));
-  const cpuMsPerSecond = (cpuMs() - cpu0) / ((performance.now() - t0) / 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuMsPerSecond = (cpuMs() - cpu0) / seconds;
+  const after = totals(rooms);
   counting = false;
   const completeAfter = complete;
+  const ports = new Set(rooms.map((r) => r.localAddress.port));
+  const peerDrops: Record<string, number> = {};
+  for (const room of rooms) {
+    for (const [reason, count] of Object.entries(room.stats.drops)) {
+      peerDrops[reason] = (peerDrops[reason] ?? 0) + (count ?? 0);
+    }
+  }
+  const dropped = kernelDrops(ports);
+  const swim: Record<string, number> = {};
+  for (const room of rooms) {
+    for (const [k, v] of Object.entries(room.stats.swim ?? {})) {
+      swim[k] = (swim[k] ?? 0) + v;
+    }
+  }
+  const byPort = kernelDropsByPort(ports);
+  const order = new Map<number, number>();
+  joinedRooms.forEach((r, i) => order.set(r.localAddress.port, i));
+  const worst = [...byPort].filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]);
+  log(
+    `  sockets with kernel drops: ${worst.length}; worst (join index:drops) ${
+      worst.slice(0, 8).map(([p, d]) => `${order.get(p)}:${d}`).join(" ")
+    }`,
+  );
+  log(`  swim (whole run): ${JSON.stringify(swim)}`);
   log(`  peer-left by reason (whole run): ${JSON.stringify(leftReasons)}`);
+  log(
+    `  window: ${((after.sent - before.sent) / seconds).toFixed(0)} datagrams/s sent, ${
+      ((after.received - before.received) / seconds).toFixed(0)
+    } received, CPU ${cpuMsPerSecond.toFixed(0)} ms/s`,
+  );
+  log(`  peer drops (whole run): ${JSON.stringify(peerDrops)}; kernel drops: ${dropped}`);
+  log(
+    `  bootstrap: kernel drops ${kernelDrops(new Set([bootstrap.port]))}, drops ${
+      JSON.stringify(bootstrap.drops?.() ?? "(child process)")
+    }`,
+  );
   await Promise.all(rooms.map((r) => r.leave()));
   return {
     peers: n,
@@ -203,6 +450,10 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
     windowMs,
     completeAfter,
     cpuMsPerSecond,
+    sentPerSecond: (after.sent - before.sent) / seconds,
+    receivedPerSecond: (after.received - before.received) / seconds,
+    kernelDrops: dropped,
+    peerDrops,
   };
 }
 
@@ -211,9 +462,15 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       peers: { type: "string", default: "1000" },
-      baseline: { type: "string", default: "200" },
+      /** Smaller rooms run first in the same invocation, as the baseline figures. */
+      sizes: { type: "string", default: "100,300" },
+      baseline: { type: "string", default: "0" },
       window: { type: "string", default: "30000" },
-      "max-seconds": { type: "string", default: "180" },
+      "max-seconds": { type: "string", default: "900" },
+      "in-process": { type: "boolean", default: false },
+      "join-batch": { type: "string", default: "10" },
+      udp: { type: "string", default: "auto" },
+      verbose: { type: "boolean", default: false },
     },
   });
   const limit = setTimeout(() => {
@@ -222,34 +479,44 @@ if (import.meta.main) {
   }, Number(values["max-seconds"]) * 1000);
   const windowMs = Number(values.window);
   const rows: [string, UdpRoomResult][] = [];
+  const log = (line: string) => {
+    if (values.verbose || !line.startsWith("    ")) console.error(line);
+  };
+  const common = {
+    windowMs,
+    log,
+    inProcessBootstrap: values["in-process"],
+    joinBatch: Number(values["join-batch"]),
+    udp: values.udp as "auto" | UdpImplementation,
+  };
   const baseline = Number(values.baseline);
   if (baseline > 0) {
     console.error(`v1 heartbeat (partial views off), ${baseline} peers:`);
     rows.push([
       "v1 heartbeat",
-      await runUdpRoom({
-        peers: baseline,
-        largeRoomThreshold: Infinity,
-        windowMs,
-        log: console.error,
-      }),
+      await runUdpRoom({ ...common, peers: baseline, largeRoomThreshold: Infinity }),
     ]);
   }
-  const peers = Number(values.peers);
-  console.error(`partial views (default threshold), ${peers} peers:`);
-  rows.push(["partial views", await runUdpRoom({ peers, windowMs, log: console.error })]);
+  const sizes = values.sizes.split(",").filter((x) => x !== "").map(Number);
+  for (const peers of [...sizes, Number(values.peers)]) {
+    console.error(`partial views (default threshold), ${peers} peers:`);
+    rows.push(["partial views", await runUdpRoom({ ...common, peers })]);
+  }
   clearTimeout(limit);
+  console.log(`load average before/after: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   console.log(
-    "| mode | peers | joins failed | converged (s) | see everyone | peer-left over window | window (s) | CPU ms/s |",
+    "| mode | peers | joins failed | converged (s) | see everyone | peer-left over window | window (s) | CPU ms/s | datagrams/s sent | per peer | kernel drops |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const [mode, r] of rows) {
     console.log(
       `| ${mode} | ${r.peers} | ${r.failedJoins} | ${
         r.convergedMs === undefined ? "no" : (r.convergedMs / 1000).toFixed(1)
       } | ${r.completeAfter}/${r.peers} | ${r.flaps} | ${r.windowMs / 1000} | ${
         r.cpuMsPerSecond.toFixed(0)
-      } |`,
+      } | ${r.sentPerSecond.toFixed(0)} | ${
+        (r.sentPerSecond / r.peers).toFixed(2)
+      } | ${r.kernelDrops} |`,
     );
   }
 }

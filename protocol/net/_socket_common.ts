@@ -9,6 +9,9 @@ import { Fifo } from "./fifo.ts";
 /** Most datagrams waiting behind the one in flight, per socket. */
 export const SEND_QUEUE_LIMIT = 8192;
 
+/** A send in flight this long (ms) no longer holds back the next one (see `OrderedSender`). */
+export const SEND_STALL_MS = 500;
+
 /** Default for {@linkcode BindOptions.queueLimit}. */
 export const DEFAULT_QUEUE_LIMIT = 4096;
 
@@ -106,19 +109,30 @@ export function reportError(onError: ((error: Error) => void) | undefined, error
  */
 export class OrderedSender {
   #issue: (data: Uint8Array, to: NetAddress, done: () => void) => void;
+  readonly #now: () => number;
   // Bounded, so a socket that receives faster than it can send (a flooded
   // server) drops its oldest unsent datagrams instead of growing without end.
   #queue = new Fifo<Transmit>(SEND_QUEUE_LIMIT);
-  #busy = false;
+  /** Sends issued and not completed (1, except past a stalled one). */
+  #inFlight = 0;
+  /** Which issue the queue waits for; an older one completing late changes nothing. */
+  #turn = 0;
+  #issuedAt = 0;
+  #stalls = 0;
   #stopped = false;
   #idle: (() => void) | undefined;
 
   /**
    * @param issue Starts one send and calls `done` exactly once when it has
    * completed or failed; must not throw.
+   * @param now Clock for the stall rule (ms), default `performance.now`.
    */
-  constructor(issue: (data: Uint8Array, to: NetAddress, done: () => void) => void) {
+  constructor(
+    issue: (data: Uint8Array, to: NetAddress, done: () => void) => void,
+    now: () => number = () => performance.now(),
+  ) {
     this.#issue = issue;
+    this.#now = now;
   }
 
   /** Datagrams dropped because too many were waiting to be sent. */
@@ -126,32 +140,52 @@ export class OrderedSender {
     return this.#queue.dropped;
   }
 
+  /** Sends that had not completed after {@linkcode SEND_STALL_MS}, so the next went anyway. */
+  get stalls(): number {
+    return this.#stalls;
+  }
+
   /** Queues one datagram; it goes out after every datagram queued before it. */
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#stopped) return;
-    if (this.#busy) {
-      this.#queue.push({ data, to });
-      return;
+    if (this.#inFlight === 0) return this.#start(data, to);
+    this.#queue.push({ data, to });
+    // Deno's UDP send op on a fresh socket can wait for a writable event that only comes
+    // when the socket receives something (measured: joins stuck 40 s, tools/udp_room.ts):
+    // behind one such send the socket would never send again, so past the stall rule the
+    // next send goes without waiting for it.
+    if (this.#now() - this.#issuedAt >= SEND_STALL_MS) {
+      this.#stalls++;
+      this.#next();
     }
-    this.#busy = true;
-    this.#issue(data, to, this.#done);
   }
 
-  #done = (): void => {
-    const next = this.#queue.shift(); // after stop() too: close() lets queued datagrams out
-    if (next === undefined) {
-      this.#busy = false;
+  #start(data: Uint8Array, to: NetAddress): void {
+    const turn = ++this.#turn;
+    this.#inFlight++;
+    this.#issuedAt = this.#now();
+    this.#issue(data, to, () => this.#done(turn));
+  }
+
+  #done(turn: number): void {
+    this.#inFlight--;
+    if (turn === this.#turn) this.#next(); // after stop() too: close() lets queued ones out
+    else if (this.#inFlight === 0 && this.#queue.size === 0) this.#idle?.();
+  }
+
+  #next(): void {
+    const next = this.#queue.shift();
+    if (next !== undefined) return this.#start(next.data, next.to);
+    if (this.#inFlight === 0) {
       this.#queue.clear();
       this.#idle?.();
-      return;
     }
-    this.#issue(next.data, next.to, this.#done);
-  };
+  }
 
   /** Takes no more datagrams; resolves once every queued one has been sent (or failed). */
   stop(): Promise<void> {
     this.#stopped = true;
-    if (!this.#busy) return Promise.resolve();
+    if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#idle = resolve));
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OrderedSender, SEND_QUEUE_LIMIT } from "./_socket_common.ts";
+import { OrderedSender, SEND_QUEUE_LIMIT, SEND_STALL_MS } from "./_socket_common.ts";
 
 const to = { hostname: "127.0.0.1", port: 9 };
 
@@ -54,4 +54,33 @@ Deno.test("OrderedSender: stop() lets every queued datagram out before it resolv
   await stopping;
   assert.ok(stopped);
   assert.deepEqual(issued, [0, 1, 2, 3]);
+});
+
+Deno.test("OrderedSender: a send stuck past SEND_STALL_MS no longer holds the socket", async () => {
+  let now = 0;
+  const issued: number[] = [];
+  const completions: (() => void)[] = [];
+  const sender = new OrderedSender((data, _to, done) => {
+    issued.push(data[0]!);
+    completions.push(done);
+  }, () => now);
+  sender.send(Uint8Array.of(0), to); // never completes (Deno: waiting for a writable event)
+  now = SEND_STALL_MS - 1;
+  sender.send(Uint8Array.of(1), to);
+  assert.deepEqual(issued, [0], "within the stall rule the next one waits");
+  now = SEND_STALL_MS;
+  sender.send(Uint8Array.of(2), to);
+  assert.deepEqual(issued, [0, 1], "past it the oldest waiting one goes");
+  assert.equal(sender.stalls, 1);
+  completions[1]!(); // the new one completes: the queue moves on without the stuck one
+  assert.deepEqual(issued, [0, 1, 2]);
+  completions[0]!(); // the stuck one completing late issues nothing twice
+  assert.deepEqual(issued, [0, 1, 2]);
+  let stopped = false;
+  const stopping = sender.stop().then(() => (stopped = true));
+  await Promise.resolve();
+  assert.equal(stopped, false, "a send is still in flight");
+  completions[2]!();
+  await stopping;
+  assert.ok(stopped);
 });

@@ -43,6 +43,8 @@ type ListenDatagram = (options: DenoUdpAddress) => DenoDatagramConn;
 
 // A UDP datagram never exceeds 65 535 bytes, so one buffer of that size suffices.
 const RECEIVE_BUFFER_BYTES = 65536;
+// Receives in flight per socket (each with its own buffer), see the constructor.
+const RECEIVES_IN_FLIGHT = 4;
 // Receive errors in a row after which the socket stops receiving (and says so).
 const MAX_CONSECUTIVE_RECEIVE_ERRORS = 100;
 
@@ -167,7 +169,12 @@ class DenoDatagramSocket implements DatagramSocket {
     this.#receiver = receiver;
     this.#onError = onError;
     this.localAddress = Object.freeze({ hostname: conn.addr.hostname, port: conn.addr.port });
-    this.#receiving = this.#receiveLoop();
+    // Several receives in flight: Deno's op hands back one datagram per event-loop turn, so
+    // with one a socket in a busy process (1000 peers in one) reads one datagram per turn and
+    // its kernel queue backs up into seconds of delay and drops (tools/udp_room.ts).
+    const loops: Promise<void>[] = [];
+    for (let i = 0; i < RECEIVES_IN_FLIGHT; i++) loops.push(this.#receiveLoop());
+    this.#receiving = Promise.all(loops).then(() => {});
   }
 
   async #receiveLoop(): Promise<void> {
