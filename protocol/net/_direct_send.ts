@@ -198,3 +198,22 @@ export function openDirectSender(hostname: string, port: number): DirectSender |
   }
   return found < 0 ? undefined : new DirectSender(lib, found);
 }
+
+/**
+ * Sends through `direct` when there is one: `true` when the datagram was handled (sent, dropped
+ * for a full kernel queue, or a failure reported to `onError`), `false` when the caller must use
+ * its ordinary send (no direct sender, or a destination it cannot take).
+ */
+export function sendDirect(
+  direct: DirectSender | undefined,
+  data: Uint8Array,
+  to: { hostname: string; port: number },
+  onError: (error: Error) => void,
+): boolean {
+  if (direct === undefined) return false;
+  const sent = direct.send(data, to.hostname, to.port);
+  if (sent >= 0 || sent === DIRECT_DROPPED) return true; // dropped: as a full kernel queue drops
+  if (sent === DIRECT_UNSUPPORTED) return false;
+  onError(new Error(`sendto failed (errno ${-(sent + 1000)})`));
+  return true;
+}

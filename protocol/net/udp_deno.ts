@@ -12,12 +12,7 @@ import {
   reportError,
   resolveBindOptions,
 } from "./_socket_common.ts";
-import {
-  DIRECT_DROPPED,
-  DIRECT_UNSUPPORTED,
-  type DirectSender,
-  openDirectSender,
-} from "./_direct_send.ts";
+import { type DirectSender, openDirectSender, sendDirect } from "./_direct_send.ts";
 import type {
   BindOptions,
   Datagram,
@@ -204,14 +199,7 @@ class DenoDatagramSocket implements DatagramSocket {
 
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#closing !== undefined) throw closedError();
-    const direct = this.#direct;
-    if (direct !== undefined) {
-      const sent = direct.send(data, to.hostname, to.port);
-      if (sent >= 0 || sent === DIRECT_DROPPED) return; // dropped: as a full kernel queue drops
-      if (sent !== DIRECT_UNSUPPORTED) {
-        return reportError(this.#onError, new Error(`sendto failed (errno ${-(sent + 1000)})`));
-      }
-    }
+    if (sendDirect(this.#direct, data, to, (e) => reportError(this.#onError, e))) return;
     this.#sender.send(data, to);
   }
 
