@@ -10,12 +10,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startBootstrap } from "@olaf/bootstrap";
-import { MemoryNetwork } from "@olaf/protocol/memory-network";
-import { joinRoom, type Room } from "./room.ts";
+import type { Room } from "./room.ts";
+import { converged, simWorld } from "../tests/_sim_world.ts";
 import { cpuSeconds } from "../tools/_bench.ts";
 
-const T0 = 1_763_700_000_000;
 const HEARTBEAT = 3000;
 
 interface Figures {
@@ -30,45 +28,18 @@ interface Figures {
   cpuS: number;
 }
 
-const host = (i: number) => `10.0.${i >> 8}.${i & 255}`;
-const key = (p: { ip: string; port: number }) => `${p.ip}:${p.port}`;
-
 async function run(members: number, rounds: number, opportunistic: boolean): Promise<Figures> {
   const cpu0 = cpuSeconds(Deno.pid) ?? 0;
-  const net = new MemoryNetwork({ seed: members, startTime: T0, delayMs: { min: 2, max: 20 } });
-  const server = await startBootstrap({
-    bind: net.bind,
-    clock: net.clock,
-    hostname: "10.9.0.1",
-    port: 5000,
-    requestsPerSecond: Infinity,
+  const world = await simWorld({
+    seed: members,
+    bootstrapHost: "10.9.0.1",
+    room: "bench",
+    bootstrap: { requestsPerSecond: Infinity },
   });
-  const joining: Promise<Room>[] = [];
-  for (let i = 1; i <= members; i++) {
-    joining.push(joinRoom("bench", {
-      bootstraps: ["10.9.0.1:5000"],
-      bind: net.bind,
-      clock: net.clock,
-      hostname: host(i),
-      port: 4000,
-      joinTimeoutMs: 60_000,
-      opportunistic,
-    }));
-    await net.advance(50);
-  }
-  let done = false;
-  const all = Promise.all(joining).finally(() => (done = true));
-  await net.runUntil(() => done, { timeoutMs: 60_000 });
-  const rooms = await all;
+  const { net, boot: server } = world;
+  const rooms = await world.joinMany(members, { joinTimeoutMs: 60_000, opportunistic });
   const start = net.now();
-  const everyone = rooms.map((r) => key(r.self)).sort();
-  await net.runUntil(
-    () =>
-      rooms.every((r) =>
-        r.peers.map(key).sort().join() === everyone.filter((k) => k !== key(r.self)).join()
-      ),
-    { timeoutMs: 60_000 },
-  );
+  await net.runUntil(() => converged(rooms), { timeoutMs: 60_000 });
   const convergedMs = net.now() - start;
   await net.advance(60_000);
   let heard = 0;

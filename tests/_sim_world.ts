@@ -25,6 +25,8 @@ export interface SimWorldOptions {
   nats?: Omit<NatOptions, "publicHostname" | "hosts">[];
   /** The bootstrap's host (default 203.0.113.1, on the public side); its port is 5000. */
   bootstrapHost?: string;
+  /** The room every join goes to (default `"lobby"`). */
+  room?: string;
   /** Extra bootstrap options. */
   bootstrap?: Omit<BootstrapOptions, "bind" | "clock" | "hostname" | "port">;
 }
@@ -36,8 +38,22 @@ export interface SimWorld extends AsyncDisposable {
   readonly boot: BootstrapServer;
   /** The bootstrap's address, `host:5000`. */
   readonly bootstrap: string;
-  /** `joinRoom("lobby")` from `hostname`, port 4000, through the world's bootstrap. */
+  /** `joinRoom` from `hostname`, port 4000, through the world's bootstrap. */
   join(hostname: string, options?: Partial<JoinRoomOptions>): Promise<Room>;
+  /**
+   * Joins `count` peers from 10.0.x.y (`i` = 1..count), one every `gapMs` of virtual time, and
+   * runs the network until every join settled (throws after 60 s of virtual time).
+   */
+  joinMany(count: number, options?: Partial<JoinRoomOptions>, gapMs?: number): Promise<Room[]>;
+}
+
+/** Whether every room lists every other one as a member (by address). */
+export function converged(rooms: readonly Room[]): boolean {
+  const key = (p: { ip: string; port: number }) => `${p.ip}:${p.port}`;
+  const everyone = rooms.map((r) => key(r.self)).sort();
+  return rooms.every((r) =>
+    r.peers.map(key).sort().join() === everyone.filter((k) => k !== key(r.self)).join()
+  );
 }
 
 /** Builds a {@linkcode SimWorld}. */
@@ -60,20 +76,27 @@ export async function simWorld(options: SimWorldOptions): Promise<SimWorld> {
     port: 5000,
   });
   const bootstrap = `${host}:5000`;
-  return {
-    net,
-    nats,
-    boot,
-    bootstrap,
-    join: (hostname, extra = {}) =>
-      joinRoom("lobby", {
-        bootstraps: [bootstrap],
-        bind: net.bind,
-        clock: net.clock,
-        hostname,
-        port: 4000,
-        ...extra,
-      }),
-    [Symbol.asyncDispose]: () => boot.close(),
+  const join = (hostname: string, extra: Partial<JoinRoomOptions> = {}) =>
+    joinRoom(options.room ?? "lobby", {
+      bootstraps: [bootstrap],
+      bind: net.bind,
+      clock: net.clock,
+      hostname,
+      port: 4000,
+      ...extra,
+    });
+  const joinMany = async (count: number, extra: Partial<JoinRoomOptions> = {}, gapMs = 50) => {
+    const joining: Promise<Room>[] = [];
+    for (let i = 1; i <= count; i++) {
+      joining.push(join(`10.0.${i >> 8}.${i & 255}`, extra));
+      await net.advance(gapMs);
+    }
+    let done = false;
+    const all = Promise.all(joining).finally(() => (done = true));
+    if (!await net.runUntil(() => done, { timeoutMs: 60_000 })) {
+      throw new Error(`${count} joins did not settle in 60 s of virtual time`);
+    }
+    return await all;
   };
+  return { net, nats, boot, bootstrap, join, joinMany, [Symbol.asyncDispose]: () => boot.close() };
 }

@@ -8,55 +8,24 @@ import { MemoryNetwork } from "@olaf/protocol/memory-network";
 import type { DatagramBinder, DatagramSocket } from "@olaf/protocol/net";
 import { joinRoom, type Room } from "@olaf/peer";
 import { LegacyV1Peer } from "./legacy_v1_peer.ts";
+import { converged, simWorld, T0 } from "./_sim_world.ts";
 import { drive } from "./peer_sim_driver.ts";
 
-const T0 = 1_763_700_000_000;
 const ROOM = "opportunistic";
 const HEARTBEAT = 3000;
 
-const host = (i: number) => `10.0.${i >> 8}.${i & 255}`;
 const key = (p: { ip: string; port: number }) => `${p.ip}:${p.port}`;
-
-function converged(rooms: Room[]): boolean {
-  const everyone = rooms.map((r) => key(r.self)).sort();
-  return rooms.every((r) =>
-    r.peers.map(key).sort().join() === everyone.filter((k) => k !== key(r.self)).join()
-  );
-}
 
 /** A 50-member room at 20% loss: virtual ms from the last join to convergence, and the room. */
 async function lossyRoom(opportunistic: boolean) {
-  const net = new MemoryNetwork({
+  const world = await simWorld({
     seed: 11,
-    startTime: T0,
-    delayMs: { min: 2, max: 20 },
-    loss: 0.2,
-    duplicate: 0.1,
-    reorder: 0.1,
+    network: { loss: 0.2, duplicate: 0.1, reorder: 0.1 },
+    bootstrapHost: "10.9.0.1",
+    room: ROOM,
   });
-  const server = await startBootstrap({
-    bind: net.bind,
-    clock: net.clock,
-    hostname: "10.9.0.1",
-    port: 5000,
-  });
-  const joining: Promise<Room>[] = [];
-  for (let i = 1; i <= 50; i++) {
-    joining.push(joinRoom(ROOM, {
-      bootstraps: ["10.9.0.1:5000"],
-      bind: net.bind,
-      clock: net.clock,
-      hostname: host(i),
-      port: 4000,
-      joinTimeoutMs: 60_000,
-      opportunistic,
-    }));
-    await net.advance(50);
-  }
-  let done = false;
-  const all = Promise.all(joining).finally(() => (done = true));
-  assert.ok(await net.runUntil(() => done, { timeoutMs: 60_000 }), "every peer joined");
-  const rooms = await all;
+  const { net, boot: server } = world;
+  const rooms = await world.joinMany(50, { joinTimeoutMs: 60_000, opportunistic });
   const start = net.now();
   const ok = await net.runUntil(() => converged(rooms), { timeoutMs: 10 * HEARTBEAT });
   assert.ok(ok, `opportunistic ${opportunistic}: converged within ten heartbeats`);
