@@ -63,8 +63,7 @@ const STALE_PROBES = 8;
  * probes' failures say that *we* are the slow one (a CPU-bound process reads
  * its sockets late, and then every member it probes looks dead). Each probe
  * that fails and each suspicion of us we must refute adds 1, each probe
- * answered takes 1 away (a tick that ran over a tick late, the process
- * being busy, adds 1 too); probe timeouts and suspicion timeouts are stretched,
+ * answered takes 1 away; probe timeouts and suspicion timeouts are stretched,
  * and probes sent less often, by (1 + health). A healthy member stays at 0.
  */
 const MAX_HEALTH = 8;
@@ -363,9 +362,6 @@ export class Swim {
     this.#tickAt = undefined;
     if (stall > this.#tickMs) {
       this.stats.stalls++;
-      // Our own process is overloaded (hundreds of peers in one process, say): slow our probes
-      // and pushes down as a failed probe would, so the load that made it late drops too.
-      this.#healthy(1);
       for (const p of this.#probes.values()) p.deadline += stall;
       for (const m of this.#suspects) if (m.suspectSince !== undefined) m.suspectSince += stall;
     }
