@@ -67,6 +67,14 @@ const STALE_PROBES = 8;
  * and probes sent less often, by (1 + health). A healthy member stays at 0.
  */
 const MAX_HEALTH = 8;
+/**
+ * Leaving a room of more Olaf members than this many times the threshold (256
+ * by default), a member says bye to {@linkcode BYE_FANOUT} of them (and every
+ * deployed v1 member), and their gossip spreads the leave: a whole 1000-member
+ * room leaving at once would otherwise send a million byes.
+ */
+const BYE_TO_ALL_THRESHOLDS = 4;
+const BYE_FANOUT = 16;
 /** Per heartbeat: `PROBE_REQ`s served, and `SYNC` pages sent (bounds what others draw). */
 const RELAYS_PER_HEARTBEAT = 64;
 const SYNC_PAGES_PER_HEARTBEAT = 64;
@@ -272,6 +280,23 @@ export class Swim {
     const incarnation = Math.max(member.incarnation ?? 0, Math.floor(now / 1000) >>> 0);
     this.#dead.set(member.memberId, { incarnation, at: now });
     if (this.large) this.#enqueue(member, SwimState.LEFT, incarnation);
+  }
+
+  /**
+   * Whom our bye goes to when we leave: `undefined` for everyone (a room of
+   * up to {@linkcode BYE_TO_ALL_THRESHOLDS} x the threshold Olaf members), else the deployed v1
+   * members and {@linkcode BYE_FANOUT} random Olaf ones (they gossip it).
+   */
+  byeTargets(): Member[] | undefined {
+    if (!this.#large) return undefined;
+    const v1: Member[] = [];
+    let olaf = 0;
+    for (const m of this.#membership.members.values()) {
+      if (m.olaf) olaf++;
+      else v1.push(m);
+    }
+    if (olaf <= BYE_TO_ALL_THRESHOLDS * this.#threshold) return undefined;
+    return [...v1, ...this.#randomMembers(BYE_FANOUT, undefined)];
   }
 
   /** Our heartbeat: budgets, mode change, probes, the member-list sync. */

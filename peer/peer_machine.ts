@@ -1169,13 +1169,21 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   }
 
   /**
-   * Leaves the room: queues a `bye` `PING` to every member and candidate, then
+   * Leaves the room: queues a `bye` `PING` to every member and candidate (in
+   * a room of over 4x the large-room threshold of Olaf members, to 16 of them, whose gossip
+   * spreads it), then
    * stops (no more timers, incoming datagrams are ignored). Idempotent.
    */
   leave(): void {
     if (this.#left) return;
     this.#left = true;
-    this.#toEveryone(new Frame({ type: "PING", peers: [], payload: BYE }));
+    const bye = new Frame({ type: "PING", peers: [], payload: BYE });
+    const few = this.#swim.byeTargets(); // a large room: a few, and their gossip does the rest
+    if (few === undefined) this.#toEveryone(bye);
+    else {
+      for (const m of few) this.#outbox.toLink(m.link, bye);
+      for (const c of this.#membership.candidates.values()) this.#outbox.toPath(c.address, bye);
+    }
     for (const m of this.#membership.members.values()) this.#memberGone(m, "bye");
     this.#membership.clear();
     this.#sealed.clear();

@@ -173,6 +173,28 @@ Deno.test("a large room: a bye is known everywhere at once, and no member is los
   await room.close();
 });
 
+Deno.test("a room of over 4x the threshold: a leaving member says bye to 16, gossip tells the rest", async () => {
+  const room = await largeRoom(80, { seed: 7, threshold: 16 });
+  const { net, rooms } = room;
+  assert.ok(await net.runUntil(() => room.complete(80), { timeoutMs: 4 * HEARTBEAT }));
+  const leaving = rooms[20]!;
+  const lk = key(leaving.self);
+  const sent0 = net.stats.sent;
+  await leaving.leave();
+  const byes = net.stats.sent - sent0; // no virtual time passed: only the leaving member sent
+  assert.ok(byes > 0 && byes <= 16, `${byes} byes (79 members)`);
+  assert.ok(
+    await net.runUntil(() => (room.leftOf.get(lk) ?? 0) === 79, { timeoutMs: HEARTBEAT }),
+    `every member knew of the leave within a heartbeat (${room.leftOf.get(lk) ?? 0}/79)`,
+  );
+  assert.ok(room.left.every((l) => l.endsWith("(bye)")), room.left.join("; "));
+  rooms.splice(20, 1);
+  const before = room.left.length;
+  await net.advance(2 * TIMEOUT);
+  assert.equal(room.left.length, before, room.left.slice(before).join("; "));
+  await room.close();
+});
+
 Deno.test("a large room after a minute of 5% loss: whoever was dropped is back, then nobody is", async () => {
   const room = await largeRoom(60, { seed: 9, threshold: 32 });
   const { net, rooms } = room;

@@ -98,6 +98,12 @@ export interface UdpRoomOptions {
   convergeTimeoutMs?: number;
   /** Peers started per 100 ms while joining (a paced arrival, not one burst). Default 10. */
   joinBatch?: number;
+  /**
+   * Arrivals wait while this process's event loop runs more than this late
+   * (ms; 0: never wait): users start peers over some seconds, not faster than
+   * the machine takes them. Default 50; each wait is at most 5 s.
+   */
+  joinLagMs?: number;
   /** The peers' UDP implementation (`bindDatagram`'s), default `"auto"` (Deno's own). */
   udp?: "auto" | UdpImplementation;
   /** Run the bootstrap in this process too (default: a child process running the CLI). */
@@ -291,6 +297,7 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
   let failedJoins = 0;
   const started = performance.now();
   const joining: Promise<void>[] = [];
+  let lagWaits = 0;
   for (let i = 0; i < n; i++) {
     joining.push(
       joinRoom("udp-room", {
@@ -319,8 +326,25 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
       }, () => void failedJoins++), // counted and reported: the run goes on
     );
     pending.add(i);
-    if ((i + 1) % (options.joinBatch ?? 10) === 0) await new Promise((r) => setTimeout(r, 100));
+    if ((i + 1) % (options.joinBatch ?? 10) === 0) {
+      // Paced by the event loop's lag: the next batch waits (bounded) while timers run late.
+      const lagLimit = options.joinLagMs ?? 50;
+      const waitUntil = performance.now() + 5000;
+      for (;;) {
+        const t = performance.now();
+        await new Promise((r) => setTimeout(r, 100));
+        const late = performance.now() - t - 100;
+        if (lagLimit <= 0 || late <= lagLimit || performance.now() > waitUntil) break;
+        lagWaits++;
+      }
+    }
   }
+  const joinsStartedMs = performance.now() - started;
+  log(
+    `  ${n} joins started over ${(joinsStartedMs / 1000).toFixed(1)} s (${
+      (n / (joinsStartedMs / 1000)).toFixed(0)
+    } joins/s; ${lagWaits} waits of 100 ms for event-loop lag)`,
+  );
   let joinedCount = 0;
   for (const j of joining) j.then(() => joinedCount++);
   // Event-loop lag: how late a 100 ms timer fires (a CPU-bound process reads its sockets late).
@@ -469,6 +493,7 @@ if (import.meta.main) {
       "max-seconds": { type: "string", default: "900" },
       "in-process": { type: "boolean", default: false },
       "join-batch": { type: "string", default: "10" },
+      "join-lag": { type: "string", default: "50" },
       udp: { type: "string", default: "auto" },
       verbose: { type: "boolean", default: false },
     },
@@ -487,6 +512,7 @@ if (import.meta.main) {
     log,
     inProcessBootstrap: values["in-process"],
     joinBatch: Number(values["join-batch"]),
+    joinLagMs: Number(values["join-lag"]),
     udp: values.udp as "auto" | UdpImplementation,
   };
   const baseline = Number(values.baseline);
