@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { reportError } from "./_socket_common.ts";
 
 /** `send` could not take this destination (not IPv4 text): use the ordinary path. */
 export const DIRECT_UNSUPPORTED = -1;
@@ -208,12 +209,12 @@ export function sendDirect(
   direct: DirectSender | undefined,
   data: Uint8Array,
   to: { hostname: string; port: number },
-  onError: (error: Error) => void,
+  onError: ((error: Error) => void) | undefined,
 ): boolean {
   if (direct === undefined) return false;
   const sent = direct.send(data, to.hostname, to.port);
   if (sent >= 0 || sent === DIRECT_DROPPED) return true; // dropped: as a full kernel queue drops
   if (sent === DIRECT_UNSUPPORTED) return false;
-  onError(new Error(`sendto failed (errno ${-(sent + 1000)})`));
+  reportError(onError, new Error(`sendto failed (errno ${-(sent + 1000)})`));
   return true;
 }

@@ -137,6 +137,8 @@ class DenoDatagramSocket implements DatagramSocket {
   #receiver: Receiver;
   #onError: ((error: Error) => void) | undefined;
   #receiving: Promise<void>;
+  /** Receive errors in a row, over all the receive loops (they share one socket). */
+  #receiveErrors = 0;
   #closing: Promise<void> | undefined;
   /** The synchronous sendto, when asked for and available (cleared on close: the fd goes). */
   #direct: DirectSender | undefined;
@@ -174,15 +176,15 @@ class DenoDatagramSocket implements DatagramSocket {
 
   async #receiveLoop(): Promise<void> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
-    let errors = 0;
-    while (this.#closing === undefined) {
+    while (this.#closing === undefined && this.#receiveErrors < MAX_CONSECUTIVE_RECEIVE_ERRORS) {
       let received: [Uint8Array, DenoUdpAddress];
       try {
         received = await this.#conn.receive(buffer);
       } catch (error) {
         if (this.#closing !== undefined || error instanceof Deno.errors.BadResource) return;
+        if (this.#receiveErrors >= MAX_CONSECUTIVE_RECEIVE_ERRORS) return; // another loop stopped
         reportError(this.#onError, error);
-        if (++errors >= MAX_CONSECUTIVE_RECEIVE_ERRORS) {
+        if (++this.#receiveErrors >= MAX_CONSECUTIVE_RECEIVE_ERRORS) {
           reportError(
             this.#onError,
             new Error("Too many receive errors in a row; stopped receiving"),
@@ -191,7 +193,7 @@ class DenoDatagramSocket implements DatagramSocket {
         }
         continue;
       }
-      errors = 0;
+      this.#receiveErrors = 0;
       const [view, from] = received;
       this.#receiver.deliver(view.slice(), { hostname: from.hostname, port: from.port });
     }
@@ -199,7 +201,7 @@ class DenoDatagramSocket implements DatagramSocket {
 
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#closing !== undefined) throw closedError();
-    if (sendDirect(this.#direct, data, to, (e) => reportError(this.#onError, e))) return;
+    if (sendDirect(this.#direct, data, to, this.#onError)) return; // no closure per datagram
     this.#sender.send(data, to);
   }
 

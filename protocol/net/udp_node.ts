@@ -136,7 +136,7 @@ class NodeDatagramSocket implements DatagramSocket {
 
   send(data: Uint8Array, to: NetAddress): void {
     if (this.#closing !== undefined) throw closedError();
-    if (sendDirect(this.#direct, data, to, (e) => reportError(this.#onError, e))) return;
+    if (sendDirect(this.#direct, data, to, this.#onError)) return; // no closure per datagram
     this.#sender.send(data, to);
   }
 
