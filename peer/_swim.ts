@@ -134,10 +134,8 @@ export class Swim {
   readonly #baseSuspicionMs: number;
   /** Local health, 0 (healthy) to MAX_HEALTH (see there). */
   #health = 0;
-  /** Probes owed, in fractions: a member in bad health probes less often. */
-  #probeCredit = 0;
-  /** `GOSSIP` pushes owed, in fractions (the same rule). */
-  #gossipCredit = 0;
+  /** Probes and `GOSSIP` pushes owed, in fractions: a member in bad health sends fewer. */
+  readonly #credit = { probes: 0, pushes: 0 };
   readonly #tickMs: number;
   readonly #gossipMax: number;
   readonly #deadKeepMs: number;
@@ -228,6 +226,14 @@ export class Swim {
 
   get #suspicionMs(): number {
     return this.#baseSuspicionMs * (1 + this.#health);
+  }
+
+  /** How many of `full` to send now: `full / (1 + health)` a round, fractions carried over. */
+  #paced(what: "probes" | "pushes", full: number): number {
+    const credit = Math.min(full, this.#credit[what] + full / (1 + this.#health));
+    const count = Math.floor(credit);
+    this.#credit[what] = credit - count;
+    return count;
   }
 
   #healthy(delta: 1 | -1): void {
@@ -325,12 +331,7 @@ export class Swim {
     if (large) {
       this.#syncStep(now);
       // In bad health, fewer probes: the load we put on a struggling process drops with it.
-      this.#probeCredit = Math.min(
-        PROBES_PER_HEARTBEAT,
-        this.#probeCredit + PROBES_PER_HEARTBEAT / (1 + this.#health),
-      );
-      const probes = Math.floor(this.#probeCredit);
-      this.#probeCredit -= probes;
+      const probes = this.#paced("probes", PROBES_PER_HEARTBEAT);
       for (let i = 0; i < probes; i++) {
         const target = this.#nextTarget();
         if (target === undefined) break;
@@ -405,12 +406,7 @@ export class Swim {
     for (const m of this.#revived) if (!this.#current(m)) this.#revived.delete(m);
     if (this.#queue.size > 0 && this.#self !== undefined) {
       // In bad health the push slows down with the probes (piggybacking goes on as before).
-      this.#gossipCredit = Math.min(
-        GOSSIP_FANOUT,
-        this.#gossipCredit + GOSSIP_FANOUT / (1 + this.#health),
-      );
-      const fanout = Math.floor(this.#gossipCredit);
-      this.#gossipCredit -= fanout;
+      const fanout = this.#paced("pushes", GOSSIP_FANOUT);
       for (const m of fanout > 0 ? this.#randomMembers(fanout, undefined) : []) {
         this.#send(m, SwimCode.GOSSIP, 0, this.#take(this.#gossipMax));
         if (this.#queue.size === 0) break;
