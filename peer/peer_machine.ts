@@ -1770,8 +1770,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     const old = member.link;
     if (old instanceof SealedLink) {
       if (old.keyHex === encodePublicKey(publicKey)) return true; // a rekey
-      this.#endpoint.remove(old.publicKey);
-      this.#sealed.delete(old.keyHex);
+      this.#endSession(old);
     }
     const link = new OpportunisticLink(this.#endpoint, publicKey, path, false);
     link.reliable = old.reliable;
@@ -1808,12 +1807,10 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       // handshake and the session still works.
       const link = member.link;
       if (link.plainInAt <= link.sealedInAt) return;
-      this.#endpoint.remove(link.publicKey);
-      this.#sealed.delete(link.keyHex);
+      this.#forgetSession(member);
       const plain = new PlaintextV1Link(link.path, link.pathKey);
       plain.reliable = link.reliable;
       member.link = plain;
-      this.#opp.forget(key);
       this.#events.push({ type: "link", peer: record(member), encrypted: false });
       return;
     }
@@ -1846,9 +1843,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   /** A member left: its sessions stop decrypting. */
   #forgetSession(member: Member): void {
     this.#opp.forget(member.link.pathKey);
-    if (!(member.link instanceof SealedLink)) return;
-    this.#endpoint.remove(member.link.publicKey);
-    this.#sealed.delete(member.link.keyHex);
+    if (member.link instanceof SealedLink) this.#endSession(member.link);
+  }
+
+  /** The link's session stops decrypting, and its key no longer finds the member. */
+  #endSession(link: SealedLink): void {
+    this.#endpoint.remove(link.publicKey);
+    this.#sealed.delete(link.keyHex);
   }
 
   // --- reliable ---------------------------------------------------------------
