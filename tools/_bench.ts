@@ -1,5 +1,6 @@
 /**
- * Helpers shared by the external-load benchmarks (`bench:udp`, `bench:http`).
+ * Helpers shared by the benchmarks (`bench:udp`, `bench:http`, `bench:table`, `bench:secure`,
+ * `bench:udp-room`).
  *
  * @module
  */
@@ -22,4 +23,9 @@ export function median(xs: number[]): number {
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The 1, 5 and 15 minute load averages, as `/proc/loadavg` writes them ("0.75 1.37 2.15"). */
+export function loadAverage(): string {
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 }

@@ -40,6 +40,7 @@ import {
   nodeDh,
 } from "../peer/_secure/crypto.ts";
 import { SecureEndpoint } from "../peer/_secure/endpoint.ts";
+import { loadAverage } from "./_bench.ts";
 import { generateIdentity, type Identity } from "../peer/_secure/identity.ts";
 import { roomKeys } from "../peer/_secure/room_keys.ts";
 
@@ -296,7 +297,7 @@ function responderCpuRate(pattern: "XX" | "IK", dh: Dh, initiators?: Identity[])
 
 console.log("\n== handshakes per second on one core (both sides' work in this one thread)");
 console.log(
-  `load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, ${os.cpus().length} cores`,
+  `load average ${loadAverage()}, ${os.cpus().length} cores`,
 );
 const rates: Record<string, HandshakeFigures> = {};
 // Per side: XX one key generation and 3 DH, IK one and 4 (node:crypto), per CPU-second like

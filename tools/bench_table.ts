@@ -14,6 +14,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { loadAverage } from "./_bench.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -53,14 +54,6 @@ function lastJson(text: string): Record<string, unknown> {
     if (line.startsWith("{")) return JSON.parse(line);
   }
   throw new Error(`no JSON in:\n${text}`);
-}
-
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "?";
-  }
 }
 
 const k = (n: number) => `${(n / 1000).toFixed(1)} k/s`;

@@ -20,6 +20,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { loadAverage } from "./_bench.ts";
 import { startBootstrap } from "@olaf/bootstrap";
 import { encode } from "@olaf/protocol";
 import { joinRoom, type Room } from "@olaf/peer";
@@ -529,7 +530,7 @@ if (import.meta.main) {
     rows.push(["partial views", await runUdpRoom({ ...common, peers })]);
   }
   clearTimeout(limit);
-  console.log(`load average before/after: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`load average before/after: ${loadAverage()}`);
   console.log(
     "| mode | peers | joins failed | converged (s) | see everyone | peer-left over window | window (s) | CPU ms/s | datagrams/s sent | per peer | kernel drops |",
   );
