@@ -967,7 +967,9 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       timers.set("heartbeat", now + interval);
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#heartbeat(now); // pings the candidates too
-      if (this.#opportunistic) {
+      if (
+        this.#opportunistic && !this.#swim.large && this.#membership.size <= EAGER_MAX_MEMBERS
+      ) {
         for (const m of this.#membership.members.values()) this.#eagerUpgrade(m, now);
       }
     } else if (due.includes("candidates")) {
@@ -1223,9 +1225,13 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
     ) return data;
     const ping = message.type === "PING" && !isBye(message.payload);
     if (message.type === "PING" && !ping) {
-      // Our bye: once per member at leave, 10 bytes; also to members the bootstrap listed that
-      // have not answered yet (a one-shot `echo hi | olaf-peer` leaves before they do).
-      return budget.heard(key) || budget.vouched(key) ? data : undefined;
+      // Our bye: once per member at leave, 10 bytes (to a large room's members too, which gossip
+      // or a sync page brought and which may not have sent us anything yet); also to peers the
+      // bootstrap listed that have not answered yet (a one-shot `echo hi | olaf-peer` leaves
+      // before they do).
+      return intent.link !== undefined || budget.heard(key) || budget.vouched(key)
+        ? data
+        : undefined;
     }
     if (budget.heard(key)) {
       // The application's own frames to an address that talks to us are not ours to bound
@@ -1521,6 +1527,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #learn(peers: PeerList, senderKey: AddressKey | undefined, now: number): void {
     const membership = this.#membership;
     const candidates = membership.candidates;
+    const fresh: NetAddress[] = [];
     for (let i = 0; i < peers.length; i++) {
       const port = peers.portAt(i);
       const ip = peers.ipAt(i);
@@ -1551,8 +1558,15 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       const address = { hostname: ip, port };
       if (candidates.size === 0) this.#timers.set("candidates", now + CANDIDATE_RETRY_MS);
       candidates.set(key, { address, id, addedAt: now });
-      if (candidates.size <= this.#swim.candidatePings()) this.#gossip.pingNow(address);
+      fresh.push(address);
     }
+    // Pinged once the whole list is counted: a bootstrap reply naming 100 members of a large
+    // room means a few pings (the sync brings the rest), not one to each of the first 64.
+    const pings = Math.min(
+      fresh.length,
+      this.#swim.candidatePings() - (candidates.size - fresh.length),
+    );
+    for (let i = 0; i < pings; i++) this.#gossip.pingNow(fresh[i]!);
   }
 
   /** Pings the candidates (in a large room only a few: the member-list sync brings the rest). */

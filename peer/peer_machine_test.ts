@@ -600,7 +600,7 @@ Deno.test("PeerMachine: at most strangersPerHeartbeat strangers become members p
   assert.equal(m.peers.length, 1 + 6);
 });
 
-Deno.test("PeerMachine: a PING naming 1000 addresses draws one small probe each, at probeRate", () => {
+Deno.test("PeerMachine: a PING naming 1000 addresses draws one small probe each, a few at a time", () => {
   const m = joined(rec(1), [rec(2), rec(3)], { probeRate: 50 });
   const named: PeerRecord[] = [];
   for (let i = 0; i < 1000; i++) {
@@ -610,10 +610,13 @@ Deno.test("PeerMachine: a PING naming 1000 addresses draws one small probe each,
   m.handleDatagram(attack, { hostname: "10.6.0.1", port: 9 }, 100);
   let toVictims = 0;
   let count = 0;
+  let most = 0;
   for (let t = 100; t <= 20_000; t += 100) {
     if (t > 100) m.handleTimeout(t);
+    let now = 0;
     for (const x of drain(m)) {
       if (!x.to.hostname.startsWith("10.5.")) continue;
+      most = Math.max(most, ++now);
       toVictims += x.data.length;
       count++;
       assert.ok(x.data.length <= 17, "a probe: our own record");
@@ -621,5 +624,8 @@ Deno.test("PeerMachine: a PING naming 1000 addresses draws one small probe each,
   }
   assert.ok(toVictims <= 3 * attack.length, `${toVictims} bytes for ${attack.length}`);
   assert.ok(count <= 1000, "at most one probe per mention");
-  assert.ok((m.stats.drops["probe-rate"] ?? 0) > 0, "the bucket held some back");
+  // So many named peers make the room large: a few pings at once (the member-list sync and
+  // gossip bring the rest), not one to each of the first 64 (the probe bucket is the bound
+  // behind it: _send_budget_test.ts).
+  assert.ok(count > 0 && most <= 8, `${count} probes, ${most} at once`);
 });
