@@ -13,12 +13,16 @@
  *   A member that hears it is suspected (or declared dead) bumps its
  *   incarnation and spreads `ALIVE`.
  * - **Gossip**: joins, suspicions, confirmations and leaves are queued and
- *   sent a bounded number of times (3 x log2 of the room size): piggybacked
- *   on probes and acks, and pushed every tick (a tenth of a heartbeat) in
- *   `GOSSIP` to 3 random members while the queue is not empty. An update is
+ *   sent a bounded number of times (3 x log2 of the room size), the least
+ *   sent first (`_update_queue.ts`): piggybacked on probes and acks, and
+ *   pushed in `GOSSIP` to a random member about once a tick (a tenth of a
+ *   heartbeat; 10 a heartbeat) while the queue is not empty. An update is
  *   passed on only when it changed what we knew (infection style).
  * - **Join**: a newcomer in a large room asks one member for the member list
- *   in pages (`SYNC_REQ` / `SYNC`); the members it pinged spread its `ALIVE`.
+ *   in pages (`SYNC_REQ` / `SYNC`); the members it pinged spread its `ALIVE`
+ *   (the page's entries are news to the newcomer only, and are not passed
+ *   on). It syncs again from a random member 10 heartbeats later, then every
+ *   40 (anti-entropy: what died out in the gossip is found there).
  *
  * Below the threshold the room keeps the v1 heartbeat (everyone pings
  * everyone); this module then only answers probes, passes updates on, and
@@ -30,6 +34,7 @@
 import { type AddressKey, addressKey, type PeerRecord } from "@olaf/protocol";
 import { mulberry32 } from "@olaf/protocol/internal";
 import { Frame, type Outbox } from "./_link.ts";
+import { UpdateQueue } from "./_update_queue.ts";
 import { type Member, type MemberId, type Membership, record, v1MemberId } from "./_membership.ts";
 import {
   SWIM_BASE_BYTES,
@@ -48,8 +53,14 @@ export const DEFAULT_LARGE_ROOM_THRESHOLD = 64;
 const PROBES_PER_HEARTBEAT = 3;
 /** Helpers asked to probe a target that did not answer. */
 const INDIRECT_PROBES = 3;
-/** Random members a `GOSSIP` goes to per tick while updates are queued. */
-const GOSSIP_FANOUT = 3;
+/**
+ * `GOSSIP` pushes per heartbeat while updates are queued, each to a random
+ * member (spread over the ticks). Every member with news pushes at this
+ * rate, so in a room where members keep joining (queues never empty) it is
+ * the floor of the room's gossip traffic: at 3 a tick, 1000 members joining
+ * one process sent 10,000 `GOSSIP`s a second and never converged.
+ */
+const PUSHES_PER_HEARTBEAT = 10;
 /** Updates piggybacked on one probe or ack. */
 const PIGGYBACK = 6;
 /** An update is sent this many times log2(room size). */
@@ -75,6 +86,10 @@ const MAX_HEALTH = 8;
  */
 const BYE_TO_ALL_THRESHOLDS = 4;
 const BYE_FANOUT = 16;
+/** A large room's member re-syncs its member list from a random member this often. */
+const RESYNC_HEARTBEATS = 40;
+/** The first re-sync after the join comes sooner. */
+const FIRST_RESYNC_HEARTBEATS = 10;
 /** Per heartbeat: `PROBE_REQ`s served, and `SYNC` pages sent (bounds what others draw). */
 const RELAYS_PER_HEARTBEAT = 64;
 const SYNC_PAGES_PER_HEARTBEAT = 64;
@@ -99,11 +114,6 @@ export interface SwimOptions {
   budget: number;
   /** Creation time: our first incarnation is its Unix second (a restart starts higher). */
   now: number;
-}
-
-interface Queued {
-  update: SwimUpdate;
-  left: number;
 }
 
 interface Probe {
@@ -137,6 +147,7 @@ export class Swim {
   /** Probes and `GOSSIP` pushes owed, in fractions: a member in bad health sends fewer. */
   readonly #credit = { probes: 0, pushes: 0 };
   readonly #tickMs: number;
+  readonly #pushesPerTick: number;
   readonly #gossipMax: number;
   readonly #deadKeepMs: number;
 
@@ -145,7 +156,7 @@ export class Swim {
   #incarnation: number;
   #random: () => number;
   #seq: number;
-  readonly #queue = new Map<MemberId, Queued>();
+  readonly #queue: UpdateQueue;
   readonly #probes = new Map<number, Probe>();
   readonly #relays = new Map<number, { requester: Member; seq: number; until: number }>();
   readonly #suspects = new Set<Member>();
@@ -161,6 +172,10 @@ export class Swim {
   #large = false;
   #sync: { from: Member; next: number; at: number } | undefined;
   #synced = false;
+  /** When the last member-list sync finished (anti-entropy runs again RESYNC_HEARTBEATS later). */
+  #syncedAt = 0;
+  /** Member-list syncs finished. */
+  #syncs = 0;
   #relaysLeft = RELAYS_PER_HEARTBEAT;
   #pagesLeft = SYNC_PAGES_PER_HEARTBEAT;
   readonly stats: SwimStats = {
@@ -186,8 +201,13 @@ export class Swim {
       options.peerTimeoutMs - 2 * options.heartbeatMs - 2 * this.#baseProbeTimeoutMs,
     );
     this.#tickMs = Math.max(20, Math.min(300, options.heartbeatMs / 10));
+    this.#pushesPerTick = PUSHES_PER_HEARTBEAT * this.#tickMs / options.heartbeatMs;
     this.#gossipMax = Math.max(1, Math.floor((options.budget - SWIM_BASE_BYTES) / UPDATE_BYTES));
     this.#deadKeepMs = 2 * options.peerTimeoutMs;
+    // Six full pushes' worth: past that the most-sent updates (spread furthest) give way. While
+    // 1000 members joined one process, unbounded queues kept every member pushing for 100 s after
+    // the last join (tools/udp_room.ts).
+    this.#queue = new UpdateQueue(6 * this.#gossipMax);
     // Unix seconds: a restarted peer comes back above its old self. Never 0 ("unknown").
     this.#incarnation = Math.max(1, Math.floor(options.now / 1000) >>> 0);
     this.#random = mulberry32(hash(`${options.now}`));
@@ -197,7 +217,10 @@ export class Swim {
   /**
    * Whether the room is large enough for partial views: more Olaf members than
    * the threshold (deployed v1 members are pinged by everyone in any case).
-   * Decided at each heartbeat, so the mode holds steady between two.
+   * Decided at each heartbeat, so the mode holds steady between two. (Entering
+   * it at once, as soon as more peers than the threshold are known, let a
+   * small room flooded by strangers' pings probe them with SWIM traffic that
+   * is not bound by 3x: tests/peer_hostile_sim_test.ts.)
    */
   get large(): boolean {
     return this.#large;
@@ -230,7 +253,7 @@ export class Swim {
 
   /** How many of `full` to send now: `full / (1 + health)` a round, fractions carried over. */
   #paced(what: "probes" | "pushes", full: number): number {
-    const credit = Math.min(full, this.#credit[what] + full / (1 + this.#health));
+    const credit = Math.min(Math.max(1, full), this.#credit[what] + full / (1 + this.#health));
     const count = Math.floor(credit);
     this.#credit[what] = credit - count;
     return count;
@@ -312,6 +335,9 @@ export class Swim {
       this.#order = this.#order.filter((m) => this.#current(m)); // drop the departed
       this.#orderIndex = Math.min(this.#orderIndex, this.#order.length);
     }
+    // Once a heartbeat, not every tick: after a storm of confirmations the table is large.
+    for (const [id, d] of this.#dead) if (now - d.at >= this.#deadKeepMs) this.#dead.delete(id);
+    for (const m of this.#revived) if (!this.#current(m)) this.#revived.delete(m);
     this.#relaysLeft = RELAYS_PER_HEARTBEAT;
     this.#pagesLeft = SYNC_PAGES_PER_HEARTBEAT;
     let olaf = 0;
@@ -402,11 +428,9 @@ export class Swim {
         this.#confirm(m, SwimState.DEAD, m.incarnation ?? 0, now);
       }
     }
-    for (const [id, d] of this.#dead) if (now - d.at >= this.#deadKeepMs) this.#dead.delete(id);
-    for (const m of this.#revived) if (!this.#current(m)) this.#revived.delete(m);
     if (this.#queue.size > 0 && this.#self !== undefined) {
       // In bad health the push slows down with the probes (piggybacking goes on as before).
-      const fanout = this.#paced("pushes", GOSSIP_FANOUT);
+      const fanout = this.#paced("pushes", this.#pushesPerTick);
       for (const m of fanout > 0 ? this.#randomMembers(fanout, undefined) : []) {
         this.#send(m, SwimCode.GOSSIP, 0, this.#take(this.#gossipMax));
         if (this.#queue.size === 0) break;
@@ -438,8 +462,13 @@ export class Swim {
       from.suspectSince = undefined; // heard from directly: not suspect here any more
       this.#suspects.delete(from);
     }
-    for (const u of message.updates) {
-      if (message.code !== SwimCode.SYNC || this.#sync?.from === from) this.#apply(u, now);
+    if (message.code !== SwimCode.SYNC) {
+      for (const u of message.updates) this.#apply(u, now, true);
+    } else if (this.#sync?.from === from) {
+      // A page of the member list is news to us only: the room knows its own members, and a
+      // newcomer passing on every entry (3 x log2(n) times each) is what swamped a
+      // 1000-member room with GOSSIP while it joined (tools/udp_room.ts).
+      for (const u of message.updates) this.#apply(u, now, false);
     }
     switch (message.code) {
       case SwimCode.PROBE:
@@ -488,6 +517,8 @@ export class Swim {
         if (message.word === 0 || message.word <= sync.next) {
           this.#sync = undefined;
           this.#synced = true;
+          this.#syncedAt = now;
+          this.#syncs++;
         } else {
           sync.next = message.word;
           sync.at = now;
@@ -541,8 +572,13 @@ export class Swim {
 
   /** A new member goes to a random place in the rest of this round (SWIM's join rule). */
   #insert(m: Member): void {
-    const rest = this.#order.length - this.#orderIndex;
-    this.#order.splice(this.#orderIndex + Math.floor(this.#random() * (rest + 1)), 0, m);
+    // Appended, then swapped with a random member of the rest of the round: O(1) (a splice
+    // moved half the round, for each of 1000 members learning each of 1000 joins).
+    const order = this.#order;
+    order.push(m);
+    const last = order.length - 1;
+    const j = this.#orderIndex + Math.floor(this.#random() * (last - this.#orderIndex + 1));
+    [order[last], order[j]] = [order[j]!, m];
   }
 
   /** Up to `count` distinct random Olaf members other than `except`. */
@@ -584,23 +620,13 @@ export class Swim {
 
   #enqueueRecord(id: MemberId, rec: PeerRecord, state: SwimState, incarnation: number): void {
     const left = RETRANSMIT_MULT * Math.ceil(Math.log2(this.#membership.size + 2));
-    this.#queue.delete(id); // newest first in line
-    this.#queue.set(id, { update: { record: rec, state, incarnation }, left });
+    this.#queue.set(id, { record: rec, state, incarnation }, left);
     this.#arm(this.#now);
   }
 
   /** Up to `max` queued updates, each counted as sent once; the rest rotate to the front. */
   #take(max: number): SwimUpdate[] {
-    const out: SwimUpdate[] = [];
-    const again: [MemberId, Queued][] = [];
-    for (const [id, q] of this.#queue) {
-      if (out.length >= max) break;
-      out.push(q.update);
-      this.#queue.delete(id);
-      if (--q.left > 0) again.push([id, q]);
-    }
-    for (const [id, q] of again) this.#queue.set(id, q);
-    return out;
+    return this.#queue.take(max);
   }
 
   /** One page of our Olaf members from `offset` (in join order), us first on page 0. */
@@ -621,8 +647,18 @@ export class Swim {
     this.#send(to, SwimCode.SYNC, next, page);
   }
 
-  /** In a large room, ask one member for its member list once (again if it stalls). */
+  /**
+   * In a large room, ask one member for its member list: at the join (again
+   * if it stalls), and then every {@linkcode RESYNC_HEARTBEATS} from another
+   * random member (anti-entropy, as memberlist's push-pull): an update that
+   * died out before it reached everyone (queues full while hundreds joined)
+   * is found there instead of missing for good.
+   */
   #syncStep(now: number): void {
+    // The first again soon after the join (what arrived while the room was busy joining is
+    // then complete), the later ones every RESYNC_HEARTBEATS.
+    const every = this.#syncs <= 1 ? FIRST_RESYNC_HEARTBEATS : RESYNC_HEARTBEATS;
+    if (this.#synced && now - this.#syncedAt >= every * this.#heartbeatMs) this.#synced = false;
     if (this.#synced) return;
     const sync = this.#sync;
     if (sync !== undefined && this.#current(sync.from) && now - sync.at < this.#heartbeatMs) return;
@@ -641,8 +677,11 @@ export class Swim {
     this.#host.remove(m, state === SwimState.LEFT ? "bye" : "timeout", now);
   }
 
-  /** One update from someone else: applied, and queued again when it told us something new. */
-  #apply(u: SwimUpdate, now: number): void {
+  /**
+   * One update from someone else: applied, and (`spread`) queued again when
+   * it told us something new.
+   */
+  #apply(u: SwimUpdate, now: number, spread: boolean): void {
     const rec = u.record;
     if (rec.port === 0 || rec.ip === "0.0.0.0") return;
     const key = addressKey(rec.ip, rec.port);
@@ -674,7 +713,7 @@ export class Swim {
             m.suspectSince = undefined;
             this.#suspects.delete(m);
           }
-          this.#enqueue(m, SwimState.ALIVE, u.incarnation);
+          if (spread) this.#enqueue(m, SwimState.ALIVE, u.incarnation);
           return;
         }
         const dead = this.#dead.get(id);
@@ -684,7 +723,7 @@ export class Swim {
         if (u.incarnation !== 0) added.incarnation = u.incarnation;
         added.olaf = true;
         this.#insert(added);
-        this.#enqueue(added, SwimState.ALIVE, u.incarnation);
+        if (spread) this.#enqueue(added, SwimState.ALIVE, u.incarnation);
         return;
       }
       case SwimState.SUSPECT: {
@@ -698,7 +737,7 @@ export class Swim {
           this.#suspects.add(m);
           this.#arm(now);
         }
-        this.#enqueue(m, SwimState.SUSPECT, u.incarnation);
+        if (spread) this.#enqueue(m, SwimState.SUSPECT, u.incarnation);
         return;
       }
       default: {
