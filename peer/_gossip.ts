@@ -103,15 +103,9 @@ export class Gossip {
     const partial = this.partial();
     // A large room pings only its deployed v1 members (Olaf members are probed, _swim.ts);
     // mostly there are none, and then no copy of the member list is made.
-    let members: Member[];
-    if (partial) {
-      members = [];
-      for (const m of this.#membership.members.values()) if (!m.olaf) members.push(m);
-      if (members.length === 0) return;
-    } else {
-      members = [...this.#membership.members.values()];
-      if (members.length === 0) return;
-    }
+    const members: Member[] = [];
+    for (const m of this.#membership.members.values()) if (!partial || !m.olaf) members.push(m);
+    if (members.length === 0) return;
     const all = partial ? [...this.#membership.members.values()] : members;
     const known = all.filter((m) => m.id !== 0);
     const gossip = known.filter(this.#shares);

@@ -404,7 +404,7 @@ export class Swim {
         this.stats.indirectProbes++;
         const target = record(p.target);
         for (const helper of this.#randomMembers(INDIRECT_PROBES, p.target)) {
-          this.#send(helper, SwimCode.PROBE_REQ, seq, this.#take(PIGGYBACK), target);
+          this.#send(helper, SwimCode.PROBE_REQ, seq, this.#queue.take(PIGGYBACK), target);
         }
       } else {
         this.#probes.delete(seq);
@@ -432,7 +432,7 @@ export class Swim {
       // In bad health the push slows down with the probes (piggybacking goes on as before).
       const fanout = this.#paced("pushes", this.#pushesPerTick);
       for (const m of fanout > 0 ? this.#randomMembers(fanout, undefined) : []) {
-        this.#send(m, SwimCode.GOSSIP, 0, this.#take(this.#gossipMax));
+        this.#send(m, SwimCode.GOSSIP, 0, this.#queue.take(this.#gossipMax));
         if (this.#queue.size === 0) break;
       }
     }
@@ -472,7 +472,7 @@ export class Swim {
     }
     switch (message.code) {
       case SwimCode.PROBE:
-        this.#send(from, SwimCode.ACK, message.word, stranger ? [] : this.#take(PIGGYBACK));
+        this.#send(from, SwimCode.ACK, message.word, stranger ? [] : this.#queue.take(PIGGYBACK));
         return;
       case SwimCode.ACK: {
         const probe = this.#probes.get(message.word);
@@ -552,7 +552,7 @@ export class Swim {
     const seq = this.#nextSeq();
     this.#probes.set(seq, { target, deadline: now + this.#probeTimeoutMs, indirect: false });
     this.stats.probes++;
-    this.#send(target, SwimCode.PROBE, seq, this.#take(PIGGYBACK));
+    this.#send(target, SwimCode.PROBE, seq, this.#queue.take(PIGGYBACK));
     this.#arm(now);
   }
 
@@ -622,11 +622,6 @@ export class Swim {
     const left = RETRANSMIT_MULT * Math.ceil(Math.log2(this.#membership.size + 2));
     this.#queue.set(id, { record: rec, state, incarnation }, left);
     this.#arm(this.#now);
-  }
-
-  /** Up to `max` queued updates, each counted as sent once; the rest rotate to the front. */
-  #take(max: number): SwimUpdate[] {
-    return this.#queue.take(max);
   }
 
   /** One page of our Olaf members from `offset` (in join order), us first on page 0. */

@@ -967,9 +967,7 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
       timers.set("heartbeat", now + interval);
       timers.set("candidates", now + CANDIDATE_RETRY_MS);
       this.#heartbeat(now); // pings the candidates too
-      if (
-        this.#opportunistic && !this.#swim.large && this.#membership.size <= EAGER_MAX_MEMBERS
-      ) {
+      if (this.#eagerRoom()) {
         for (const m of this.#membership.members.values()) this.#eagerUpgrade(m, now);
       }
     } else if (due.includes("candidates")) {
@@ -1839,12 +1837,17 @@ export class PeerMachine implements SansIoMachine<PeerEvent> {
   #eagerUpgrade(member: Member, now: number): void {
     const key = member.link.pathKey;
     if (
-      !this.#opportunistic || !member.olaf || member.link.kind !== "v1-plaintext" ||
-      this.#selfKey === "" || !(this.#selfKey < key) || this.#swim.large ||
-      this.#membership.size > EAGER_MAX_MEMBERS ||
+      !member.olaf || member.link.kind !== "v1-plaintext" ||
+      this.#selfKey === "" || !(this.#selfKey < key) ||
       !this.#sendBudget.seasoned(key, Math.max(this.#heartbeatMs, EAGER_AFTER_MS))
     ) return;
     this.#opp.eager(key, now);
+  }
+
+  /** Whether this room upgrades eagerly at all (checked once a heartbeat, not per member). */
+  #eagerRoom(): boolean {
+    return this.#opportunistic && !this.#swim.large &&
+      this.#membership.size <= EAGER_MAX_MEMBERS;
   }
 
   /** Open rooms: application data to an Olaf member on plaintext starts its upgrade (lazy). */

@@ -497,13 +497,11 @@ export async function runUdpRoom(options: UdpRoomOptions): Promise<UdpRoomResult
   );
   log(`  swim (whole run): ${JSON.stringify(swim)}`);
   // Who does not see whom (join indices), for the rooms that do not see everyone.
-  const indexOfPort = new Map<number, number>();
-  joinedRooms.forEach((r, i) => indexOfPort.set(r.localAddress.port, i));
   const incomplete: string[] = [];
   joinedRooms.forEach((r, i) => {
     if (counts[i] === n - 1 || incomplete.length >= 10) return;
-    const seen = new Set(r.peers.map((p) => indexOfPort.get(p.port)));
-    const missing = [...indexOfPort.values()].filter((j) => j !== i && !seen.has(j));
+    const seen = new Set(r.peers.map((p) => order.get(p.port)));
+    const missing = [...order.values()].filter((j) => j !== i && !seen.has(j));
     incomplete.push(`#${i} misses ${missing.length} (${missing.slice(0, 5).join(" ")})`);
   });
   if (incomplete.length > 0) log(`  not seeing everyone: ${incomplete.join("; ")}`);
